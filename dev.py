@@ -1,0 +1,111 @@
+#!/usr/bin/env python3.11
+"""Developer entry point: set up the environment, run the demo, run the tests.
+
+    python3.11 dev.py demo     # set up .venv if needed, then run the pipeline on the bundled sample clip
+    python3.11 dev.py test     # set up .venv if needed, then ruff, mypy and the whole pytest suite
+    python3.11 dev.py setup    # only (re)create the environment
+
+The environment is a virtual environment in `.venv/` with the project installed in editable mode with its
+`worker` and `dev` extras, plus `mediapipe==0.10.21` installed with `--no-deps` (its opencv-contrib-python
+dependency clashes with opencv-python-headless: both write `cv2/`). Set-up is skipped when `.venv/` was made
+from the same pyproject.toml and this file. Only the standard library is used here, so it runs before anything
+is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / "video-mocap-setup.sha256"
+MEDIAPIPE_PIN = "mediapipe==0.10.21"
+EXTRAS = "worker,dev"
+PYTEST_NO_TESTS_COLLECTED = 5
+
+
+def venv_python() -> Path:
+    """Path of the virtual environment's interpreter on this platform."""
+    if os.name == "nt":
+        return VENV / "Scripts" / "python.exe"
+    return VENV / "bin" / "python"
+
+
+def setup_fingerprint() -> str:
+    """Hash of everything that decides what gets installed."""
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", Path(__file__).resolve()):
+        digest.update(path.read_bytes())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()
+
+
+def run(cmd: list[str]) -> None:
+    """Run a command, echoing it; exit with its status if it fails."""
+    print("+ " + " ".join(cmd), flush=True)
+    result = subprocess.run(cmd, cwd=ROOT, check=False)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def setup(force: bool = False) -> Path:
+    """Create `.venv` and install the pinned stack unless it is already up to date; return its Python."""
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"error: Python 3.11 is required (this is {sys.version.split()[0]}); run it as `python3.11 dev.py`.")
+    fingerprint = setup_fingerprint()
+    python = venv_python()
+    if not force and python.exists() and STAMP.exists() and STAMP.read_text().strip() == fingerprint:
+        return python
+    print(f"Setting up {VENV} (Python {sys.version.split()[0]}) ...", flush=True)
+    venv.EnvBuilder(with_pip=True, clear=force or not python.exists()).create(VENV)
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+    run([*pip, "install", "--quiet", "-e", f".[{EXTRAS}]"])
+    run([*pip, "install", "--quiet", "--no-deps", MEDIAPIPE_PIN])
+    STAMP.write_text(fingerprint + "\n")
+    print("Environment ready.", flush=True)
+    return python
+
+
+def cmd_test(python: Path, pytest_args: list[str]) -> int:
+    """ruff, mypy, then pytest; pytest collecting no tests counts as a failure."""
+    run([str(python), "-m", "ruff", "check", "."])
+    run([str(python), "-m", "ruff", "format", "--check", "."])
+    run([str(python), "-m", "mypy"])
+    cmd = [str(python), "-m", "pytest", *pytest_args]
+    print("+ " + " ".join(cmd), flush=True)
+    code = subprocess.run(cmd, cwd=ROOT, check=False).returncode
+    if code == PYTEST_NO_TESTS_COLLECTED:
+        print("error: pytest collected no tests; that is a failure, not a pass.", file=sys.stderr)
+        return 1
+    return code
+
+
+def cmd_demo(python: Path, extra: list[str]) -> int:
+    """Run the main job on the bundled sample clip (see README)."""
+    cmd = [str(python), "-m", "lifting", "demo", *extra]
+    print("+ " + " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=ROOT, check=False).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["setup", "test", "demo"])
+    parser.add_argument("--force-setup", action="store_true", help="recreate .venv from scratch")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="passed on to pytest (test) or the demo (demo)")
+    options = parser.parse_args()
+    python = setup(force=options.force_setup)
+    if options.command == "test":
+        return cmd_test(python, options.args)
+    if options.command == "demo":
+        return cmd_demo(python, options.args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
