@@ -57,7 +57,9 @@ def run(cmd: list[str]) -> None:
 def setup(force: bool = False) -> Path:
     """Create `.venv` and install the pinned stack unless it is already up to date; return its Python."""
     if sys.version_info[:2] != (3, 11):
-        sys.exit(f"error: Python 3.11 is required (this is {sys.version.split()[0]}); run it as `python3.11 dev.py`.")
+        sys.exit(
+            f"error: Python 3.11 is required (this is {sys.version.split()[0]}); run it as `python3.11 dev.py`."
+        )
     fingerprint = setup_fingerprint()
     python = venv_python()
     if not force and python.exists() and STAMP.exists() and STAMP.read_text().strip() == fingerprint:
@@ -94,10 +96,14 @@ def cmd_demo(python: Path, extra: list[str]) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["setup", "test", "demo"])
     parser.add_argument("--force-setup", action="store_true", help="recreate .venv from scratch")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="passed on to pytest (test) or the demo (demo)")
+    parser.add_argument(
+        "args", nargs=argparse.REMAINDER, help="passed on to pytest (test) or the demo (demo)"
+    )
     options = parser.parse_args()
     python = setup(force=options.force_setup)
     if options.command == "test":

@@ -7,6 +7,7 @@ with. "Left" and "right" are the person's own left and right, as in MediaPipe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -198,7 +199,9 @@ def _output_parents() -> tuple[int, ...]:
         "r_wrist": "r_elbow",
         "r_hand": "r_wrist",
     }
-    return tuple(-1 if parent_names[n] is None else OUTPUT_NAMES.index(str(parent_names[n])) for n in OUTPUT_NAMES)
+    return tuple(
+        -1 if parent_names[n] is None else OUTPUT_NAMES.index(str(parent_names[n])) for n in OUTPUT_NAMES
+    )
 
 
 OUTPUT = JointSet(
@@ -209,10 +212,12 @@ OUTPUT = JointSet(
 )
 
 # Joints every Motion3D must carry (DESIGN.md).
-REQUIRED_OUTPUT_NAMES: tuple[str, ...] = (
-    "pelvis spine neck head l_hip l_knee l_ankle l_toe r_hip r_knee r_ankle r_toe "
-    "l_shoulder l_elbow l_wrist r_shoulder r_elbow r_wrist"
-).split()
+REQUIRED_OUTPUT_NAMES: tuple[str, ...] = tuple(
+    (
+        "pelvis spine neck head l_hip l_knee l_ankle l_toe r_hip r_knee r_ankle r_toe "
+        "l_shoulder l_elbow l_wrist r_shoulder r_elbow r_wrist"
+    ).split()
+)
 
 JOINT_SETS: dict[str, JointSet] = {js.name: js for js in (BLAZEPOSE, OUTPUT)}
 
@@ -226,8 +231,8 @@ def joint_set_by_name(name: str) -> JointSet:
 
 
 def mirror_points(
-    points: npt.NDArray[np.floating], joints: JointSet, axis: int = 0, centre: float = 0.0
-) -> npt.NDArray[np.floating]:
+    points: npt.NDArray[np.floating[Any]], joints: JointSet, axis: int = 0, centre: float = 0.0
+) -> npt.NDArray[np.floating[Any]]:
     """Mirror points across the plane `coord[axis] = centre` and swap left/right joints.
 
     points: (..., J, D) with J = joints.num_joints, any D > axis. Returns a new array of the same shape.

@@ -1,0 +1,158 @@
+"""Training losses (torch). Poses are (..., J, 3) tensors, typically (B, T, J, 3), in metres.
+
+Every loss returns a scalar tensor and is differentiable in its first argument. Means are plain means over
+all elements unless a docstring says otherwise. The numpy evaluation metrics with the same names live in
+`lifting.metrics`; on the same data they give the same numbers (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from lifting.camera import MIN_DEPTH, project_torch
+
+
+def _norm(x: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm over the last dim (torch's stubs type vector_norm loosely)."""
+    out: torch.Tensor = torch.linalg.vector_norm(x, dim=-1)
+    return out
+
+
+def _check_same_shape(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    if pred.ndim < 2 or pred.shape[-1] != 3:
+        raise ValueError(f"expected poses of shape (..., J, 3), got {tuple(pred.shape)}")
+
+
+def mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean per-joint position error: mean over all leading dims and joints of ||pred - target|| (metres)."""
+    _check_same_shape(pred, target)
+    return _norm(pred - target).mean()
+
+
+def weighted_mpjpe(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """`mean(w * ||pred - target||)` over all elements of the per-point error array of shape pred.shape[:-1].
+
+    weights must broadcast against pred.shape[:-1]: e.g. (B, T, J) per joint, (B, T, 1) per frame. The mean
+    divides by the number of error elements, not by the sum of the weights (as in the paper), so the weights
+    set the scale of the loss.
+    """
+    _check_same_shape(pred, target)
+    err = _norm(pred - target)
+    return (weights * err).mean()
+
+
+def depth_weighted_mpjpe(
+    pred_traj: torch.Tensor, target_traj: torch.Tensor, min_depth: float = MIN_DEPTH
+) -> torch.Tensor:
+    """The paper's WMPJPE for the root trajectory: `mean over points of (1 / z_gt) * ||pred - target||`.
+
+    pred_traj, target_traj: (..., 3) camera-space positions in metres, e.g. (B, T, 1, 3) or (B, T, 3); z_gt is
+    target_traj[..., 2], clamped to at least `min_depth`. The mean is over all points (not divided by the sum
+    of weights), so the value is dimensionless: the error as a fraction of the true depth. Far subjects, whose
+    absolute depth error matters less in the image, weigh less.
+    """
+    if pred_traj.shape != target_traj.shape or pred_traj.shape[-1] != 3:
+        raise ValueError(
+            f"expected equal shapes (..., 3), got {tuple(pred_traj.shape)} and {tuple(target_traj.shape)}"
+        )
+    w = 1.0 / torch.clamp(target_traj[..., 2], min=min_depth)
+    err = _norm(pred_traj - target_traj)
+    return (w * err).mean()
+
+
+def n_mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MPJPE after scaling each pose (over its J joints) by the closed-form least-squares scale.
+
+    s = <pred, target> / <pred, pred> per sample (protocol 3; no rotation or translation). Gradients flow
+    through s. A zero pose gets s = 0 rather than NaN.
+    """
+    _check_same_shape(pred, target)
+    num = (pred * target).sum(dim=(-2, -1), keepdim=True)
+    den = (pred * pred).sum(dim=(-2, -1), keepdim=True)
+    scale = num / torch.clamp(den, min=1e-12)
+    return mpjpe(scale * pred, target)
+
+
+def velocity_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean error of first differences along the time axis (dim -3 of (..., T, J, 3)): metres per frame."""
+    _check_same_shape(pred, target)
+    if pred.ndim < 3 or pred.shape[-3] < 2:
+        raise ValueError(f"velocity_loss needs (..., T, J, 3) with T >= 2, got {tuple(pred.shape)}")
+    dp = pred[..., 1:, :, :] - pred[..., :-1, :, :]
+    dt = target[..., 1:, :, :] - target[..., :-1, :, :]
+    return _norm(dp - dt).mean()
+
+
+def _bone_pairs(parents: Sequence[int], num_joints: int) -> tuple[list[int], list[int]]:
+    if len(parents) != num_joints:
+        raise ValueError(f"{len(parents)} parents for {num_joints} joints")
+    children = [c for c, p in enumerate(parents) if p >= 0]
+    if not children:
+        raise ValueError("the skeleton has no bones (every parent is -1)")
+    return [parents[c] for c in children], children
+
+
+def bone_lengths(joints: torch.Tensor, parents: Sequence[int]) -> torch.Tensor:
+    """Bone lengths (..., number of non-root joints) of joints (..., J, 3).
+
+    One bone per joint with a parent (parents[i] >= 0), in joint order, as `JointSet.bones`; (..., J - 1) for
+    a single-rooted skeleton such as `lifting.skeleton.OUTPUT`.
+    """
+    par, chi = _bone_pairs(parents, joints.shape[-2])
+    return _norm(joints[..., chi, :] - joints[..., par, :])
+
+
+def bone_length_loss(pred_a: torch.Tensor, pred_b: torch.Tensor, parents: Sequence[int]) -> torch.Tensor:
+    """Squared L2 distance between the mean bone lengths of two batches: `sum_bones (mean_a - mean_b)²`.
+
+    pred_a, pred_b: (..., J, 3), leading dims may differ; each batch's bone lengths are averaged over all its
+    leading dims. In semi-supervised training a = unlabeled predictions, b = labeled ones (or ground truth),
+    which keeps the unlabeled skeleton from collapsing or growing. Units: m².
+    """
+    la = bone_lengths(pred_a, parents)
+    lb = bone_lengths(pred_b, parents)
+    mean_a = la.reshape(-1, la.shape[-1]).mean(dim=0)
+    mean_b = lb.reshape(-1, lb.shape[-1]).mean(dim=0)
+    return ((mean_a - mean_b) ** 2).sum()
+
+
+def backprojection_loss(
+    points_cam: torch.Tensor,
+    keypoints_2d: torch.Tensor,
+    intrinsics: torch.Tensor,
+    confidence: torch.Tensor | None = None,
+    min_depth: float = MIN_DEPTH,
+) -> torch.Tensor:
+    """Confidence-weighted mean 2D distance between projected 3D joints and the 2D keypoints.
+
+    points_cam: (..., J, 3) camera-space joints in metres, root translation included (pose + trajectory).
+    keypoints_2d: (..., J, 2) in **normalised screen units** (`camera.normalize_screen`), and intrinsics
+    (..., 9) (broadcastable; pass (..., 1, 9) to share one camera over the joints) in the same units, from
+    `Intrinsics.as_normalized_array()`. confidence: (..., J) weights >= 0 (e.g. MediaPipe visibility), or None
+    for all ones. Returns `sum(c * ||e||) / sum(c)`, 0 when every confidence is 0.
+
+    Why normalised units rather than pixels: the model's 2D input already is in these units, and the loss
+    then does not depend on the video resolution. In pixels a 1080p clip would weigh 2.25 times a 480p clip of
+    the same motion and the loss weight would need retuning per dataset; in screen units one unit is half the
+    image width whatever the resolution. (The function itself is unit-agnostic: keypoints and intrinsics in
+    pixels give the loss in pixels.)
+    """
+    if points_cam.shape[-1] != 3 or keypoints_2d.shape[-1] != 2:
+        raise ValueError(
+            f"expected points (..., J, 3) and keypoints (..., J, 2), got {tuple(points_cam.shape)} "
+            f"and {tuple(keypoints_2d.shape)}"
+        )
+    if points_cam.shape[:-1] != keypoints_2d.shape[:-1]:
+        raise ValueError(
+            f"points {tuple(points_cam.shape)} and keypoints {tuple(keypoints_2d.shape)} disagree on (..., J)"
+        )
+    proj = project_torch(points_cam, intrinsics, min_depth=min_depth)
+    err = _norm(proj - keypoints_2d)
+    if confidence is None:
+        return err.mean()
+    c = torch.broadcast_to(confidence.to(err.dtype), err.shape)
+    return (c * err).sum() / torch.clamp(c.sum(), min=1e-12)
