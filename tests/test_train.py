@@ -1,0 +1,102 @@
+"""Training loop: checkpoints that load, exact resume, clear errors, DDP under torchrun."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lifting.checkpoint import load_checkpoint
+from lifting.errors import MocapError
+from lifting.sources import SyntheticSource
+from lifting.train import TrainConfig, Trainer, main, parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tiny(out: Path, epochs: int, **kw: object) -> TrainConfig:
+    options: dict[str, object] = {
+        "out": out, "epochs": epochs, "batch_size": 64, "channels": 32, "filter_widths": (3, 3),
+        "max_batches_per_epoch": 6, "device": "cpu", "seed": 5,
+    }  # fmt: skip
+    options.update(kw)
+    return TrainConfig(**options)  # type: ignore[arg-type]
+
+
+def _source() -> SyntheticSource:
+    return SyntheticSource(clips_per_epoch=12, frames_per_clip=40, validation_clips=3, validation_frames=30)
+
+
+def test_training_writes_a_loadable_checkpoint_and_a_log(tmp_path: Path) -> None:
+    trainer = Trainer(_tiny(tmp_path / "m", 2), _source(), argv=["--epochs", "2"])
+    history = trainer.run(show_progress=False)
+    assert [r.epoch for r in history] == [1, 2]
+    assert all(0 < r.val_mpjpe < 2.0 and r.val_p_mpjpe <= r.val_mpjpe + 1e-9 for r in history)
+    cfg, models = load_checkpoint(tmp_path / "m")
+    assert set(models) == {"pose", "trajectory"} and cfg.fps == 30.0
+    assert cfg.training["epochs_done"] == 2 and cfg.training["data"]["source"] == "synthetic"
+    assert cfg.training["command"] == "python -m lifting.train --epochs 2"
+    lines = (tmp_path / "m.log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path: Path) -> None:
+    straight = Trainer(_tiny(tmp_path / "a", 2), _source())
+    straight.run(show_progress=False)
+    first = Trainer(_tiny(tmp_path / "b", 1), _source())
+    first.run(show_progress=False)
+    resumed = Trainer(_tiny(tmp_path / "b", 2, resume=True), _source())
+    resumed.load_state()
+    assert resumed.epoch == 1
+    resumed.run(show_progress=False)
+    for role in ("pose", "trajectory"):
+        for (name, a), b in zip(
+            straight.models[role].state_dict().items(),
+            resumed.models[role].state_dict().values(),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, b, msg=f"{role}.{name} differs after resuming")
+    assert [r.epoch for r in resumed.history] == [1, 2]
+
+
+def test_resume_refuses_a_different_architecture(tmp_path: Path) -> None:
+    Trainer(_tiny(tmp_path / "c", 1), _source()).run(show_progress=False)
+    other = Trainer(_tiny(tmp_path / "c", 2, channels=16), _source())
+    with pytest.raises(MocapError, match="channels=32"):
+        other.load_state()
+    with pytest.raises(MocapError, match="Nothing to resume"):
+        Trainer(_tiny(tmp_path / "none", 1), _source()).load_state()
+
+
+def test_command_line_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--out", str(tmp_path / "x"), "--device", "tpu", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: Unknown device 'tpu'; use auto, cpu or cuda."
+    assert main(["--out", str(tmp_path / "x"), "--filter-widths", "3,4"]) == 2
+    assert "odd" in capsys.readouterr().err
+    cfg = parse_args(["--filter-widths", "3,5,3", "--no-trajectory", "--chunk-length", "8"])
+    assert cfg.filter_widths == (3, 5, 3) and not cfg.trajectory and cfg.chunk_length == 8
+
+
+def test_chunked_training_uses_the_dilated_variant(tmp_path: Path) -> None:
+    trainer = Trainer(_tiny(tmp_path / "d", 1, chunk_length=8, trajectory=False), _source())
+    assert not trainer.models["pose"].strided and "trajectory" not in trainer.models
+    trainer.run(show_progress=False)
+    _, models = load_checkpoint(tmp_path / "d")
+    assert set(models) == {"pose"}
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_processes(tmp_path: Path) -> None:
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+        "-m", "lifting.train", "--out", str(tmp_path / "ddp"), "--epochs", "1", "--batch-size", "64",
+        "--channels", "16", "--filter-widths", "3,3", "--max-batches-per-epoch", "4", "--device", "cpu",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    cfg, _ = load_checkpoint(tmp_path / "ddp")
+    assert cfg.training["epochs_done"] == 1
