@@ -1,0 +1,121 @@
+"""Foot locking on the target rig: a planted ankle stays where it was planted.
+
+During each contact the rig's ankle is pinned at the mean of its solved positions over the contact; the
+offset at the contact's edges fades out over `blend` seconds before and after it, while the foot swings.
+The leg is bent to reach the pinned point with an analytic two-bone IK (thigh + shin, knee kept in the
+leg's hinge plane); the foot keeps its solved orientation. Frames outside contacts and their blend windows
+are left exactly as solved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from retarget import mocap21
+from retarget.contacts import runs
+from retarget.rotations import frame_from_vectors, normalize
+from retarget.solve import SolvePlan, bone_heads, propagate, site_positions
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class FootLockConfig:
+    """blend: seconds over which a contact's pin fades in before it and out after it."""
+
+    blend: float = 0.15
+
+
+def _smoothstep(u: FloatArray) -> FloatArray:
+    u = np.clip(u, 0.0, 1.0)
+    return u * u * (3.0 - 2.0 * u)
+
+
+def pin_offsets(ankle: FloatArray, contact: npt.NDArray[np.bool_], blend_frames: int) -> FloatArray:
+    """Offsets (T, 3) to add to an ankle trajectory (T, 3) so it is pinned during contacts (T,) bool."""
+    t = len(ankle)
+    off = np.zeros((t, 3))
+    for s, e in runs(contact):
+        anchor = ankle[s:e].mean(axis=0)
+        off[s:e] = anchor - ankle[s:e]
+        if blend_frames > 0:
+            for k in range(1, blend_frames + 1):
+                w = float(_smoothstep(np.array(1.0 - k / (blend_frames + 1))))
+                if s - k >= 0 and not contact[s - k]:
+                    off[s - k] += w * (anchor - ankle[s])
+                if e - 1 + k < t and not contact[e - 1 + k]:
+                    off[e - 1 + k] += w * (anchor - ankle[e - 1])
+    return off
+
+
+def two_bone_ik(
+    hip: FloatArray, knee: FloatArray, ankle: FloatArray, target: FloatArray, axis: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Delta rotations (N, 3, 3) for thigh and shin so the ankle reaches `target` (all (N, 3)).
+
+    `axis` is the knee's hinge axis (N, 3); the knee stays in the plane through the hip normal to it
+    (turned to contain the target), and bone lengths are kept (the target is clamped to the reachable
+    range). Returns (thigh_delta, shin_delta), to be left-multiplied onto the bones' current deltas.
+    """
+    a = np.linalg.norm(knee - hip, axis=-1)
+    b = np.linalg.norm(ankle - knee, axis=-1)
+    to_t = target - hip
+    d = np.clip(np.linalg.norm(to_t, axis=-1), np.abs(a - b) + 1e-6, a + b - 1e-6)
+    u = normalize(to_t)
+    n = axis - np.sum(axis * u, axis=-1, keepdims=True) * u
+    n = normalize(n)
+    w = np.cross(u, n)
+    cos_a = np.clip((a * a + d * d - b * b) / (2.0 * a * d), -1.0, 1.0)
+    sin_a = np.sqrt(1.0 - cos_a * cos_a)
+    knee_new = hip + a[:, None] * (cos_a[:, None] * u + sin_a[:, None] * w)
+    ankle_new = hip + d[:, None] * u
+    n_old = normalize(axis)
+    thigh = frame_from_vectors(knee_new - hip, n) @ np.swapaxes(frame_from_vectors(knee - hip, n_old), -1, -2)
+    shin = frame_from_vectors(ankle_new - knee_new, n) @ np.swapaxes(
+        frame_from_vectors(ankle - knee, n_old), -1, -2
+    )
+    return thigh, shin
+
+
+def lock_feet(
+    plan: SolvePlan,
+    deltas: dict[int, FloatArray],
+    root_shift: FloatArray,
+    contacts: npt.NDArray[np.bool_],
+    fps: float,
+    config: FootLockConfig | None = None,
+) -> dict[int, FloatArray]:
+    """New deltas with the legs bent so planted ankles stay put; contacts (T, 2) for (left, right)."""
+    cfg = config or FootLockConfig()
+    out = dict(deltas)
+    blend_frames = round(cfg.blend * fps)
+    heads = bone_heads(plan, deltas, root_shift)
+    for f, side in enumerate(("l", "r")):
+        hip_j, knee_j, ankle_j = mocap21.LEGS[side]
+        drive = plan.bone_map.drive
+        if not all(j in drive for j in (hip_j, knee_j)) or not contacts[:, f].any():
+            continue
+        thigh = plan.rest.bone(drive[hip_j])
+        shin = plan.rest.bone(drive[knee_j])
+        pos = site_positions(plan, deltas, heads, [hip_j, knee_j, ankle_j])
+        offset = pin_offsets(pos[ankle_j], contacts[:, f], blend_frames)
+        sel = np.flatnonzero(np.linalg.norm(offset, axis=-1) > 1e-9)
+        if len(sel) == 0:
+            continue
+        hinge = plan.driven[thigh].rule.secondary
+        axis = deltas[thigh][sel] @ plan.hinges[hinge].axis if hinge in plan.hinges else None
+        if axis is None:
+            continue
+        d_thigh, d_shin = two_bone_ik(
+            pos[hip_j][sel], pos[knee_j][sel], pos[ankle_j][sel], pos[ankle_j][sel] + offset[sel], axis
+        )
+        new_thigh = deltas[thigh].copy()
+        new_thigh[sel] = d_thigh @ deltas[thigh][sel]
+        new_shin = deltas[shin].copy()
+        new_shin[sel] = d_shin @ deltas[shin][sel]
+        out[thigh] = new_thigh
+        out[shin] = new_shin
+    return propagate(plan, out)

@@ -1,0 +1,197 @@
+"""The Motion3D contract (DESIGN.md): 3D joints of one person over time, as the lifting stage writes them.
+
+Stored as `.motion.npz` (numpy arrays only, no pickle):
+
+| key | shape / type | meaning |
+|---|---|---|
+| format | str | "motion3d" |
+| format_version | int | FORMAT_VERSION |
+| joints | (T, J, 3) float32 | metres, camera coordinates (x right, y down, z forward), relative to the root joint |
+| root | (T, 3) float32 | camera-space position of the root joint (metres) |
+| joint_names | (J,) str | joint names (our set is `mocap21`) |
+| parents | (J,) int | parent index per joint, -1 for the root |
+| joint_set | str | name of the joint set |
+| fps | float | frames per second |
+| intrinsics | (6,) float64 | fx, fy, cx, cy (pixels), width, height (pixels) of the camera used |
+| confidence | (T, J) float32 | per-joint confidence in 0..1 |
+
+Absolute camera-space positions are `joints + root[:, None, :]`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from retarget.errors import RetargetError
+
+FORMAT = "motion3d"
+FORMAT_VERSION = 1
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole camera: focal lengths and principal point in pixels, image size in pixels."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def to_array(self) -> npt.NDArray[np.float64]:
+        return np.array([self.fx, self.fy, self.cx, self.cy, self.width, self.height], dtype=np.float64)
+
+    @classmethod
+    def from_array(cls, a: npt.ArrayLike) -> Intrinsics:
+        v = np.asarray(a, dtype=np.float64).reshape(-1)
+        if v.shape != (6,) or not np.all(np.isfinite(v)) or v[0] <= 0 or v[1] <= 0 or v[4] <= 0 or v[5] <= 0:
+            raise RetargetError("camera intrinsics must be six positive finite numbers fx, fy, cx, cy, w, h.")
+        return cls(float(v[0]), float(v[1]), float(v[2]), float(v[3]), round(v[4]), round(v[5]))
+
+
+@dataclass(frozen=True)
+class Motion3D:
+    """One person's 3D motion in camera space (see the module docstring for units and frames).
+
+    joints (T, J, 3) float32 root-relative metres; root (T, 3) float32 metres; confidence (T, J) float32.
+    Construction validates shapes, names and values and raises RetargetError on any mismatch.
+    """
+
+    joints: F32
+    root: F32
+    joint_names: tuple[str, ...]
+    parents: tuple[int, ...]
+    fps: float
+    intrinsics: Intrinsics
+    confidence: F32
+    joint_set: str = "mocap21"
+    index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        joints = np.asarray(self.joints, dtype=np.float32)
+        root = np.asarray(self.root, dtype=np.float32)
+        conf = np.asarray(self.confidence, dtype=np.float32)
+        names = tuple(str(n) for n in self.joint_names)
+        parents = tuple(int(p) for p in self.parents)
+        if joints.ndim != 3 or joints.shape[2] != 3 or joints.shape[0] < 1:
+            raise RetargetError(f"Motion3D joints must have shape (frames, joints, 3), got {joints.shape}.")
+        t, j, _ = joints.shape
+        if root.shape != (t, 3):
+            raise RetargetError(f"Motion3D root must have shape ({t}, 3), got {root.shape}.")
+        if conf.shape != (t, j):
+            raise RetargetError(f"Motion3D confidence must have shape ({t}, {j}), got {conf.shape}.")
+        if len(names) != j or len(parents) != j:
+            raise RetargetError(f"Motion3D has {j} joints but {len(names)} names and {len(parents)} parents.")
+        if len(set(names)) != j:
+            raise RetargetError("Motion3D joint names must be unique.")
+        for i, p in enumerate(parents):
+            if p >= j or p < -1 or p == i:
+                raise RetargetError(f"Motion3D parent index {p} of joint {names[i]!r} is out of range.")
+        if not (np.all(np.isfinite(joints)) and np.all(np.isfinite(root)) and np.all(np.isfinite(conf))):
+            raise RetargetError("Motion3D contains NaN or infinite values; re-run the lifting step.")
+        fps = float(self.fps)
+        if not np.isfinite(fps) or fps <= 0:
+            raise RetargetError(f"Motion3D frame rate must be positive, got {self.fps}.")
+        if not isinstance(self.intrinsics, Intrinsics):
+            raise RetargetError("Motion3D intrinsics must be an Intrinsics instance.")
+        object.__setattr__(self, "joints", joints)
+        object.__setattr__(self, "root", root)
+        object.__setattr__(self, "confidence", conf)
+        object.__setattr__(self, "joint_names", names)
+        object.__setattr__(self, "parents", parents)
+        object.__setattr__(self, "fps", fps)
+        object.__setattr__(self, "index", {n: i for i, n in enumerate(names)})
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+    @property
+    def num_joints(self) -> int:
+        return int(self.joints.shape[1])
+
+    def absolute_joints(self) -> npt.NDArray[np.float64]:
+        """Camera-space joint positions (T, J, 3) float64 metres: joints + root."""
+        return self.joints.astype(np.float64) + self.root.astype(np.float64)[:, None, :]
+
+    def require(self, names: tuple[str, ...] | list[str]) -> list[int]:
+        """Indices of the given joints; a RetargetError names the first one this motion lacks."""
+        missing = [n for n in names if n not in self.index]
+        if missing:
+            raise RetargetError(
+                f"the motion has no joint {missing[0]!r} (joint set {self.joint_set!r}); "
+                "re-run lifting with the standard output joints."
+            )
+        return [self.index[n] for n in names]
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a `.motion.npz` atomically (temporary file in the same folder, then os.replace)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(
+                    f,
+                    format=np.array(FORMAT),
+                    format_version=np.array(FORMAT_VERSION, dtype=np.int64),
+                    joints=self.joints,
+                    root=self.root,
+                    joint_names=np.array(self.joint_names, dtype=np.str_),
+                    parents=np.array(self.parents, dtype=np.int64),
+                    joint_set=np.array(self.joint_set),
+                    fps=np.array(self.fps, dtype=np.float64),
+                    intrinsics=self.intrinsics.to_array(),
+                    confidence=self.confidence,
+                )
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Motion3D:
+        """Read and validate a `.motion.npz`; any problem raises RetargetError naming the file."""
+        p = Path(path)
+        if not p.is_file():
+            raise RetargetError(f"motion file {str(p)!r} does not exist.")
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except Exception as exc:  # zipfile/ValueError/OSError: all mean "not a readable npz"
+            raise RetargetError(f"{str(p)!r} is not a readable motion file ({exc}).") from None
+        required = ("format", "format_version", "joints", "root", "joint_names", "parents", "fps")
+        missing = [k for k in (*required, "intrinsics", "confidence") if k not in data]
+        if missing:
+            raise RetargetError(f"{str(p)!r} is not a motion file: it lacks {missing[0]!r}.")
+        if str(data["format"]) != FORMAT:
+            raise RetargetError(f"{str(p)!r} is a {str(data['format'])!r} file, not a motion file.")
+        version = int(data["format_version"])
+        if version != FORMAT_VERSION:
+            raise RetargetError(
+                f"{str(p)!r} has motion format version {version}, this version reads {FORMAT_VERSION}; "
+                "re-run the lifting step."
+            )
+        try:
+            return cls(
+                joints=data["joints"],
+                root=data["root"],
+                joint_names=tuple(str(n) for n in data["joint_names"].reshape(-1)),
+                parents=tuple(int(v) for v in data["parents"].reshape(-1)),
+                fps=float(data["fps"]),
+                intrinsics=Intrinsics.from_array(data["intrinsics"]),
+                confidence=data["confidence"],
+                joint_set=str(data["joint_set"]) if "joint_set" in data else "mocap21",
+            )
+        except RetargetError as exc:
+            raise RetargetError(f"{str(p)!r}: {exc}") from None

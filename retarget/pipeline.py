@@ -1,0 +1,108 @@
+"""Motion3D -> BoneAnimation for one armature: the single entry point the add-on and the CLI call.
+
+Steps: world placement (Z up, ground, scale) -> optional smoothing -> foot contacts -> into the
+armature's space at the rig's scale -> rotation solve -> foot locking -> keys. Deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from retarget import mocap21
+from retarget.animation import BoneAnimation
+from retarget.contacts import ContactConfig, detect_contacts
+from retarget.errors import RetargetError
+from retarget.foot_lock import FootLockConfig, lock_feet
+from retarget.mapping import BoneMap
+from retarget.motion3d import Motion3D
+from retarget.placement import PlacementConfig, WorldPlacement, place
+from retarget.presets import bone_map_for
+from retarget.rest_skeleton import RestSkeleton
+from retarget.smoothing import smooth
+from retarget.solve import SolveConfig, build_plan, root_shift_for, solve_deltas, to_animation
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """preset: rig preset name (None: detect from bone names); bone_map: a custom mapping (wins).
+    root_scale: rig units per world metre for the root trajectory (None: rig leg length / person's).
+    armature_matrix: the armature object's world matrix (4 x 4, only its 3 x 3 part is used: the motion
+    starts at the object's origin); None means identity.
+    smoothing: 0..1 strength, smoothing_method "savgol" or "one_euro"; foot_lock on/off."""
+
+    preset: str | None = None
+    bone_map: BoneMap | None = None
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
+    root_scale: float | None = None
+    armature_matrix: tuple[tuple[float, ...], ...] | None = None
+    smoothing: float = 0.0
+    smoothing_method: str = "savgol"
+    foot_lock: bool = True
+    contacts: ContactConfig = field(default_factory=ContactConfig)
+    lock: FootLockConfig = field(default_factory=FootLockConfig)
+    solve: SolveConfig = field(default_factory=SolveConfig)
+
+
+@dataclass(frozen=True)
+class RetargetResult:
+    """animation: the keys; placement: camera -> world; world_joints (T, J, 3) metres Z up (after
+    smoothing); contacts (T, 2) left/right; bone_map used; root_scale applied."""
+
+    animation: BoneAnimation
+    placement: WorldPlacement
+    world_joints: FloatArray
+    contacts: npt.NDArray[np.bool_]
+    bone_map: BoneMap
+    root_scale: float
+
+
+def _leg_length(points: dict[str, FloatArray]) -> FloatArray:
+    legs = []
+    for s in "lr":
+        hip, knee, ankle = (points[j] for j in mocap21.LEGS[s])
+        legs.append(np.linalg.norm(knee - hip, axis=-1) + np.linalg.norm(ankle - knee, axis=-1))
+    return np.asarray(0.5 * (legs[0] + legs[1]), dtype=np.float64)
+
+
+def retarget(motion: Motion3D, rest: RestSkeleton, config: RetargetConfig | None = None) -> RetargetResult:
+    """Retarget a Motion3D onto an armature at rest; see the module docstring for the steps."""
+    cfg = config or RetargetConfig()
+    bone_map = cfg.bone_map if cfg.bone_map is not None else bone_map_for(rest.names, cfg.preset)
+    plan = build_plan(rest, bone_map, motion.joint_names, cfg.solve)
+    world, placement = place(motion, cfg.placement)
+    if cfg.smoothing > 0.0:
+        world = smooth(world, motion.fps, cfg.smoothing, cfg.smoothing_method)
+    ix = plan.joint_index
+    ankles = np.stack([world[:, ix["l_ankle"]], world[:, ix["r_ankle"]]], axis=1)
+    contacts = detect_contacts(ankles, motion.fps, cfg.contacts)
+
+    lin = (
+        np.eye(3)
+        if cfg.armature_matrix is None
+        else np.asarray(cfg.armature_matrix, dtype=np.float64)[:3, :3]
+    )
+    if abs(np.linalg.det(lin)) < 1e-12:
+        raise RetargetError("the armature object's matrix is singular (zero scale); fix its transform.")
+    rest_world = {j: lin @ v for j, v in plan.sites.items()}
+    if cfg.root_scale is not None:
+        scale = float(cfg.root_scale)
+    else:
+        person = float(np.median(_leg_length({j: world[:, ix[j]] for s in "lr" for j in mocap21.LEGS[s]})))
+        scale = float(_leg_length(rest_world)) / max(person, 1e-9)
+    if not np.isfinite(scale) or scale <= 0:
+        raise RetargetError("the root scale must be a positive number.")
+    toe_height = 0.5 * (rest_world["l_toe"][2] + rest_world["r_toe"][2])
+    world_rig = scale * world + np.array([0.0, 0.0, toe_height])
+    joints_arm = world_rig @ np.linalg.inv(lin).T
+
+    deltas = solve_deltas(plan, joints_arm)
+    shift = root_shift_for(plan, deltas, joints_arm[:, ix["pelvis"]])
+    if cfg.foot_lock:
+        deltas = lock_feet(plan, deltas, shift, contacts, motion.fps, cfg.lock)
+    animation = to_animation(plan, deltas, shift, motion.fps, contacts)
+    return RetargetResult(animation, placement, world, contacts, bone_map, scale)

@@ -1,0 +1,33 @@
+"""A generated Rigify rig, keyed on its FK controls (torso carries the root motion and the hip rotation,
+the `hips` control stays at rest; keep the limbs' IK/FK switch on FK). Data only."""
+
+NAME = "rigify_generated"
+LABEL = "Rigify generated rig (FK controls)"
+PRIORITY = 5
+ROOT = "torso"
+DRIVE = {
+    "pelvis": "torso",
+    "spine": "chest",
+    "neck": "neck",
+    "head": "head",
+    "l_hip": "thigh_fk.L",
+    "l_knee": "shin_fk.L",
+    "l_ankle": "foot_fk.L",
+    "r_hip": "thigh_fk.R",
+    "r_knee": "shin_fk.R",
+    "r_ankle": "foot_fk.R",
+    "l_shoulder": "upper_arm_fk.L",
+    "l_elbow": "forearm_fk.L",
+    "l_wrist": "hand_fk.L",
+    "r_shoulder": "upper_arm_fk.R",
+    "r_elbow": "forearm_fk.R",
+    "r_wrist": "hand_fk.R",
+}
+SITES = {
+    "nose": ("head", 0.0, (0.0, 0.19, 0.12)),
+    "l_toe": (("toe_fk.L", "toe.L"), 1.0),
+    "r_toe": (("toe_fk.R", "toe.R"), 1.0),
+    "l_hand": ("hand_fk.L", 1.0),
+    "r_hand": ("hand_fk.R", 1.0),
+}
+REQUIRES = ("DEF-spine", "ORG-spine", "hips")

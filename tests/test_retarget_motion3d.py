@@ -1,0 +1,93 @@
+"""Motion3D contract: save/load round trip, atomic writes, validation, and our joint names."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retarget import mocap21
+from retarget.errors import RetargetError
+from retarget.motion3d import FORMAT_VERSION, Intrinsics, Motion3D
+
+
+def make_motion(frames: int = 5) -> Motion3D:
+    rng = np.random.default_rng(0)
+    return Motion3D(
+        joints=rng.normal(size=(frames, 21, 3)).astype(np.float32),
+        root=rng.normal(size=(frames, 3)).astype(np.float32),
+        joint_names=mocap21.NAMES,
+        parents=mocap21.PARENTS,
+        fps=25.0,
+        intrinsics=Intrinsics(1100.0, 1000.0, 640.0, 360.0, 1280, 720),
+        confidence=rng.uniform(size=(frames, 21)).astype(np.float32),
+    )
+
+
+def test_names_match_lifting_output_joint_set() -> None:
+    from lifting.skeleton import OUTPUT
+
+    assert mocap21.NAMES == OUTPUT.names
+    assert mocap21.PARENTS == OUTPUT.parents
+    assert mocap21.NAME == OUTPUT.name
+
+
+def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
+    m = make_motion()
+    path = tmp_path / "clip.motion.npz"
+    m.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.motion.npz"]  # no temp file left
+    back = Motion3D.load(path)
+    np.testing.assert_array_equal(back.joints, m.joints)
+    np.testing.assert_array_equal(back.root, m.root)
+    np.testing.assert_array_equal(back.confidence, m.confidence)
+    assert back.joint_names == m.joint_names and back.parents == m.parents
+    assert back.fps == 25.0 and back.intrinsics == m.intrinsics
+    np.testing.assert_allclose(back.absolute_joints(), m.joints + m.root[:, None], atol=1e-6)
+
+
+def test_load_rejects_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(RetargetError, match="does not exist"):
+        Motion3D.load(tmp_path / "missing.motion.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(RetargetError, match="not a readable motion file"):
+        Motion3D.load(tmp_path / "junk.npz")
+    m = make_motion()
+    fields = dict(
+        format=np.array("motion3d"),
+        format_version=np.array(FORMAT_VERSION + 1),
+        joints=m.joints,
+        root=m.root,
+        joint_names=np.array(m.joint_names),
+        parents=np.array(m.parents),
+        fps=np.array(25.0),
+        intrinsics=m.intrinsics.to_array(),
+        confidence=m.confidence,
+    )
+    np.savez(tmp_path / "new.npz", **fields)
+    with pytest.raises(RetargetError, match="version"):
+        Motion3D.load(tmp_path / "new.npz")
+    fields["format_version"] = np.array(FORMAT_VERSION)
+    fields["root"] = m.root[:-1]
+    np.savez(tmp_path / "short.npz", **fields)
+    with pytest.raises(RetargetError, match="root must have shape"):
+        Motion3D.load(tmp_path / "short.npz")
+    del fields["confidence"]
+    np.savez(tmp_path / "partial.npz", **fields)
+    with pytest.raises(RetargetError, match="lacks 'confidence'"):
+        Motion3D.load(tmp_path / "partial.npz")
+
+
+def test_validation() -> None:
+    m = make_motion()
+    bad = m.joints.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(RetargetError, match="NaN"):
+        Motion3D(bad, m.root, m.joint_names, m.parents, 25.0, m.intrinsics, m.confidence)
+    with pytest.raises(RetargetError, match="frame rate"):
+        Motion3D(m.joints, m.root, m.joint_names, m.parents, 0.0, m.intrinsics, m.confidence)
+    with pytest.raises(RetargetError, match="unique"):
+        Motion3D(m.joints, m.root, ("pelvis",) * 21, m.parents, 25.0, m.intrinsics, m.confidence)
+    with pytest.raises(RetargetError, match="no joint 'tail'"):
+        m.require(["pelvis", "tail"])
+    with pytest.raises(RetargetError, match="intrinsics"):
+        Intrinsics.from_array([1.0, 1.0, 0.0, 0.0, -5.0, 10.0])
