@@ -333,6 +333,23 @@ def unproject(
     return np.stack([x * z, y * z, z], axis=-1)
 
 
+def normalize_camera(points_px: npt.ArrayLike, intrinsics: Intrinsics) -> FloatArray:
+    """Pixels (..., 2) → normalised camera coordinates (..., 2): (X/Z, Y/Z) of the ray, distortion removed.
+
+    Unlike screen units these do not depend on the focal length: a person at a given depth and pose gives the
+    same values through any lens, which is what lets the trajectory model predict depth for any camera.
+    """
+    out: FloatArray = unproject(points_px, 1.0, intrinsics)[..., :2]
+    return out
+
+
+def denormalize_camera(points: npt.ArrayLike, intrinsics: Intrinsics) -> FloatArray:
+    """Inverse of `normalize_camera`: normalised camera coordinates (..., 2) → pixels (..., 2)."""
+    p = np.asarray(points, dtype=np.float64)
+    _check_last_dim(p, 2, "points")
+    return project(np.concatenate([p, np.ones((*p.shape[:-1], 1))], axis=-1), intrinsics)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # World ↔ camera (numpy)
 # ---------------------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from lifting.skeleton import JointSet, joint_set_by_name
 
 FORMAT = "video-mocap-checkpoint"
 FORMAT_VERSION = 1
-NORMALISATIONS = ("screen",)
+NORMALISATIONS = ("screen", "camera")
 INPUT_FEATURES = (("x", "y"), ("x", "y", "visibility"))
 MODEL_ROLES = ("pose", "trajectory")
 
@@ -46,7 +46,8 @@ class CheckpointConfig:
 
     pose / trajectory: architectures (trajectory may be None for a pose-only checkpoint). input_joints /
     output_joints: the joint sets (must be ones this code knows, with identical definitions). normalisation:
-    how 2D inputs are normalised ("screen": width mapped to [-1, 1], aspect kept). features: per-joint input
+    how 2D inputs are normalised ("screen": width mapped to [-1, 1], aspect kept; "camera": (X/Z, Y/Z) of each
+    keypoint's ray, `camera.normalize_camera`, independent of the focal length). features: per-joint input
     features. fps: the model's internal frame rate. training: free-form provenance.
     """
 

@@ -47,6 +47,7 @@ class Source(Protocol):
     input_joints: JointSet
     output_joints: JointSet
     features: tuple[str, ...]
+    normalisation: str
     fps: float
 
     def describe(self) -> dict[str, object]:
@@ -75,6 +76,7 @@ class SyntheticSource:
     input_joints: JointSet = OUTPUT
     output_joints: JointSet = OUTPUT
     features: tuple[str, ...] = ("x", "y")
+    normalisation: str = "screen"
 
     def describe(self) -> dict[str, object]:
         return {

@@ -36,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from lifting.checkpoint import CheckpointConfig, checkpoint_paths, save_checkpoint
+from lifting.device import resolve_device
 from lifting.errors import MocapError
 from lifting.generators import ChunkedGenerator, EvaluationGenerator, merge_mirrored
 from lifting.losses import depth_weighted_mpjpe, weighted_mpjpe
@@ -95,19 +96,6 @@ class EpochReport:
 
     def to_json(self) -> dict[str, Any]:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()}
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when available; an explicit 'cuda' without a GPU is a user error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MocapError(
-            "CUDA was requested but no CUDA GPU is available to PyTorch; use --device cpu or auto."
-        )
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise MocapError(f"Unknown device {name!r}; use auto, cpu or cuda.")
-    return torch.device(name)
 
 
 def make_source(cfg: TrainConfig) -> Source:
@@ -187,6 +175,7 @@ class Trainer:
             output_joints=source.output_joints,
             fps=source.fps,
             features=source.features,
+            normalisation=source.normalisation,
         )
         strided = cfg.chunk_length == 1
         self.models = self.checkpoint_config.build_models(strided=strided)
