@@ -2,14 +2,15 @@
 """Developer entry point: set up the environment, run the demo, run the tests.
 
     python3.11 dev.py demo     # set up .venv if needed, then run the pipeline on the bundled sample clip
-    python3.11 dev.py test     # set up .venv if needed, then ruff, mypy and the whole pytest suite
+    python3.11 dev.py test     # set up .venv if needed, then ruff, mypy and the whole pytest suite (both Blenders)
     python3.11 dev.py setup    # only (re)create the environment
 
 The environment is a virtual environment in `.venv/` with the project installed in editable mode with its
-`worker` and `dev` extras, plus `mediapipe==0.10.21` installed with `--no-deps` (its opencv-contrib-python
-dependency clashes with opencv-python-headless: both write `cv2/`). Set-up is skipped when `.venv/` was made
-from the same pyproject.toml and this file. Only the standard library is used here, so it runs before anything
-is installed.
+`worker`, `dev` and `blender` (bpy 5.0.1) extras, plus `mediapipe==0.10.21` installed with `--no-deps` (its
+opencv-contrib-python dependency clashes with opencv-python-headless: both write `cv2/`). A second, small one in
+`.venv-bpy45/` holds Blender 4.5 LTS as a module, so tests/blender/ runs against both Blenders. Set-up is
+skipped when the environments were made from the same pyproject.toml and this file. Only the standard library
+is used here, so it runs before anything is installed.
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
+VENV_BPY45 = ROOT / ".venv-bpy45"
 STAMP = VENV / "video-mocap-setup.sha256"
 MEDIAPIPE_PIN = "mediapipe==0.10.21"
-EXTRAS = "worker,dev"
+EXTRAS = "worker,dev,blender"
+# Blender 4.5 LTS as a module, for tests/blender/ (the main environment has Blender 5.0).
+BPY45_REQUIREMENTS = ["bpy==4.5.15", "numpy==1.26.4", "pytest==9.2.0"]
 PYTEST_NO_TESTS_COLLECTED = 5
 
 
-def venv_python() -> Path:
-    """Path of the virtual environment's interpreter on this platform."""
+def venv_python(venv_dir: Path = VENV) -> Path:
+    """Path of a virtual environment's interpreter on this platform."""
     if os.name == "nt":
-        return VENV / "Scripts" / "python.exe"
-    return VENV / "bin" / "python"
+        return venv_dir / "Scripts" / "python.exe"
+    return venv_dir / "bin" / "python"
 
 
 def setup_fingerprint() -> str:
@@ -69,19 +73,32 @@ def setup(force: bool = False) -> Path:
     pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
     run([*pip, "install", "--quiet", "-e", f".[{EXTRAS}]"])
     run([*pip, "install", "--quiet", "--no-deps", MEDIAPIPE_PIN])
+    bpy45 = venv_python(VENV_BPY45)
+    venv.EnvBuilder(with_pip=True, clear=force or not bpy45.exists()).create(VENV_BPY45)
+    run([str(bpy45), "-m", "pip", "--disable-pip-version-check", "install", "--quiet", *BPY45_REQUIREMENTS])
     STAMP.write_text(fingerprint + "\n")
     print("Environment ready.", flush=True)
     return python
 
 
 def cmd_test(python: Path, pytest_args: list[str]) -> int:
-    """ruff, mypy, then pytest; pytest collecting no tests counts as a failure."""
+    """ruff, mypy, pytest in .venv (Blender 5.0), then tests/blender in .venv-bpy45 (Blender 4.5 LTS)."""
     run([str(python), "-m", "ruff", "check", "."])
     run([str(python), "-m", "ruff", "format", "--check", "."])
     run([str(python), "-m", "mypy"])
-    cmd = [str(python), "-m", "pytest", *pytest_args]
+    # Blender tests must run, not skip, when set up by this script.
+    env = {**os.environ, "VIDEO_MOCAP_REQUIRE_BPY": "1"}
+    code = run_pytest([str(python), "-m", "pytest", *pytest_args], env)
+    if code == 0 and not pytest_args:
+        bpy45 = venv_python(VENV_BPY45)
+        code = run_pytest([str(bpy45), "-m", "pytest", "tests/blender", "-p", "no:cacheprovider"], env)
+    return code
+
+
+def run_pytest(cmd: list[str], env: dict[str, str]) -> int:
+    """Run pytest; collecting no tests counts as a failure."""
     print("+ " + " ".join(cmd), flush=True)
-    code = subprocess.run(cmd, cwd=ROOT, check=False).returncode
+    code = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
     if code == PYTEST_NO_TESTS_COLLECTED:
         print("error: pytest collected no tests; that is a failure, not a pass.", file=sys.stderr)
         return 1

@@ -70,6 +70,8 @@ class TrainConfig:
     device: str = "auto"
     resume: bool = False
     max_batches_per_epoch: int = 0
+    max_train_clips: int = 0
+    clips_per_epoch: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -102,7 +104,15 @@ def make_source(cfg: TrainConfig) -> Source:
     """The data source named by `cfg.data`."""
     if cfg.data == "synthetic":
         return SyntheticSource()
-    raise MocapError(f"Unknown training data {cfg.data!r}; use synthetic.")
+    if cfg.data == "mocap":
+        from lifting.mocap.training_source import MocapSource
+
+        return MocapSource(
+            shared_dir=cfg.shared_dir,
+            max_train_clips=cfg.max_train_clips,
+            clips_per_epoch=cfg.clips_per_epoch,
+        )
+    raise MocapError(f"Unknown training data {cfg.data!r}; use synthetic or mocap.")
 
 
 def _code_version() -> str:
@@ -416,11 +426,20 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
     parser.add_argument(
         "--out", type=Path, default=defaults.out, help="checkpoint stem: writes OUT.safetensors and OUT.json"
     )
-    parser.add_argument("--data", choices=["synthetic"], default=defaults.data)
+    parser.add_argument("--data", choices=["synthetic", "mocap"], default=defaults.data)
     parser.add_argument(
         "--shared-dir", type=Path, default=defaults.shared_dir, help="folder holding data/mocap"
     )
-    for name in ("epochs", "batch_size", "chunk_length", "channels", "seed", "max_batches_per_epoch"):
+    for name in (
+        "epochs",
+        "batch_size",
+        "chunk_length",
+        "channels",
+        "seed",
+        "max_batches_per_epoch",
+        "max_train_clips",
+        "clips_per_epoch",
+    ):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     for name in ("lr", "lr_decay", "dropout", "bn_momentum_start", "bn_momentum_end"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
@@ -441,7 +460,8 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
         chunk_length=ns.chunk_length, lr=ns.lr, lr_decay=ns.lr_decay, bn_momentum_start=ns.bn_momentum_start,
         bn_momentum_end=ns.bn_momentum_end, channels=ns.channels, filter_widths=widths, dropout=ns.dropout,
         trajectory=not ns.no_trajectory, mirror=not ns.no_mirror, seed=ns.seed, device=ns.device,
-        resume=ns.resume, max_batches_per_epoch=ns.max_batches_per_epoch,
+        resume=ns.resume, max_batches_per_epoch=ns.max_batches_per_epoch, max_train_clips=ns.max_train_clips,
+        clips_per_epoch=ns.clips_per_epoch,
     )  # fmt: skip
 
 

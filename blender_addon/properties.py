@@ -1,0 +1,133 @@
+"""Settings stored in the scene (saved with the .blend) and run status kept on the window manager
+(never saved, never part of undo, so a run in progress or a cancelled one leaves the scene untouched)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+from .retarget.presets import preset_data, preset_names
+
+EXPORT_PRESETS = (
+    ("UNITY", "Unity", "Humanoid rig for Unity: Y up, no leaf bones, unit scale applied"),
+    ("UNREAL", "Unreal", "Skeletal mesh for Unreal Engine: no leaf bones, no extra root scale"),
+    ("GENERIC", "Generic", "Blender's default FBX settings, with leaf bones"),
+)
+
+
+def _preset_items(_self: object, _context: object) -> list[tuple[str, str, str]]:
+    items = [("AUTO", "Detect", "Recognise the rig from its bone names")]
+    for name in preset_names():
+        items.append((name, str(preset_data(name)["LABEL"]), f"Bone names of the {name} preset"))
+    return items
+
+
+_PRESET_ITEMS = _preset_items(None, None)  # EnumProperty keeps a reference to a static list
+
+
+def _is_armature(_self: object, obj: bpy.types.Object) -> bool:
+    return obj.type == "ARMATURE"
+
+
+class MOCAP_PG_clip(bpy.types.PropertyGroup):
+    """One video of the fine-tuning list."""
+
+    path: StringProperty(name="Video", subtype="FILE_PATH")  # type: ignore[valid-type]
+
+
+class MOCAP_PG_settings(bpy.types.PropertyGroup):
+    """What the panel edits: `scene.video_mocap`."""
+
+    video_path: StringProperty(  # type: ignore[valid-type]
+        name="Video", description="The video to capture motion from", subtype="FILE_PATH"
+    )
+    frame_first: IntProperty(  # type: ignore[valid-type]
+        name="First", description="First video frame to use (0 = the first)", min=0, default=0
+    )
+    frame_last: IntProperty(  # type: ignore[valid-type]
+        name="Last", description="Last video frame to use (0 = to the end)", min=0, default=0
+    )
+    armature: PointerProperty(  # type: ignore[valid-type]
+        name="Armature",
+        description="Armature to animate; empty: create one with the person's proportions",
+        type=bpy.types.Object,
+        poll=_is_armature,
+    )
+    preset: EnumProperty(name="Rig", description="How the armature's bones are named", items=_PRESET_ITEMS)  # type: ignore[valid-type]
+    camera_mode: EnumProperty(  # type: ignore[valid-type]
+        name="Camera",
+        items=(
+            ("AUTO", "Default", "Assume the engine's default field of view"),
+            ("FOV", "Field of View", "The camera's horizontal field of view"),
+            ("FOCAL", "Focal Length", "The lens' focal length and the sensor width"),
+        ),
+        default="AUTO",
+    )
+    fov_deg: FloatProperty(name="Field of View", min=5.0, max=170.0, default=60.0, subtype="NONE")  # type: ignore[valid-type]
+    focal_mm: FloatProperty(name="Focal Length", min=1.0, max=2000.0, default=26.0, unit="CAMERA")  # type: ignore[valid-type]
+    sensor_mm: FloatProperty(name="Sensor Width", min=1.0, max=200.0, default=36.0, unit="CAMERA")  # type: ignore[valid-type]
+    smoothing: FloatProperty(  # type: ignore[valid-type]
+        name="Smoothing", description="Strength of temporal smoothing", min=0.0, max=1.0, default=0.3
+    )
+    foot_lock: BoolProperty(name="Lock Feet", description="Keep planted feet still", default=True)  # type: ignore[valid-type]
+    refine: BoolProperty(  # type: ignore[valid-type]
+        name="Refine", description="Per-clip self-correction against the 2D keypoints (slower)", default=False
+    )
+    key_frame_start: IntProperty(name="Start Frame", description="Scene frame of the first key", default=1)  # type: ignore[valid-type]
+    match_fps: BoolProperty(  # type: ignore[valid-type]
+        name="Match Frame Rate", description="Set the scene's frame rate to the video's", default=True
+    )
+    match_camera: BoolProperty(  # type: ignore[valid-type]
+        name="Match Camera",
+        description="Add a camera matching the video, with the video as background",
+        default=True,
+    )
+    motion_path: StringProperty(  # type: ignore[valid-type]
+        name="Motion File",
+        description="A .motion.npz made by Lift (or the command line)",
+        subtype="FILE_PATH",
+    )
+    export_preset: EnumProperty(name="Target", items=EXPORT_PRESETS, default="GENERIC")  # type: ignore[valid-type]
+    finetune_clips: CollectionProperty(type=MOCAP_PG_clip)  # type: ignore[valid-type]
+    finetune_index: IntProperty(default=0)  # type: ignore[valid-type]
+
+    def frames_arg(self) -> str | None:
+        """`--frames A:B` for the worker (B exclusive), or None for the whole video."""
+        if self.frame_first == 0 and self.frame_last == 0:
+            return None
+        stop = "" if self.frame_last == 0 else str(self.frame_last + 1)
+        return f"{self.frame_first}:{stop}"
+
+
+class MOCAP_PG_status(bpy.types.PropertyGroup):
+    """Run status: `window_manager.video_mocap_status` (runtime only)."""
+
+    running: BoolProperty(default=False)  # type: ignore[valid-type]
+    task: StringProperty(default="")  # type: ignore[valid-type]
+    stage: StringProperty(default="")  # type: ignore[valid-type]
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")  # type: ignore[valid-type]
+    message: StringProperty(default="")  # type: ignore[valid-type]
+    cancel_requested: BoolProperty(default=False)  # type: ignore[valid-type]
+    engine_info: StringProperty(default="")  # type: ignore[valid-type]
+    last_log: StringProperty(default="", subtype="FILE_PATH")  # type: ignore[valid-type]
+
+
+CLASSES = (MOCAP_PG_clip, MOCAP_PG_settings, MOCAP_PG_status)
+
+
+def register_properties() -> None:
+    bpy.types.Scene.video_mocap = PointerProperty(type=MOCAP_PG_settings)
+    bpy.types.WindowManager.video_mocap_status = PointerProperty(type=MOCAP_PG_status)
+
+
+def unregister_properties() -> None:
+    del bpy.types.WindowManager.video_mocap_status
+    del bpy.types.Scene.video_mocap

@@ -1,0 +1,478 @@
+"""Engine tasks, independent of how they are driven: `start`, then `step` until it returns an Outcome, then
+`finish`. The operators drive them from a timer (modal, the UI never freezes) or in a loop (scripts and
+background mode); `cancel` kills the engine process. Nothing in the scene changes before `finish` succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import paths
+from .apply import ApplyError, ApplyOptions, apply_motion, load_motion, motion_label
+from .engine import (
+    EngineError,
+    Requirements,
+    check_checkpoint,
+    check_python,
+    fov_from_focal,
+    has_nvidia_gpu,
+    install_steps,
+    module_available,
+    venv_python,
+    worker_env,
+)
+from .preferences import preferences
+from .worker_client import JobSequence, Outcome, WorkerJob
+
+# Share of the whole run each worker stage takes, for one progress bar.
+STAGE_WEIGHTS = {"detect": 0.75, "lift": 0.2, "save": 0.05}
+STAGE_LABELS = {"detect": "Detecting 2D keypoints", "lift": "Lifting to 3D", "save": "Saving"}
+
+
+class TaskError(Exception):
+    """What went wrong, in one sentence for the report area."""
+
+
+def _sentence(text: str) -> str:
+    t = " ".join(str(text).split())
+    t = t[:1].upper() + t[1:]
+    return t if t.endswith((".", "!", "?")) else t + "."
+
+
+class EngineTask:
+    """Base: one WorkerJob; subclasses build its command and handle its result."""
+
+    kind = "task"
+    label = "Working"
+
+    def __init__(self) -> None:
+        self.job: WorkerJob | None = None
+        self.fraction = 0.0
+        self.stage = ""
+        self.message = ""
+        self.log_path: Path | None = None
+
+    # -- subclass interface --------------------------------------------------------------------------------
+    def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
+        raise NotImplementedError
+
+    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        """Use the result; return the success message; raise TaskError."""
+        return "Done."
+
+    # -- driving -------------------------------------------------------------------------------------------
+    def start(self, context: bpy.types.Context) -> None:
+        argv, env = self.command(context)
+        self.log_path = paths.logs_dir() / f"{self.kind}.log"
+        self.job = WorkerJob(argv, env=env, log_path=self.log_path)
+        try:
+            self.job.start()
+        except OSError as exc:
+            raise TaskError(
+                _sentence(f"the engine could not be started ({exc}); check the add-on's preferences")
+            ) from None
+        self.stage, self.message = "start", f"{self.label}..."
+
+    def step(self, context: bpy.types.Context) -> Outcome | None:
+        job = self.job
+        assert job is not None
+        for ev in job.poll():
+            self.on_event(ev)
+        return None if job.running() else job.outcome()
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        if ev.get("event") != "progress":
+            return
+        stage = str(ev.get("stage", ""))
+        frac = float(ev.get("fraction", 0.0))
+        order = list(STAGE_WEIGHTS)
+        if stage in STAGE_WEIGHTS:
+            before = sum(STAGE_WEIGHTS[s] for s in order[: order.index(stage)])
+            self.fraction = min(1.0, before + STAGE_WEIGHTS[stage] * frac)
+        else:
+            self.fraction = min(1.0, max(0.0, frac))
+        self.stage = stage
+        label = STAGE_LABELS.get(stage, stage.capitalize())
+        self.message = f"{label} {round(100 * frac)}%" + (f" ({ev['message']})" if ev.get("message") else "")
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def finish(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        if outcome.status == "cancelled":
+            raise TaskError("Cancelled; nothing was changed.")
+        if outcome.status != "done":
+            raise TaskError(_sentence(outcome.message))
+        return self.on_done(context, outcome)
+
+
+# -- inputs shared by several tasks ---------------------------------------------------------------------------
+def engine_python(context: bpy.types.Context) -> str:
+    prefs = preferences(context)
+    try:
+        python = prefs.engine_python()
+        if prefs.engine_source == "MANAGED" and not Path(python).exists():
+            raise EngineError(
+                "no engine is installed; open the add-on's preferences and press Install Engine."
+            )
+        check_python(python)
+    except EngineError as exc:
+        raise TaskError(_sentence(str(exc))) from None
+    if not (paths.ENGINE_SOURCE / "lifting" / "worker.py").is_file():
+        raise TaskError("The add-on's engine files are missing; reinstall the add-on.")
+    return python
+
+
+def engine_env() -> dict[str, str]:
+    return worker_env(paths.ENGINE_SOURCE, paths.pycache_dir())
+
+
+def device_arg(context: bpy.types.Context) -> str:
+    return {"AUTO": "auto", "CUDA": "cuda", "CPU": "cpu"}[preferences(context).device]
+
+
+def weights_arg(context: bpy.types.Context) -> str | None:
+    path = preferences(context).weights_path
+    if not path:
+        return None
+    try:
+        return str(check_checkpoint(bpy.path.abspath(path)))
+    except EngineError as exc:
+        raise TaskError(_sentence(str(exc))) from None
+
+
+def video_arg(settings: Any) -> str:
+    if not settings.video_path:
+        raise TaskError("Choose a video file first.")
+    video = bpy.path.abspath(settings.video_path)
+    if not os.path.isfile(video):
+        raise TaskError(_sentence(f"the video {video!r} does not exist; choose another file"))
+    return video
+
+
+def fov_arg(settings: Any) -> float | None:
+    if settings.camera_mode == "FOV":
+        return float(settings.fov_deg)
+    if settings.camera_mode == "FOCAL":
+        return fov_from_focal(settings.focal_mm, settings.sensor_mm)
+    return None
+
+
+def target_armature(settings: Any) -> str | None:
+    """Name of the chosen armature (None: create one)."""
+    obj = settings.armature
+    if obj is None:
+        return None
+    if obj.type != "ARMATURE":
+        raise TaskError(_sentence(f"{obj.name!r} is not an armature; pick an armature"))
+    return str(obj.name)
+
+
+def apply_options(settings: Any, name: str) -> ApplyOptions:
+    return ApplyOptions(
+        preset=None if settings.preset == "AUTO" else settings.preset,
+        smoothing=float(settings.smoothing),
+        foot_lock=bool(settings.foot_lock),
+        key_frame_start=int(settings.key_frame_start),
+        match_fps=bool(settings.match_fps),
+        match_camera=bool(settings.match_camera),
+        video_path=settings.video_path,
+        video_first_frame=int(settings.frame_first),
+        name=name,
+    )
+
+
+def apply_file(
+    context: bpy.types.Context, motion_path: str, armature_name: str | None, options: ApplyOptions
+) -> str:
+    """Load a motion file and apply it; returns the success message; TaskError on any user problem."""
+    target = None
+    if armature_name is not None:
+        target = bpy.data.objects.get(armature_name)
+        if target is None:
+            raise TaskError(_sentence(f"the armature {armature_name!r} was deleted; pick another one"))
+    try:
+        motion = load_motion(motion_path)
+        report = apply_motion(context, motion, target, options)
+    except ApplyError as exc:
+        raise TaskError(_sentence(str(exc))) from None
+    return (
+        f"Animated {report.armature!r} ({report.preset} rig): {report.frames} frames "
+        f"in Action {report.action!r}, frames {options.key_frame_start}-{report.frame_end}."
+    )
+
+
+# -- the tasks ------------------------------------------------------------------------------------------------
+class LiftTask(EngineTask):
+    """Video -> .motion.npz in the engine; with `apply`, then keys on the armature (the main button)."""
+
+    kind = "pipeline"
+    label = "Video to Animation"
+
+    def __init__(self, apply: bool) -> None:
+        super().__init__()
+        self.apply = apply
+        self.out: Path | None = None
+        self.armature: str | None = None
+        self.options: ApplyOptions | None = None
+
+    def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
+        settings = context.scene.video_mocap
+        video = video_arg(settings)
+        python = engine_python(context)
+        weights = weights_arg(context)
+        if self.apply:
+            self.armature = target_armature(settings)
+            self.options = apply_options(settings, motion_label(settings.video_path))
+        run_dir = paths.new_run_dir(Path(video).stem)
+        self.out = run_dir / (Path(video).stem + ".motion.npz")
+        argv = [python, "-m", "lifting.worker", "run", "--video", video, "--out", str(self.out)]
+        argv += ["--keypoints-cache", str(paths.keypoints_cache_dir()), "--device", device_arg(context)]
+        frames = settings.frames_arg()
+        if frames is not None:
+            argv += ["--frames", frames]
+        fov = fov_arg(settings)
+        if fov is not None:
+            argv += ["--fov", f"{fov:.6g}"]
+        if weights is not None:
+            argv += ["--weights", weights]
+        if settings.refine:
+            argv.append("--refine")
+        return argv, engine_env()
+
+    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        result = outcome.result or ""
+        if not result or not os.path.isfile(result):
+            raise TaskError("The engine finished without writing a motion file; see the engine log.")
+        if not self.apply:
+            context.scene.video_mocap.motion_path = result
+            return f"Motion saved to {result!r}; press Apply to key it."
+        assert self.options is not None
+        message = apply_file(context, result, self.armature, self.options)
+        context.scene.video_mocap.motion_path = result
+        return message
+
+
+class DetectTask(EngineTask):
+    """Video -> the 2D keypoints cache (so Lift later only runs the model)."""
+
+    kind = "detect"
+    label = "Detecting 2D keypoints"
+
+    def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
+        settings = context.scene.video_mocap
+        video = video_arg(settings)
+        python = engine_python(context)
+        argv = [python, "-m", "lifting.worker", "detect", "--video", video]
+        argv += ["--keypoints-cache", str(paths.keypoints_cache_dir())]
+        frames = settings.frames_arg()
+        if frames is not None:
+            argv += ["--frames", frames]
+        return argv, engine_env()
+
+    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        return "2D keypoints detected and cached; Lift will reuse them."
+
+
+class CheckTask(EngineTask):
+    """Versions and the device the engine will use, shown in the preferences."""
+
+    kind = "check"
+    label = "Checking the engine"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.info: dict[str, Any] = {}
+
+    def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
+        python = engine_python(context)
+        return [python, "-m", "lifting.worker", "check", "--device", device_arg(context)], engine_env()
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        if ev.get("event") == "check":
+            self.info = ev
+        super().on_event(ev)
+
+    def finish(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        context.window_manager.video_mocap_status.engine_info = engine_summary(self.info) if self.info else ""
+        return super().finish(context, outcome)
+
+    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        return f"Engine ready; it will run on {outcome.result}."
+
+
+def engine_summary(info: dict[str, Any]) -> str:
+    """One line per fact, joined by ' | ' (the preferences show one label each)."""
+    pk = info.get("packages", {})
+    gpu = info.get("gpu")
+    lines = [
+        f"Python {info.get('python')} ({info.get('executable')})",
+        f"torch {pk.get('torch')}, CUDA {'yes: ' + str(gpu) if info.get('cuda_available') else 'no'}",
+        f"mediapipe {pk.get('mediapipe')}, OpenCV {pk.get('opencv-python-headless')}, numpy {pk.get('numpy')}",
+        f"Device: {info.get('device') or 'none'}; shipped weights: {', '.join(info.get('weights', [])) or 'none'}",
+    ]
+    return " | ".join(lines)
+
+
+class InstallTask:
+    """Creates the managed engine: a venv made with Blender's Python, pinned packages, then a check."""
+
+    kind = "install"
+    label = "Installing the engine"
+
+    def __init__(self) -> None:
+        self.sequence: JobSequence | None = None
+        self.fraction = 0.0
+        self.stage = ""
+        self.message = ""
+        self.log_path: Path | None = None
+        self.tmp: Path | None = None
+
+    def start(self, context: bpy.types.Context) -> None:
+        if not bpy.app.online_access:
+            if getattr(bpy.app, "online_access_override", False):
+                raise TaskError(
+                    "Blender was started in offline mode, so the engine cannot be downloaded; restart Blender "
+                    "without --offline-mode, or choose My Own Python in the preferences."
+                )
+            raise TaskError(
+                "Online access is off, so the engine cannot be downloaded; allow it in Preferences > System > "
+                "Network, or choose My Own Python in the add-on's preferences."
+            )
+        try:
+            reqs = Requirements.load(paths.ENGINE_SOURCE / "requirements.json")
+        except EngineError as exc:
+            raise TaskError(_sentence(str(exc))) from None
+        venv = paths.managed_venv()
+        self.tmp = venv.with_name(venv.name + ".tmp")
+        _remove_tree(self.tmp)
+        steps = install_steps(
+            sys.executable, self.tmp, reqs, paths.ENGINE_SOURCE, paths.pycache_dir(), gpu=has_nvidia_gpu()
+        )
+        self.log_path = paths.logs_dir() / "engine-install.log"
+        self.log_path.write_text(
+            f"Installing the engine into {venv} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n", encoding="utf-8"
+        )
+        self.sequence = JobSequence(steps, log_path=self.log_path)
+        self.sequence.start()
+        self.message = steps[0].label
+
+    def step(self, context: bpy.types.Context) -> Outcome | None:
+        assert self.sequence is not None
+        out = self.sequence.step()
+        self.fraction = self.sequence.fraction
+        self.stage = self.sequence.steps[min(self.sequence.index, len(self.sequence.steps) - 1)].label
+        self.message = self.sequence.message
+        return out
+
+    def cancel(self) -> None:
+        if self.sequence is not None:
+            self.sequence.cancel()
+
+    def finish(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        assert self.tmp is not None
+        if outcome.status != "done":
+            _remove_tree(self.tmp)
+            if outcome.status == "cancelled":
+                raise TaskError("Engine installation cancelled; the previous engine, if any, is unchanged.")
+            raise TaskError(_sentence(f"{outcome.message.rstrip('.')}; the log is {self.log_path}"))
+        venv = paths.managed_venv()
+        old = venv.with_name(venv.name + ".old")
+        _remove_tree(old)
+        if venv.exists():
+            venv.rename(old)
+        self.tmp.rename(venv)
+        _remove_tree(old)
+        prefs = preferences(context)
+        prefs.engine_source = "MANAGED"
+        return f"Engine installed in {venv}; it runs on {outcome.result or 'the CPU'}."
+
+
+def _remove_tree(path: Path) -> None:
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+        return
+    for p in sorted(path.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+        else:
+            p.rmdir()
+    path.rmdir()
+
+
+class ModuleTask(EngineTask):
+    """`python -m MODULE ARGS` in the engine with the worker protocol; generic launcher (fine-tuning)."""
+
+    kind = "module"
+
+    def __init__(self, module: str, args: list[str], label: str) -> None:
+        super().__init__()
+        self.module = module
+        self.args = args
+        self.label = label
+
+    def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
+        python = engine_python(context)
+        env = engine_env()
+        if not module_available(python, self.module, env):
+            raise TaskError(
+                f"This engine has no {self.module} module yet; update the add-on and install the engine again."
+            )
+        return [python, "-m", self.module, *self.args], env
+
+
+class FinetuneTask(ModuleTask):
+    """Fine-tune the model on the clip list; the new weights become the active weights."""
+
+    kind = "finetune"
+    MODULE = "lifting.finetune"
+
+    def __init__(self) -> None:
+        super().__init__(self.MODULE, [], "Fine-tuning")
+        self.out_dir: Path | None = None
+
+    def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
+        settings = context.scene.video_mocap
+        clips = [bpy.path.abspath(c.path) for c in settings.finetune_clips if c.path]
+        if not clips:
+            raise TaskError("Add at least one video to the fine-tuning list.")
+        missing = [c for c in clips if not os.path.isfile(c)]
+        if missing:
+            raise TaskError(_sentence(f"the clip {missing[0]!r} does not exist; remove it from the list"))
+        self.out_dir = paths.weights_dir() / time.strftime("finetuned-%Y%m%d-%H%M%S")
+        self.args = ["--clips", *clips, "--out", str(self.out_dir)]
+        weights = weights_arg(context)
+        if weights is not None:
+            self.args += ["--base", weights]
+        self.args += ["--device", device_arg(context)]
+        return super().command(context)
+
+    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        candidates: list[Path] = []
+        if outcome.result:
+            candidates.append(Path(outcome.result))
+        if self.out_dir is not None and self.out_dir.is_dir():
+            candidates += sorted(
+                self.out_dir.rglob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True
+            )
+        for c in candidates:
+            try:
+                stem = check_checkpoint(str(c))
+            except EngineError:
+                continue
+            preferences(context).weights_path = str(stem) + ".safetensors"
+            return f"Fine-tuned weights {stem.name!r} are now the active weights."
+        raise TaskError("Fine-tuning finished without usable weights; see the fine-tuning log.")
+
+
+def managed_python_exists() -> bool:
+    return venv_python(paths.managed_venv()).exists()

@@ -1,0 +1,297 @@
+"""Run an engine process without freezing Blender: argument list, JSON-lines events, cancel = kill.
+
+No bpy here (the operators poll a job from a timer). A `WorkerJob` starts one process with an argument list
+(never a shell, so paths with spaces, quotes or any characters pass through as they are), reads its stdout on a
+thread and turns each line into an event dict: the worker's JSON objects as they are, any other line as
+`{"event": "log", "line": ...}`. stderr and the log lines go to a log file. `cancel()` kills the process and
+its children. `outcome()` says how it ended: done (with the result path), error (one sentence) or cancelled.
+`JobSequence` runs several such steps one after another (the engine installer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOG_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """status: "done", "error" or "cancelled"; result: the done event's result; message: one sentence."""
+
+    status: str
+    result: str | None = None
+    message: str = ""
+    returncode: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One process of a sequence: a label for the progress text and its argument list."""
+
+    label: str
+    argv: tuple[str, ...]
+    env: dict[str, str] | None = None
+
+
+class WorkerJob:
+    """One engine process (see the module docstring)."""
+
+    def __init__(
+        self,
+        argv: list[str] | tuple[str, ...],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not argv:
+            raise ValueError("a worker job needs a command")
+        self.argv = [str(a) for a in argv]
+        self.env = env
+        self.cwd = None if cwd is None else str(cwd)
+        self.log_path = None if log_path is None else Path(log_path)
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.last_progress: dict[str, Any] | None = None
+        self.tail: list[str] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._log: Any = None
+        self._cancelled = False
+        self._final: dict[str, Any] | None = None
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the process; an OSError (missing or non-executable program) propagates."""
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "a", encoding="utf-8", errors="replace")
+            self._log.write("$ " + " ".join(json.dumps(a, ensure_ascii=False) for a in self.argv) + "\n")
+            self._log.flush()
+        kwargs: dict[str, Any] = {}
+        if os.name == "nt":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | getattr(
+                subprocess, "CREATE_NO_WINDOW", 0
+            )
+        else:
+            kwargs["start_new_session"] = True  # its own process group: cancel kills the children too
+        try:
+            self._proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self._log if self._log is not None else subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                **kwargs,
+            )
+        except OSError:
+            self._close_log()
+            raise
+        self._reader = threading.Thread(target=self._read, name="video-mocap-worker", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not line.strip():
+                continue
+            event: dict[str, Any] | None = None
+            if line.lstrip().startswith("{"):
+                try:
+                    parsed = json.loads(line)
+                    if isinstance(parsed, dict) and isinstance(parsed.get("event"), str):
+                        event = parsed
+                except ValueError:
+                    event = None
+            if event is None:
+                event = {"event": "log", "line": line}
+                self.tail = [*self.tail, line][-LOG_TAIL_LINES:]
+                if self._log is not None:
+                    self._log.write(line + "\n")
+                    self._log.flush()
+            self.events.put(event)
+        proc.stdout.close()
+
+    @property
+    def started(self) -> bool:
+        return self._proc is not None
+
+    def running(self) -> bool:
+        """True while the process runs or its output is still being read."""
+        if self._proc is None:
+            return False
+        return self._proc.poll() is None or (self._reader is not None and self._reader.is_alive())
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Events received since the last call (never blocks)."""
+        out = []
+        while True:
+            try:
+                ev = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if ev.get("event") == "progress":
+                self.last_progress = ev
+            elif ev.get("event") in ("done", "error"):
+                self._final = ev
+            out.append(ev)
+        return out
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the process and its output to end; returns the exit status."""
+        assert self._proc is not None, "job not started"
+        code = self._proc.wait(timeout=timeout)
+        if self._reader is not None:
+            self._reader.join(timeout=timeout)
+        self._close_log()
+        return code
+
+    def cancel(self) -> None:
+        """Kill the process and its children; the job's outcome becomes "cancelled"."""
+        self._cancelled = True
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            if os.name == "nt":
+                subprocess.run(
+                    ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                )
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+        try:
+            proc.kill()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            try:
+                self._log.close()
+            finally:
+                self._log = None
+
+    def outcome(self) -> Outcome:
+        """How the finished job ended; call after `running()` became False (it drains pending events)."""
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        self.poll()
+        code = self.returncode
+        self._close_log()
+        if self._cancelled:
+            return Outcome("cancelled", message="Cancelled.", returncode=code)
+        final = self._final
+        if final is not None and final.get("event") == "error":
+            return Outcome("error", message=_sentence(str(final.get("message", ""))), returncode=code)
+        if code == 0 and final is not None and final.get("event") == "done":
+            result = final.get("result")
+            return Outcome("done", result=None if result is None else str(result), returncode=code)
+        where = f" (log: {self.log_path})" if self.log_path is not None else ""
+        if code == 0:
+            return Outcome("done", result=None, returncode=code)
+        last = f": {self.tail[-1]}" if self.tail else ""
+        return Outcome(
+            "error",
+            message=_sentence(f"the engine stopped unexpectedly with exit status {code}{last}{where}"),
+            returncode=code,
+        )
+
+
+def _sentence(text: str) -> str:
+    t = " ".join(text.split()) or "the engine failed without a message"
+    t = t[0].upper() + t[1:]
+    return t if t.endswith((".", "!", "?")) else t + "."
+
+
+@dataclass
+class JobSequence:
+    """Steps run one after another; stops at the first failure. Progress: (step + its fraction) / steps."""
+
+    steps: list[Step]
+    log_path: Path | None = None
+    cwd: str | None = None
+    index: int = 0
+    job: WorkerJob | None = None
+    message: str = ""
+    finished: Outcome | None = None
+    results: list[Outcome] = field(default_factory=list)
+
+    def start(self) -> None:
+        self._start_current()
+
+    def _start_current(self) -> None:
+        step = self.steps[self.index]
+        self.message = step.label
+        self.job = WorkerJob(step.argv, env=step.env, cwd=self.cwd, log_path=self.log_path)
+        try:
+            self.job.start()
+        except OSError as exc:
+            self.finished = Outcome("error", message=_sentence(f"{step.label} could not start ({exc})"))
+
+    @property
+    def fraction(self) -> float:
+        inner = 0.0
+        if self.job is not None and self.job.last_progress is not None:
+            inner = float(self.job.last_progress.get("fraction", 0.0))
+        return min(1.0, (self.index + inner) / max(len(self.steps), 1))
+
+    def step(self) -> Outcome | None:
+        """Advance; returns the final outcome once everything ran (or something failed), else None."""
+        if self.finished is not None:
+            return self.finished
+        job = self.job
+        assert job is not None
+        for ev in job.poll():
+            if ev.get("event") == "log":
+                self.message = f"{self.steps[self.index].label}: {ev['line'][:120]}"
+            elif ev.get("event") == "progress" and ev.get("message"):
+                self.message = f"{self.steps[self.index].label}: {ev['message']}"
+        if job.running():
+            return None
+        out = job.outcome()
+        self.results.append(out)
+        if out.status != "done":
+            label = self.steps[self.index].label
+            self.finished = Outcome(out.status, message=_sentence(f"{label} failed: {out.message}"))
+            if out.status == "cancelled":
+                self.finished = out
+            return self.finished
+        self.index += 1
+        if self.index == len(self.steps):
+            self.finished = Outcome("done", result=out.result)
+            return self.finished
+        self._start_current()
+        return self.finished
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        self.finished = Outcome("cancelled", message="Cancelled.")
