@@ -115,7 +115,7 @@ def make_source(cfg: TrainConfig) -> Source:
     raise MocapError(f"Unknown training data {cfg.data!r}; use synthetic or mocap.")
 
 
-def _code_version() -> str:
+def code_version() -> str:
     """`git describe` of the source tree when available, else the package version."""
     from lifting import __version__
 
@@ -373,7 +373,7 @@ class Trainer:
         cfg = self.checkpoint_config
         training = {
             "command": " ".join(["python -m lifting.train", *self.argv]),
-            "code_version": _code_version(),
+            "code_version": code_version(),
             "data": self.source.describe(),
             "config": self.cfg.to_json(),
             "epochs_done": self.epoch,

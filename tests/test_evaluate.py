@@ -1,0 +1,60 @@
+"""Evaluation script: the table it writes, on a few real test clips with a tiny checkpoint."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from lifting.checkpoint import CheckpointConfig, save_checkpoint
+from lifting.evaluate import METRICS, Row, format_table, main
+from lifting.model import TemporalModelConfig
+from lifting.skeleton import BLAZEPOSE, OUTPUT
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def test_format_table_has_one_row_per_result() -> None:
+    rows = [
+        Row("a", 81, "noisy", tuple(float(i) for i in range(len(METRICS)))),
+        Row("b", 1, "clean", (1.25,) * 8),
+    ]
+    table = format_table(rows).splitlines()
+    assert len(table) == 4
+    assert table[2].startswith("| a | 81 | noisy | 0.0 | 1.0 |")
+    assert table[3].endswith("| 1.2 |") or table[3].endswith("| 1.3 |")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (SHARED / "data" / "mocap").is_dir(), reason="../shared/data/mocap is not beside the repo"
+)
+def test_evaluate_writes_a_results_table(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    stems = []
+    for name, widths in (("temporal", (3, 3)), ("single", (1, 1))):
+        pose = TemporalModelConfig(
+            num_joints_in=33, in_features=3, num_joints_out=21, filter_widths=widths, channels=16
+        )
+        cfg = CheckpointConfig(
+            pose=pose, trajectory=pose.for_trajectory(), input_joints=BLAZEPOSE, output_joints=OUTPUT, fps=30.0,
+            normalisation="camera", features=("x", "y", "visibility"),
+        )  # fmt: skip
+        save_checkpoint(tmp_path / name, cfg, cfg.build_models())
+        stems.append(tmp_path / name)
+    out = tmp_path / "results.md"
+    args = ["--shared-dir", str(SHARED), "--out", str(out), "--max-clips", "3", "--device", "cpu"]
+    assert main([*args, "--weights", str(stems[0]), "--weights", str(stems[1])]) == 0
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if re.match(r"\| (temporal|single) \|", line)]
+    assert [r.split("|")[1:4] for r in rows] == [
+        [" temporal ", " 9 ", " noisy "], [" temporal ", " 9 ", " clean "],
+        [" single ", " 1 ", " noisy "], [" single ", " 1 ", " clean "],
+    ]  # fmt: skip
+    for row in rows:
+        values = [float(v) for v in row.strip("|").split("|")[3:]]
+        assert len(values) == len(METRICS) and all(math.isfinite(v) and v >= 0 for v in values)
+    assert "Test split v1: 3 clips" in text and "do not edit by hand" in text
