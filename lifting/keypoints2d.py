@@ -1,0 +1,132 @@
+"""The Keypoints2D contract (DESIGN.md) and its `.keypoints.npz` file, used as a cache.
+
+| key | shape / type | meaning |
+|---|---|---|
+| format, format_version | str, int | "keypoints2d", FORMAT_VERSION |
+| keypoints | (T, 33, 2) float32 | pixels, BlazePose landmark order, origin at the image's top-left corner |
+| visibility | (T, 33) float32 | 0..1 (MediaPipe's visibility; lowered on interpolated frames) |
+| detected | (T,) bool | the subject was found on this frame (interpolated frames count as found) |
+| interpolated | (T,) bool | the frame was filled by interpolation across a short gap |
+| frame_index | (T,) int64 | video frame index of each row |
+| timestamps | (T,) float64 | seconds, from the container |
+| fps | float | the video's nominal frame rate divided by the stride |
+| image_size | (2,) int | width, height in pixels (after rotation) |
+| meta | str (JSON) | detector name/version/settings, source video path and identity, frame range |
+
+A cache file is reused only when its `meta` equals what a new run would write (same file identity, same frame
+range, same detector version and settings). Files are written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lifting.errors import MocapError
+
+FORMAT = "keypoints2d"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Keypoints2D:
+    """2D keypoints of one subject over a clip; see the module docstring for shapes and units."""
+
+    keypoints: npt.NDArray[np.float32]
+    visibility: npt.NDArray[np.float32]
+    detected: npt.NDArray[np.bool_]
+    interpolated: npt.NDArray[np.bool_]
+    frame_index: npt.NDArray[np.int64]
+    timestamps: npt.NDArray[np.float64]
+    fps: float
+    image_size: tuple[int, int]
+    meta: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        t = len(self.keypoints)
+        if self.keypoints.shape != (t, 33, 2) or self.visibility.shape != (t, 33):
+            raise ValueError(
+                f"keypoints {self.keypoints.shape} / visibility {self.visibility.shape} are not (T, 33, 2) / (T, 33)"
+            )
+        for name in ("detected", "interpolated", "frame_index", "timestamps"):
+            if getattr(self, name).shape != (t,):
+                raise ValueError(f"{name} must have shape ({t},)")
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def detection_rate(self) -> float:
+        """Share of frames where the subject was found (including short interpolated gaps)."""
+        return float(self.detected.mean()) if self.num_frames else 0.0
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically; returns the path."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp.npz", dir=p.parent)
+        os.close(fd)
+        try:
+            np.savez_compressed(
+                tmp,
+                format=np.array(FORMAT),
+                format_version=np.array(FORMAT_VERSION),
+                keypoints=self.keypoints.astype(np.float32),
+                visibility=self.visibility.astype(np.float32),
+                detected=self.detected.astype(bool),
+                interpolated=self.interpolated.astype(bool),
+                frame_index=self.frame_index.astype(np.int64),
+                timestamps=self.timestamps.astype(np.float64),
+                fps=np.array(float(self.fps)),
+                image_size=np.array(self.image_size, dtype=np.int64),
+                meta=np.array(json.dumps(self.meta, sort_keys=True)),
+            )
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Keypoints2D:
+        """Read and validate a `.keypoints.npz`; a foreign, old or damaged file is one MocapError."""
+        p = Path(path)
+        if not p.is_file():
+            raise MocapError(f"The keypoints file {p} does not exist; run detection first.")
+        try:
+            with np.load(p, allow_pickle=False) as data:
+                if str(data["format"]) != FORMAT:
+                    raise MocapError(
+                        f"{p} is not a keypoints file; choose a .keypoints.npz written by detection."
+                    )
+                if int(data["format_version"]) != FORMAT_VERSION:
+                    raise MocapError(
+                        f"{p} has keypoints format version {int(data['format_version'])}; run detection again."
+                    )
+                w, h = (int(v) for v in data["image_size"])
+                return cls(
+                    keypoints=data["keypoints"].astype(np.float32),
+                    visibility=data["visibility"].astype(np.float32),
+                    detected=data["detected"].astype(bool),
+                    interpolated=data["interpolated"].astype(bool),
+                    frame_index=data["frame_index"].astype(np.int64),
+                    timestamps=data["timestamps"].astype(np.float64),
+                    fps=float(data["fps"]),
+                    image_size=(w, h),
+                    meta=json.loads(str(data["meta"])),
+                )
+        except MocapError:
+            raise
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise MocapError(
+                f"{p} is not a readable keypoints file ({type(exc).__name__}); run detection again."
+            ) from None
