@@ -44,23 +44,23 @@ def parse_frames(text: str | None) -> tuple[int, int | None] | None:
 
 
 class _Bar:
-    """A tqdm bar driven by `progress(fraction, message)` callbacks."""
+    """A tqdm bar driven by `progress(fraction, message)` callbacks; it appears with the first report, so an
+    error before any work prints only its one line."""
 
     def __init__(self, desc: str) -> None:
-        self.bar = tqdm(
-            total=100,
-            desc=desc,
-            file=sys.stderr,
-            leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
-        )
+        self.desc = desc
+        self.bar: Any = None
 
     def __call__(self, fraction: float, message: str = "", *_: Any) -> None:
+        if self.bar is None:
+            fmt = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"
+            self.bar = tqdm(total=100, desc=self.desc, file=sys.stderr, leave=False, bar_format=fmt)
         self.bar.n = round(min(max(fraction, 0.0), 1.0) * 100)
         self.bar.refresh()
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _with_bar(desc: str, run: Callable[[_Bar], Any]) -> Any:
