@@ -44,6 +44,12 @@ def test_training_writes_a_loadable_checkpoint_and_a_log(tmp_path: Path) -> None
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
 
 
+def test_a_tiny_run_improves_the_validation_error(tmp_path: Path) -> None:
+    history = Trainer(_tiny(tmp_path / "t", 4, max_batches_per_epoch=20), _source()).run(show_progress=False)
+    errors = [r.val_mpjpe for r in history]
+    assert errors[-1] < 0.95 * errors[0] and errors == sorted(errors, reverse=True), errors
+
+
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path: Path) -> None:
     straight = Trainer(_tiny(tmp_path / "a", 2), _source())
     straight.run(show_progress=False)
