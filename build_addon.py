@@ -232,8 +232,10 @@ def collect(root: Path, include_weights: bool = True) -> dict[str, bytes]:
         rel = path.relative_to(lifting)
         if rel.parts[0] == "weights" and not include_weights:
             continue
-        if rel.parts[0] == "weights" and path.suffix not in (".safetensors", ".json"):
-            continue
+        if rel.parts[0] == "weights" and (
+            path.suffix not in (".safetensors", ".json") or ".train-state." in path.name
+        ):
+            continue  # only checkpoints: no logs, no optimiser state kept for --resume
         entries[f"engine/lifting/{rel.as_posix()}"] = path.read_bytes()
     reqs = worker_requirements(load_pyproject(root))
     entries["engine/requirements.json"] = (json.dumps(reqs, indent=2) + "\n").encode("utf-8")
