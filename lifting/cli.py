@@ -21,26 +21,12 @@ from tqdm import tqdm
 from lifting import api
 from lifting.errors import MocapError
 from lifting.keypoints2d import Keypoints2D
+from lifting.worker import parse_frames
 from retarget.errors import RetargetError
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CLIP = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
 SAMPLE_EXCERPT = ROOT / "tests" / "data" / "sports2d_excerpt.mp4"
-
-
-def parse_frames(text: str | None) -> tuple[int, int | None] | None:
-    """'A:B' (B exclusive), 'A:' (to the end) or None."""
-    if text is None:
-        return None
-    try:
-        a, b = text.split(":")
-        start = int(a) if a else 0
-        stop = int(b) if b else None
-    except ValueError:
-        raise MocapError(f"--frames must look like A:B or A:, got {text!r}.") from None
-    if start < 0 or (stop is not None and stop <= start):
-        raise MocapError(f"--frames {text} is empty; use A:B with 0 <= A < B.")
-    return start, stop
 
 
 class _Bar:
