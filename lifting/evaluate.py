@@ -14,6 +14,7 @@ the predicted bone lengths (ground truth: 0).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import sys
@@ -62,6 +63,12 @@ class Row:
     values: tuple[float, ...]
 
 
+# Clean input: exact projections, but visibility still as MediaPipe reports it (facing side high, far side
+# lower), because the model reads visibility as a cue to which side faces the camera and a detector never
+# reports all ones.
+CLEAN = dataclasses.replace(NoiseConfig.none(), visibility=True)
+
+
 def test_views(clips: Sequence[MocapClip], seed: int) -> tuple[list[View], list[View]]:
     """(noisy, clean) views of every clip through the same random camera per clip."""
     rng = np.random.default_rng(seed)
@@ -69,7 +76,7 @@ def test_views(clips: Sequence[MocapClip], seed: int) -> tuple[list[View], list[
     for clip in clips:
         camera = random_camera(rng, clip.landmarks)
         noisy.append(render_view(clip, camera, rng, NoiseConfig()))
-        clean.append(render_view(clip, camera, None))
+        clean.append(render_view(clip, camera, rng, CLEAN))
     return noisy, clean
 
 
@@ -126,7 +133,8 @@ Written by `{command}` on {datetime.date.today().isoformat()} (code {code_versio
 Test split v{SPLIT_VERSION}: {len(clips)} clips, {frames} frames at 30 fps ({frames / 30 / 3600:.2f} h), subjects
 {", ".join(subjects)}. Each clip is seen through one random virtual camera (seed {EVAL_SEED}, the same for every
 model) and the virtual MediaPipe landmarks are projected either with the training noise model (jitter measured on
-MediaPipe, drift, bias, dropouts, left/right swaps, visibility) or clean. Mirror test-time augmentation is on.
+MediaPipe, drift, bias, dropouts, left/right swaps, visibility) or clean (exact positions; visibility still
+modelled, since the model reads it). Mirror test-time augmentation is on.
 
 Millimetres: MPJPE (protocol 1), P-MPJPE (2: after rigid alignment with scale), N-MPJPE (3: after scale only),
 MPJVE (mm per frame), Accel (acceleration error, mm per frame²), Root (camera-space root trajectory error; scaled:
