@@ -12,7 +12,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MocapError("CUDA was requested but no CUDA GPU is available to PyTorch; use --device cpu or auto.")
+        raise MocapError(
+            "CUDA was requested but no CUDA GPU is available to PyTorch; use --device cpu or auto."
+        )
     if name != "cpu" and not name.startswith("cuda"):
         raise MocapError(f"Unknown device {name!r}; use auto, cpu or cuda.")
     return torch.device(name)

@@ -249,7 +249,9 @@ def test_camera_normalisation_round_trips_and_ignores_the_focal_length() -> None
     tele = Intrinsics.from_fov(1920, 1080, 30.0)
     point = np.array([[0.3, -0.2, 4.0], [-1.0, 0.5, 6.0]])
     for intr in (wide, tele):
-        np.testing.assert_allclose(normalize_camera(project(point, intr), intr), point[:, :2] / point[:, 2:], atol=1e-12)
+        np.testing.assert_allclose(
+            normalize_camera(project(point, intr), intr), point[:, :2] / point[:, 2:], atol=1e-12
+        )
     distorted = Intrinsics(1000.0, 1000.0, 960.0, 540.0, 1920, 1080, dist=(-0.2, 0.05, 0.001, -0.001, 0.0))
     px = np.array([[100.0, 200.0], [1800.0, 900.0], [960.0, 540.0]])
     np.testing.assert_allclose(denormalize_camera(normalize_camera(px, distorted), distorted), px, atol=1e-6)
