@@ -12,6 +12,8 @@ import torch
 
 from lifting.checkpoint import load_checkpoint
 from lifting.errors import MocapError
+from lifting.generators import ChunkedGenerator
+from lifting.skeleton import OUTPUT
 from lifting.sources import SyntheticSource
 from lifting.train import TrainConfig, Trainer, main, parse_args
 
@@ -32,7 +34,7 @@ def _source() -> SyntheticSource:
 
 
 def test_training_writes_a_loadable_checkpoint_and_a_log(tmp_path: Path) -> None:
-    trainer = Trainer(_tiny(tmp_path / "m", 2), _source(), argv=["--epochs", "2"])
+    trainer = Trainer(_tiny(tmp_path / "m", 2, bn_recalibration_batches=0), _source(), argv=["--epochs", "2"])
     history = trainer.run(show_progress=False)
     assert [r.epoch for r in history] == [1, 2]
     assert all(0 < r.val_mpjpe < 2.0 and r.val_p_mpjpe <= r.val_mpjpe + 1e-9 for r in history)
@@ -45,17 +47,19 @@ def test_training_writes_a_loadable_checkpoint_and_a_log(tmp_path: Path) -> None
 
 
 def test_a_tiny_run_improves_the_validation_error(tmp_path: Path) -> None:
-    history = Trainer(_tiny(tmp_path / "t", 4, max_batches_per_epoch=20), _source()).run(show_progress=False)
+    history = Trainer(
+        _tiny(tmp_path / "t", 4, max_batches_per_epoch=20, bn_recalibration_batches=0), _source()
+    ).run(show_progress=False)
     errors = [r.val_mpjpe for r in history]
     assert errors[-1] < 0.95 * errors[0] and errors == sorted(errors, reverse=True), errors
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path: Path) -> None:
-    straight = Trainer(_tiny(tmp_path / "a", 2), _source())
+    straight = Trainer(_tiny(tmp_path / "a", 2, bn_recalibration_batches=0), _source())
     straight.run(show_progress=False)
-    first = Trainer(_tiny(tmp_path / "b", 1), _source())
+    first = Trainer(_tiny(tmp_path / "b", 1, bn_recalibration_batches=0), _source())
     first.run(show_progress=False)
-    resumed = Trainer(_tiny(tmp_path / "b", 2, resume=True), _source())
+    resumed = Trainer(_tiny(tmp_path / "b", 2, resume=True, bn_recalibration_batches=0), _source())
     resumed.load_state()
     assert resumed.epoch == 1
     resumed.run(show_progress=False)
@@ -67,6 +71,42 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path: Path) -> None:
         ):
             torch.testing.assert_close(a, b, msg=f"{role}.{name} differs after resuming")
     assert [r.epoch for r in resumed.history] == [1, 2]
+
+
+def test_batchnorm_recalibration_uses_exact_batch_statistics(tmp_path: Path) -> None:
+    trainer = Trainer(_tiny(tmp_path / "r", 1, bn_recalibration_batches=0), _source())
+    trainer.run(show_progress=False)
+    used = trainer.recalibrate_batchnorm(3)
+    assert used == 3 and trainer.bn_recalibrated
+    # Recompute the first BatchNorm's input mean over the same three batches by hand.
+    c = trainer.cfg
+    views = trainer.source.epoch(c.epochs + 10_000, c.seed)
+    gen = ChunkedGenerator(
+        views.inputs, views.poses_3d, views.trajectories, input_joints=OUTPUT, output_joints=OUTPUT,
+        batch_size=c.batch_size, chunk_length=c.chunk_length, pad=trainer.models["pose"].cfg.padding(),
+        mirror=c.mirror, drop_last=True, seed=c.seed + 1,
+    )  # fmt: skip
+    model = trainer.models["pose"]
+    means = []
+    with torch.no_grad():
+        for _, batch in zip(range(3), gen, strict=False):
+            x = torch.from_numpy(batch.inputs)
+            h = model.expand_conv(x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 2))
+            means.append(h.mean(dim=(0, 2)))
+    torch.testing.assert_close(
+        model.expand_bn.running_mean, torch.stack(means).mean(dim=0), atol=1e-5, rtol=1e-4
+    )
+    assert not model.training
+
+
+def test_a_finished_run_recalibrates_once_and_records_it(tmp_path: Path) -> None:
+    history = Trainer(_tiny(tmp_path / "f", 1, bn_recalibration_batches=2), _source()).run(
+        show_progress=False
+    )
+    assert [r.note for r in history] == ["", "BatchNorm statistics recalibrated on 2 batches"]
+    again = Trainer(_tiny(tmp_path / "f", 1, resume=True, bn_recalibration_batches=2), _source())
+    again.load_state()
+    assert again.bn_recalibrated and len(again.run(show_progress=False)) == 2
 
 
 def test_resume_refuses_a_different_architecture(tmp_path: Path) -> None:
