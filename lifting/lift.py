@@ -249,13 +249,16 @@ def lift_keypoints(
     detected = np.asarray(keypoints.detected, dtype=bool)
     filled = fill_missing(kp, detected)
     vis = np.where(detected[:, None], np.asarray(keypoints.visibility, dtype=np.float64), 0.0)
+    # The model never saw a frame with every landmark invisible in training: on undetected frames it gets the
+    # visibility interpolated from the neighbouring detections, like the keypoints (their confidence stays 0).
+    vis_in = fill_missing(vis[:, :, None], detected)[:, :, 0]
     times = np.asarray(keypoints.timestamps, dtype=np.float64)
     if len(times) != frames:
         times = np.arange(frames) / float(keypoints.fps)
     times = times - times[0]
     model_times = np.arange(0.0, times[-1] + 0.5 / config.fps, 1.0 / config.fps)
     inputs = model_inputs(
-        resample(filled, times, model_times), resample(vis, times, model_times), intrinsics, config
+        resample(filled, times, model_times), resample(vis_in, times, model_times), intrinsics, config
     )
 
     report("lift", 0.2)
