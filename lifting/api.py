@@ -11,14 +11,16 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from lifting import decode, pose2d
+from lifting import detect as detect_mod
+from lifting import pose2d
+from lifting import video as videoio
 from lifting.errors import MocapError
 from lifting.keypoints2d import Keypoints2D
 from lifting.lift import LiftOptions, lift_keypoints
+from lifting.tracking import TrackingSettings
 from retarget.motion3d import Motion3D
 
 Progress = Callable[..., None]
@@ -43,27 +45,37 @@ def detect(
     frames: tuple[int, int | None] | None = None,
     stride: int = 1,
     settings: pose2d.DetectorSettings | None = None,
+    subject: tuple[float, float] | None = None,
+    tracking: TrackingSettings | None = None,
+    workers: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
     progress: Progress | None = None,
-    cancel: Cancel | None = None,
+    cancel: detect_mod.CancelLike | None = None,
 ) -> Keypoints2D:
     """2D keypoints of one person in a video (frames A:B, B exclusive, None = to the end; every `stride`-th).
 
+    `subject`: an image point (x, y) in pixels on the person to follow (default: the largest, most central
+    person); `tracking` for the other subject-following settings. `workers`: processes for parallel detection
+    (None: one per core; short clips run in this process); the result does not depend on it. `cancel` is a
+    callable returning True or an Event; a cancelled run raises `detect.Cancelled` (a MocapError).
     The result is cached as `.keypoints.npz` in `cache_dir` and reused only when the video file (size, mtime,
     first MiB), the frame range, the detector version and its settings are all unchanged.
     """
     video = Path(video_path)
-    settings = settings or pose2d.DetectorSettings()
-    info = decode.probe(video)
+    settings = settings or detect_mod.DEFAULT_SETTINGS
+    tracking = tracking or TrackingSettings()
+    if subject is not None:
+        tracking = replace(tracking, subject=(float(subject[0]), float(subject[1])))
+    videoio.probe(video)
     start, stop = frames if frames is not None else (0, None)
     meta = {
         "detector": {
-            "name": "mediapipe-pose",
-            "version": f"{pose2d.mediapipe_version()}+tracker{pose2d.TRACKER_VERSION}",
-            "settings": settings.to_dict(),
+            "name": detect_mod.DETECTOR_NAME,
+            "version": detect_mod.detector_version(),
+            "settings": {**settings.to_dict(), "tracking": tracking.to_dict()},
         },
-        "source": {"path": str(video.resolve()), **decode.video_identity(video)},
+        "source": {"path": str(video.resolve()), **videoio.video_identity(video)},
         "frames": {"start": start, "stop": stop, "stride": stride},
     }
     meta = json.loads(json.dumps(meta, sort_keys=True))
@@ -77,25 +89,28 @@ def detect(
             if progress is not None:
                 progress(1.0, "reused cached keypoints")
             return cached
-    fps = info.fps / stride
-    last = info.frame_count if stop is None else min(stop, info.frame_count)
-    total = max((last - start + stride - 1) // stride, 1)
-    keypoints, visibility, detected, interpolated, indices, times = pose2d.detect_stream(
-        decode.frames(video, start, stop, stride), fps, total, settings, progress, cancel
+    found = detect_mod.detect_video(
+        video,
+        start=start,
+        stop=stop,
+        stride=stride,
+        settings=settings,
+        tracking=tracking,
+        workers=workers,
+        progress=progress,
+        cancel=cancel,
     )
     result = Keypoints2D(
-        keypoints=keypoints.astype(np.float32),
-        visibility=visibility.astype(np.float32),
-        detected=detected,
-        interpolated=interpolated,
-        frame_index=np.asarray(indices, dtype=np.int64),
-        timestamps=np.asarray(times, dtype=np.float64),
-        fps=fps,
-        image_size=(info.width, info.height),
+        keypoints=found.keypoints,
+        visibility=found.visibility,
+        detected=found.detected,
+        interpolated=found.interpolated,
+        frame_index=found.frame_index,
+        timestamps=found.timestamps,
+        fps=found.fps,
+        image_size=found.image_size,
         meta=meta,
     )
-    if not result.detected.any():
-        raise MocapError(f"No person was found in {video.name}; check that one person is clearly in view.")
     if use_cache:
         result.save(cache)
     return result

@@ -1,6 +1,6 @@
 """Command line: `python -m lifting detect|lift|demo`, thin shells over `lifting.api` and `retarget`.
 
-    python -m lifting detect VIDEO -o OUT.keypoints.npz [--frames A:B]
+    python -m lifting detect VIDEO -o OUT.keypoints.npz [--frames A:B] [--subject X,Y] [--workers N]
     python -m lifting lift KEYPOINTS.npz -o OUT.motion.npz [--weights STEM] [--fov DEG] [--device auto|cpu|cuda]
     python -m lifting demo [--video VIDEO] [--out DIR]
 
@@ -57,12 +57,34 @@ def _with_bar(desc: str, run: Callable[[_Bar], Any]) -> Any:
         bar.close()
 
 
+def parse_point(text: str | None) -> tuple[float, float] | None:
+    """`X,Y` pixels → (x, y); None stays None."""
+    if text is None:
+        return None
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise MocapError(f"--subject takes X,Y in pixels (like 640,360), not {text!r}.") from None
+    return x, y
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     keypoints = _with_bar(
-        "detect", lambda bar: api.detect(args.video, frames=parse_frames(args.frames), progress=bar)
+        "detect",
+        lambda bar: api.detect(
+            args.video,
+            frames=parse_frames(args.frames),
+            subject=parse_point(args.subject),
+            workers=args.workers,
+            progress=bar,
+        ),
     )
     out = keypoints.save(args.out)
-    print(f"{keypoints.num_frames} frames, person found on {keypoints.detection_rate:.0%} of them → {out}")
+    filled = int(keypoints.interpolated.sum())
+    print(
+        f"{keypoints.num_frames} frames at {keypoints.fps:g} fps, person found on {keypoints.detection_rate:.0%} "
+        f"of them ({filled} in short gaps filled by interpolation) → {out}"
+    )
     return 0
 
 
@@ -123,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video")
     p.add_argument("-o", "--out", required=True, help="output .keypoints.npz")
     p.add_argument("--frames", help="A:B video frames, B exclusive")
+    p.add_argument("--subject", help="X,Y pixels on the person to follow (default: largest, most central)")
+    p.add_argument("--workers", type=int, help="processes for detection (default: one per core)")
     p.set_defaults(run=cmd_detect)
     p = sub.add_parser("lift", help="2D keypoints → 3D motion (.motion.npz)")
     p.add_argument("keypoints")

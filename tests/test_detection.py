@@ -1,4 +1,4 @@
-"""Video decode, the keypoints file, subject tracking, the detect API and its cache, on real video."""
+"""The keypoints file, gap filling, the detect API and its cache, on real video (decode: test_video.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from lifting import api, decode
+from lifting import api
+from lifting import video as videoio
 from lifting.errors import MocapError
 from lifting.keypoints2d import Keypoints2D
 from lifting.pose2d import DetectorSettings, fill_short_gaps
@@ -19,35 +20,9 @@ EXCERPT = DATA / "sports2d_excerpt.mp4"
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "sports2d_demo.mp4"
 
 
-def test_probe_and_frame_range_of_the_excerpt() -> None:
-    info = decode.probe(EXCERPT)
-    assert (info.width, info.height, info.frame_count) == (884, 496, 60)
-    assert info.fps == pytest.approx(30.0, abs=0.01)
-    picked = list(decode.frames(EXCERPT, 10, 20, 3))
-    assert [f.index for f in picked] == [10, 13, 16, 19]
-    assert [f.time for f in picked] == pytest.approx([i / info.fps for i in (10, 13, 16, 19)], abs=1e-3)
-    assert picked[0].image.shape == (496, 884, 3) and picked[0].image.dtype == np.uint8
-
-
-def test_decode_errors_are_one_sentence(tmp_path: Path) -> None:
-    with pytest.raises(MocapError, match="does not exist"):
-        decode.probe(tmp_path / "missing.mp4")
-    text = tmp_path / "notes.mp4"
-    text.write_text("this is not a video\n" * 100)
-    with pytest.raises(MocapError, match=r"could not be opened as a video|no decodable video frames"):
-        decode.probe(text)
-    corrupt = tmp_path / "corrupt.mp4"
-    data = EXCERPT.read_bytes()
-    corrupt.write_bytes(data[:2000])  # header only: the frames are cut off
-    with pytest.raises(MocapError, match=r"could not be opened as a video|no decodable video frames"):
-        decode.probe(corrupt)
-    with pytest.raises(MocapError, match="empty or invalid"):
-        list(decode.frames(EXCERPT, 5, 5))
-
-
 def test_one_frame_clip(tmp_path: Path) -> None:
     one = tmp_path / "one frame.mp4"
-    frame = next(decode.frames(EXCERPT, 5, 6)).image
+    frame = next(videoio.frames(EXCERPT, 5, 6)).image
     writer = cv2.VideoWriter(
         str(one), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (frame.shape[1], frame.shape[0])
     )

@@ -1,0 +1,145 @@
+"""Detection speed on one clip, measured in one run: decode alone, the raw MediaPipe loop, our single-process
+detect, our parallel detect; frames per second and ratios.
+
+    .venv/bin/python bench/detect_speed.py [--clip VIDEO] [--seconds 30] [--workers N]
+
+Without --clip, the shared sample clip (../shared/data/video/sports2d_demo.mp4, or the committed excerpt) is
+looped to `--seconds` seconds and written to a temporary MP4 (same size and rate). Targets (issue 3): our
+single-process detect within 10% of the raw MediaPipe loop (ratio ≥ 0.90), and parallel detect on 2 cores at
+least 1.6× the single-process throughput on a 30-second clip. Timings depend on what else the machine is
+running: the four rows are measured back to back, and the ratios are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lifting import detect, video  # noqa: E402
+from lifting.pose2d import DetectorSettings, _import_mediapipe  # noqa: E402
+
+SAMPLE = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
+EXCERPT = ROOT / "tests" / "data" / "sports2d_excerpt.mp4"
+
+
+def make_looped_clip(source: Path, seconds: float, target: Path) -> int:
+    """Write `source` played over and over until `seconds` long; returns the frame count."""
+    info = video.probe(source)
+    wanted = round(seconds * info.fps)
+    writer = cv2.VideoWriter(
+        str(target), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height)
+    )
+    written = 0
+    while written < wanted:
+        for frame in video.frames(source):
+            writer.write(frame.image)
+            written += 1
+            if written >= wanted:
+                break
+    writer.release()
+    return written
+
+
+def time_decode(clip: Path) -> tuple[int, float]:
+    t = time.perf_counter()
+    n = sum(1 for _ in video.frames(clip))
+    return n, time.perf_counter() - t
+
+
+def time_raw_mediapipe(clip: Path, settings: DetectorSettings) -> tuple[int, float]:
+    """The plain loop anyone would write: decode, BGR→RGB, Pose.process (tracking mode), landmarks to pixels."""
+    mp = _import_mediapipe()
+    t = time.perf_counter()
+    pose = mp.solutions.pose.Pose(
+        static_image_mode=False,
+        model_complexity=settings.model_complexity,
+        min_detection_confidence=settings.min_detection_confidence,
+        min_tracking_confidence=settings.min_tracking_confidence,
+    )
+    cap = cv2.VideoCapture(str(clip))
+    n = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        h, w = image.shape[:2]
+        result = pose.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        if result.pose_landmarks is not None:
+            _ = [(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark]
+        n += 1
+    cap.release()
+    pose.close()
+    return n, time.perf_counter() - t
+
+
+def time_detect(clip: Path, workers: int) -> tuple[int, float, float, int]:
+    t = time.perf_counter()
+    result = detect.detect_video(clip, workers=workers)
+    return len(result.detected), time.perf_counter() - t, float(result.detected.mean()), result.workers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clip", type=Path, help="video to time (default: the sample clip, looped)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the looped sample clip")
+    parser.add_argument("--workers", type=int, default=2, help="processes for the parallel row (default 2)")
+    args = parser.parse_args()
+    settings = detect.DEFAULT_SETTINGS
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.clip is not None:
+            clip = args.clip
+        else:
+            source = SAMPLE if SAMPLE.is_file() else EXCERPT
+            clip = Path(tmp) / "looped.mp4"
+            n = make_looped_clip(source, args.seconds, clip)
+            print(f"clip: {source.name} looped to {n} frames ({args.seconds:g} s) → {clip}")
+        info = video.probe(clip)
+        print(
+            f"{info.width}×{info.height}, {info.fps:g} fps, {info.frame_count} frames; "
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+        )
+        rows: list[tuple[str, int, float, str]] = []
+        n, s = time_decode(clip)
+        rows.append(("decode alone", n, s, ""))
+        n, s = time_raw_mediapipe(clip, settings)
+        rows.append(("raw MediaPipe loop", n, s, ""))
+        n, s, rate, _ = time_detect(clip, 1)
+        rows.append(("our detect, 1 process", n, s, f"subject on {rate:.0%}"))
+        n, s, rate, used = time_detect(clip, args.workers)
+        rows.append((f"our detect, {used} processes", n, s, f"subject on {rate:.0%}"))
+    raw_fps = rows[1][1] / rows[1][2]
+    single_fps = rows[2][1] / rows[2][2]
+    print(
+        f"\n{'stage':<26}{'frames':>7}{'seconds':>9}{'frames/s':>10}{'÷ raw loop':>12}{'÷ 1 process':>13}  note"
+    )
+    for name, frames, seconds, note in rows:
+        fps = frames / seconds
+        print(
+            f"{name:<26}{frames:>7}{seconds:>9.2f}{fps:>10.1f}{fps / raw_fps:>12.2f}{fps / single_fps:>13.2f}  {note}"
+        )
+    ratio_single = single_fps / raw_fps
+    ratio_parallel = (rows[3][1] / rows[3][2]) / single_fps
+    print(
+        f"\nsingle-process wrapper vs raw loop: {ratio_single:.2f} (target ≥ 0.90: "
+        f"{'met' if ratio_single >= 0.9 else 'NOT met'})"
+    )
+    print(
+        f"parallel vs single-process: {ratio_parallel:.2f}× (target ≥ 1.6× on 2 cores: "
+        f"{'met' if ratio_parallel >= 1.6 else 'NOT met'})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
