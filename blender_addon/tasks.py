@@ -449,7 +449,7 @@ class FinetuneTask(ModuleTask):
         if missing:
             raise TaskError(_sentence(f"the clip {missing[0]!r} does not exist; remove it from the list"))
         self.out_dir = paths.weights_dir() / time.strftime("finetuned-%Y%m%d-%H%M%S")
-        self.args = ["--clips", *clips, "--out", str(self.out_dir)]
+        self.args = ["--clips", *clips, "--out", str(self.out_dir), "--events"]
         weights = weights_arg(context)
         if weights is not None:
             self.args += ["--base", weights]

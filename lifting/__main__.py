@@ -1,4 +1,4 @@
-"""`python -m lifting`: the command line (see lifting.cli)."""
+"""`python -m lifting`: the command line, the same as the `video-mocap` console script (see lifting.cli)."""
 
 import sys
 

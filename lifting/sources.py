@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from lifting.camera import normalize_camera
 from lifting.skeleton import OUTPUT, JointSet
 from lifting.synthetic import random_clip
 
@@ -65,7 +66,8 @@ class Source(Protocol):
 
 @dataclass
 class SyntheticSource:
-    """Procedural random motion seen by random cameras; input joints = output joints (21), features x, y."""
+    """Procedural random motion seen by random cameras; input joints = output joints (21), features x, y in
+    screen units, or camera rays with `normalisation="camera"`."""
 
     clips_per_epoch: int = 200
     frames_per_clip: int = 60
@@ -88,9 +90,11 @@ class SyntheticSource:
 
     def _views(self, rng: np.random.Generator, count: int, frames: int) -> Views:
         clips = [random_clip(rng, frames, fps=self.fps, noise_px=self.noise_px) for _ in range(count)]
-        return Views(
-            [c.keypoints_2d for c in clips], [c.poses_3d for c in clips], [c.trajectory for c in clips]
-        )
+        if self.normalisation == "camera":
+            inputs = [normalize_camera(c.pixels, c.camera.intrinsics).astype(np.float32) for c in clips]
+        else:
+            inputs = [c.keypoints_2d for c in clips]
+        return Views(inputs, [c.poses_3d for c in clips], [c.trajectory for c in clips])
 
     def epoch(self, epoch: int, seed: int) -> Views:
         return self._views(

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from lifting.checkpoint import CheckpointConfig, checkpoint_paths, save_checkpoint
 from lifting.device import resolve_device
 from lifting.errors import MocapError
-from lifting.generators import ChunkedGenerator, EvaluationGenerator, merge_mirrored
+from lifting.generators import Batch, ChunkedGenerator, EvaluationGenerator, merge_mirrored
 from lifting.losses import depth_weighted_mpjpe, weighted_mpjpe
 from lifting.metrics import mpjpe, n_mpjpe, p_mpjpe, root_trajectory_error
 from lifting.model import TemporalModel, TemporalModelConfig
@@ -97,6 +97,7 @@ class EpochReport:
     seconds: float
     samples: int
     note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()}
@@ -203,6 +204,8 @@ class Trainer:
         self.bn_recalibrated = False
         self.history: list[EpochReport] = []
         self._validation: Views | None = None
+        # Optional overall progress report (fraction of the run in 0..1, message), e.g. for the add-on.
+        self.progress: Callable[[float, str], None] | None = None
 
     # ----- state ---------------------------------------------------------------------------------------------
     def state_paths(self) -> tuple[Path, Path]:
@@ -314,19 +317,9 @@ class Trainer:
                 break
             if b % self.dist.world_size != self.dist.rank:
                 continue  # each process trains on its share of the batches
-            assert batch.poses_3d is not None and batch.trajectories is not None
-            x = torch.from_numpy(batch.inputs).to(self.device)
-            valid = torch.from_numpy(batch.valid).to(self.device, torch.float32)
-            target = torch.from_numpy(batch.poses_3d).to(self.device)
-            pred = self.wrapped["pose"](x)
-            loss = weighted_mpjpe(pred, target, valid[..., None]) / valid.mean().clamp(min=1e-6)
-            pose_sum += float(loss.detach())
-            if "trajectory" in self.wrapped:
-                traj_target = torch.from_numpy(batch.trajectories).to(self.device)[:, :, None]
-                traj_pred = self.wrapped["trajectory"](x)
-                traj_loss = depth_weighted_mpjpe(traj_pred, traj_target)
-                traj_sum += float(traj_loss.detach())
-                loss = loss + traj_loss
+            loss, pose_loss, traj_loss = self.batch_loss(batch)
+            pose_sum += pose_loss
+            traj_sum += traj_loss
             self.optimiser.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             self.optimiser.step()
@@ -335,6 +328,28 @@ class Trainer:
             if progress is not None:
                 progress(b + 1, total)
         return pose_sum / max(count, 1), traj_sum / max(count, 1), samples
+
+    def epoch_metrics(self) -> dict[str, float]:
+        """Extra numbers to record with each epoch's report (none here; fine-tuning adds its own)."""
+        return {}
+
+    def batch_loss(self, batch: Batch) -> tuple[torch.Tensor, float, float]:
+        """The supervised loss of one labeled batch: (total to minimise, pose MPJPE, trajectory loss)."""
+        assert batch.poses_3d is not None and batch.trajectories is not None
+        x = torch.from_numpy(batch.inputs).to(self.device)
+        valid = torch.from_numpy(batch.valid).to(self.device, torch.float32)
+        target = torch.from_numpy(batch.poses_3d).to(self.device)
+        pred = self.wrapped["pose"](x)
+        loss = weighted_mpjpe(pred, target, valid[..., None]) / valid.mean().clamp(min=1e-6)
+        pose_loss = float(loss.detach())
+        traj_loss = 0.0
+        if "trajectory" in self.wrapped:
+            traj_target = torch.from_numpy(batch.trajectories).to(self.device)[:, :, None]
+            traj_pred = self.wrapped["trajectory"](x)
+            traj = depth_weighted_mpjpe(traj_pred, traj_target)
+            traj_loss = float(traj.detach())
+            loss = loss + traj
+        return loss, pose_loss, traj_loss
 
     def evaluate(self) -> tuple[float, float, float, float]:
         """Validation MPJPE, P-MPJPE, N-MPJPE and mean root-trajectory error (metres), mirror TTA on."""
@@ -445,6 +460,9 @@ class Trainer:
                 bar.total = total
                 bar.n = done
                 bar.refresh()
+                if self.progress is not None:
+                    fraction = (self.epoch + done / max(total, 1)) / max(self.cfg.epochs, 1)
+                    self.progress(fraction, f"epoch {self.epoch + 1}/{self.cfg.epochs}")
 
             loss, traj_loss, samples = self.train_epoch(tick)
             bar.close()
@@ -452,7 +470,10 @@ class Trainer:
             if not self.dist.is_main:
                 continue
             val = self.evaluate()
-            report = EpochReport(self.epoch, loss, traj_loss, *val, time.perf_counter() - start, samples)
+            report = EpochReport(
+                self.epoch, loss, traj_loss, *val, time.perf_counter() - start, samples,
+                extra=self.epoch_metrics(),
+            )  # fmt: skip
             self.history.append(report)
             self.save_checkpoint()
             self.save_state()

@@ -55,8 +55,15 @@ class MocapSource:
     features: tuple[str, ...] = ("x", "y", "visibility")
     normalisation: str = "camera"
     fps: float = MODEL_FPS
+    # (train, validation) clips to use instead of loading split v1 from shared_dir (e.g. the shipped pack).
+    preloaded: tuple[list[MocapClip], list[MocapClip]] | None = None
 
     def __post_init__(self) -> None:
+        self._validation: Views | None = None
+        if self.preloaded is not None:
+            self.train_clips = _subset(list(self.preloaded[0]), self.max_train_clips)
+            self.validation_clips = _subset(list(self.preloaded[1]), self.max_validation_clips)
+            return
         if (
             not (Path(self.shared_dir) / "data" / "mocap").is_dir()
             and not (Path(self.shared_dir) / "mocap").is_dir()
@@ -66,12 +73,11 @@ class MocapSource:
             )
         self.train_clips = _subset(load_split(self.shared_dir, "train"), self.max_train_clips)
         self.validation_clips = _subset(load_split(self.shared_dir, "validation"), self.max_validation_clips)
-        self._validation: Views | None = None
 
     def describe(self) -> dict[str, object]:
         hours = sum(c.num_frames for c in self.train_clips) / self.fps / 3600.0
         return {
-            "source": "mocap",
+            "source": "mocap" if self.preloaded is None else "mocap (preloaded clips)",
             "split_version": SPLIT_VERSION,
             "train_clips": len(self.train_clips),
             "clips_per_epoch": self.clips_per_epoch or len(self.train_clips),
