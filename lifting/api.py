@@ -125,10 +125,16 @@ def lift(
     fov_axis: str = "horizontal",
     focal_px: float | None = None,
     mirror: bool = True,
+    refine: bool = False,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Motion3D:
-    """3D motion (Motion3D, at the clip's frame times) from 2D keypoints, with the shipped or given weights."""
+    """3D motion (Motion3D, at the clip's frame times) from 2D keypoints, with the shipped or given weights.
+
+    `refine`: after lifting, optimise the clip so its projection agrees with the keypoints, with constant bone
+    lengths and smooth motion (`lifting.refine`; a few seconds on the CPU for a 30-second clip); progress then
+    reports a "refine" stage.
+    """
     options = LiftOptions(
         weights=Path(weights) if weights is not None else None,
         device=device,
@@ -136,6 +142,7 @@ def lift(
         fov_axis=fov_axis,
         focal_px=focal_px,
         mirror=mirror,
+        refine=refine,
     )
 
     def stage_progress(stage: str, fraction: float) -> None:

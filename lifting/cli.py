@@ -149,7 +149,12 @@ def cmd_lift(args: argparse.Namespace) -> int:
     motion = _with_bar(
         "lift",
         lambda bar: api.lift(
-            keypoints, weights=args.weights, device=args.device, fov_deg=args.fov, progress=bar
+            keypoints,
+            weights=args.weights,
+            device=args.device,
+            fov_deg=args.fov,
+            refine=args.refine,
+            progress=bar,
         ),
     )
     motion.save(args.out)

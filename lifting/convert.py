@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import inspect
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -214,8 +213,6 @@ def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
         problem = blender_problem(f".{fmt}" if rig is None else f".{fmt} onto a .blend rig")
         if problem is not None:
             raise UsageError(problem)
-    if args.refine and "refine" not in inspect.signature(api.lift).parameters:
-        raise UsageError("this version cannot refine per clip yet; run without --refine.")
     resolve_device(args.device)
     return ConvertOptions(
         fmt=fmt,
@@ -376,9 +373,8 @@ def convert_one(job: Job, options: ConvertOptions, stages: Stages = quiet_stages
         "device": options.device,
         "fov_deg": options.fov,
         "focal_px": options.focal,
+        "refine": options.refine,
     }
-    if options.refine:
-        lift_options["refine"] = True
     motion: Motion3D = stages("lift", lambda progress: api.lift(keypoints, progress=progress, **lift_options))
     rest, result = retarget_onto_ours(motion, options.smooth, options.foot_lock)
 

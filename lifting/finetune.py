@@ -200,7 +200,7 @@ class SemiSupervisedConfig:
     warmup_epochs: int = 1
     backprojection_weight: float = 1.0
     bone_weight: float = 10.0
-    bone_consistency_weight: float = 10.0
+    bone_consistency_weight: float = 100.0
     lr_warmup_steps: int = 100
     freeze_batchnorm: bool = True
 
@@ -504,17 +504,17 @@ class FinetuneConfig:
     focal_px: float | None = None
     labeled: str = "auto"
     shared_dir: Path = TrainConfig().shared_dir
-    epochs: int = 6
+    epochs: int = 4
     warmup_epochs: int = 1
     batch_size: int = 64
     chunk_length: int = 16
     clips_per_epoch: int = 200
-    max_batches_per_epoch: int = 200
+    max_batches_per_epoch: int = 150
     lr: float = 2e-5
     lr_decay: float = 0.9
     backprojection_weight: float = 1.0
     bone_weight: float = 10.0
-    bone_consistency_weight: float = 10.0
+    bone_consistency_weight: float = 100.0
     validation_clips: int = 20
     min_detection_rate: float = 0.5
     min_seconds: float = 2.0

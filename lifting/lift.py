@@ -7,7 +7,9 @@ The steps, for one clip:
 3. they are normalised as the checkpoint says (camera rays with the clip's intrinsics, or screen units);
 4. the pose model (root-relative 3D joints) and the trajectory model (camera-space root) run over the whole
    sequence in one call each, averaged with the mirrored prediction of the mirrored input;
-5. results are resampled back to the video's frame times, so Motion3D frame i is video frame i.
+5. results are resampled back to the video's frame times, so Motion3D frame i is video frame i;
+6. optionally (`LiftOptions.refine`), the clip is refined against its own 2D keypoints with constant bone
+   lengths and smooth motion (`lifting.refine`), which mostly fixes the trajectory's depth.
 
 Unknown intrinsics default to a 26 mm (35 mm-equivalent) lens, the main camera of most phones: a diagonal field of
 view of about 79.5°, overridable with a field of view or a focal length in pixels.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +33,7 @@ from lifting.device import resolve_device
 from lifting.errors import MocapError
 from lifting.generators import merge_mirrored
 from lifting.model import TemporalModel, predict_sequence
+from lifting.refine import RefineConfig, refine_motion
 from lifting.skeleton import BLAZEPOSE, OUTPUT, JointSet, mirror_points
 from retarget.motion3d import Intrinsics as MotionIntrinsics
 from retarget.motion3d import Motion3D
@@ -82,7 +85,8 @@ class KeypointSequence(Protocol):
 @dataclass(frozen=True)
 class LiftOptions:
     """weights: checkpoint stem/path (None = the shipped weights); device: auto, cpu or cuda; fov_deg/fov_axis
-    or focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation."""
+    or focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; refine: per-clip
+    self-correction against the 2D keypoints (`lifting.refine`) with `refine_config`."""
 
     weights: Path | None = None
     device: str = "auto"
@@ -90,6 +94,8 @@ class LiftOptions:
     fov_axis: str = "horizontal"
     focal_px: float | None = None
     mirror: bool = True
+    refine: bool = False
+    refine_config: RefineConfig = field(default_factory=RefineConfig)
 
 
 def default_weights() -> Path:
@@ -264,7 +270,7 @@ def lift_keypoints(
     report("lift", 0.2)
     with torch.no_grad():
         pose, trajectory = run_models(models, inputs, config, options.mirror, device)
-    report("finish", 0.9)
+    report("finish", 0.4 if options.refine else 0.9)
     joints = resample(pose, model_times, times)
     joints -= joints[:, :1]  # exactly root-relative after interpolation
     root = resample(trajectory, model_times, times) if trajectory is not None else np.zeros((frames, 3))
@@ -280,5 +286,13 @@ def lift_keypoints(
         confidence=output_confidence(vis, detected, config.output_joints).astype(np.float32),
         joint_set=config.output_joints.name,
     )
+    if options.refine:
+        motion, _ = refine_motion(
+            motion,
+            keypoints,
+            options.refine_config,
+            progress=lambda stage, fraction: report(stage, 0.45 + 0.5 * fraction),
+            cancel=cancel,
+        )
     report("done", 1.0)
     return motion

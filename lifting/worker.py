@@ -25,7 +25,6 @@ import argparse
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import json
 import platform
 import sys
@@ -203,9 +202,7 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
         "fov_deg": args.fov,
         "progress": emit.callback("lift"),
     }
-    if args.refine:
-        if "refine" not in inspect.signature(api.lift).parameters:
-            raise MocapError("this engine cannot refine per clip yet; untick Refine and run again.")
+    if args.refine:  # per-clip self-correction (lifting.refine), reported as a "refine" stage of "lift"
         lift_options["refine"] = True
     keypoints = api.detect(video, frames=frames, cache_dir=cache, progress=emit.callback("detect"))
     emit.progress("detect", 1.0)

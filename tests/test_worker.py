@@ -49,10 +49,17 @@ def fake_api(calls: dict[str, Any], *, lift_error: Exception | None = None) -> t
         weights: Any = None,
         device: str = "auto",
         fov_deg: Any = None,
+        refine: bool = False,
         progress: Any = None,
         cancel: Any = None,
     ) -> Motion3D:
-        calls["lift"] = {"keypoints": keypoints, "weights": weights, "device": device, "fov": fov_deg}
+        calls["lift"] = {
+            "keypoints": keypoints,
+            "weights": weights,
+            "device": device,
+            "fov": fov_deg,
+            "refine": refine,
+        }
         progress(0.5)
         if lift_error is not None:
             raise lift_error
@@ -109,7 +116,13 @@ def test_run_reports_progress_then_done_and_writes_the_motion(
         assert fractions == sorted(fractions) and fractions[-1] == 1.0, stage
     assert calls["detect"]["frames"] == (10, 50)
     assert calls["detect"]["cache_dir"] == tmp_path / "kp"
-    assert calls["lift"] == {"keypoints": "KEYPOINTS", "weights": str(weights), "device": "cpu", "fov": 55.0}
+    assert calls["lift"] == {
+        "keypoints": "KEYPOINTS",
+        "weights": str(weights),
+        "device": "cpu",
+        "fov": 55.0,
+        "refine": False,
+    }
     loaded = Motion3D.load(out)
     np.testing.assert_array_equal(loaded.joints, fake_motion().joints)
     assert sorted(p.name for p in out.parent.iterdir()) == ["clip.motion.npz"]  # no temporary left
@@ -172,12 +185,16 @@ def test_unexpected_failures_exit_1_with_one_sentence(
     assert "Traceback" in capsys.readouterr().err  # the details go to stderr, i.e. the add-on's log
 
 
-def test_refine_needs_an_api_that_supports_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, video: Path
+@pytest.mark.parametrize("flag", [True, False])
+def test_refine_flag_reaches_the_api(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, video: Path, flag: bool
 ) -> None:
-    monkeypatch.setitem(sys.modules, "lifting.api", fake_api({}))
-    code, events = run_main(["run", "--video", str(video), "--out", str(tmp_path / "o.npz"), "--refine"])
-    assert code == 2 and "cannot refine" in events[-1]["message"]
+    calls: dict[str, Any] = {}
+    monkeypatch.setitem(sys.modules, "lifting.api", fake_api(calls))
+    argv = ["run", "--video", str(video), "--out", str(tmp_path / "o.npz")] + (["--refine"] if flag else [])
+    code, events = run_main(argv)
+    assert code == 0 and events[-1]["event"] == "done"
+    assert calls["lift"]["refine"] is flag
 
 
 def test_parse_frames() -> None:
