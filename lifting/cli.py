@@ -250,6 +250,7 @@ def build_parser(prog: str = "python -m lifting") -> argparse.ArgumentParser:
     p = sub.add_parser("lift", help="2D keypoints → 3D motion (.motion.npz)")
     p.add_argument("keypoints")
     p.add_argument("-o", "--out", required=True, help="output .motion.npz")
+    p.add_argument("--refine", action="store_true", help="per-clip self-correction against the 2D keypoints")
     p.add_argument("--weights", help="checkpoint stem (default: the shipped weights)")
     p.add_argument("--fov", type=float, help="horizontal field of view of the camera, degrees")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
