@@ -127,7 +127,7 @@ def sample_experiment(args: argparse.Namespace, work: Path) -> list[str]:
         f"| shipped model | {b['reprojection_px']:.1f} | {b['bone_std_mm']:.1f} |",
         f"| fine-tuned on the clip | {a['reprojection_px']:.1f} | {a['bone_std_mm']:.1f} |",
         "",
-        f"Command: `{' '.join(['python -m lifting.finetune', *cmd[3:]]).replace(str(ROOT) + '/', '')}`",
+        f"Command: `{' '.join(['python -m lifting.finetune', *cmd[3:]]).replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")}`",
     ]
 
 
@@ -184,8 +184,8 @@ def main() -> int:
             "",
             header,
             "",
-            "The shipped model fine-tuned on `sports2d_demo.mp4` (a man doing jumping jacks on a box, 230 frames)",
-            "with `lifting.finetune` and the shipped labeled pack: the clip's 2D reprojection error (pixels,",
+            "The shipped model fine-tuned on `sports2d_demo.mp4` (230 frames: jumping jacks, a walk along a box, a",
+            "somersault) with `lifting.finetune` (labeled data: ../shared/data/mocap): the clip's 2D reprojection error (pixels,",
             "visibility-weighted, the 15 joints a detection observes) and the standard deviation of each bone's",
             "length over the clip (mm, mean over bones), before and after.",
             "",
