@@ -123,11 +123,13 @@ def sample_experiment(args: argparse.Namespace, work: Path) -> list[str]:
     subprocess.run(cmd, check=True, cwd=ROOT)
     summary = json.loads((out / "finetune-summary.json").read_text())
     b, a = summary["before"], summary["after"]
+    shown = " ".join(["python -m lifting.finetune", *cmd[3:]])
+    shown = shown.replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")
     return [
         f"| shipped model | {b['reprojection_px']:.1f} | {b['bone_std_mm']:.1f} |",
         f"| fine-tuned on the clip | {a['reprojection_px']:.1f} | {a['bone_std_mm']:.1f} |",
         "",
-        f"Command: `{' '.join(['python -m lifting.finetune', *cmd[3:]]).replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")}`",
+        "Command: `" + shown + "`",
     ]
 
 
