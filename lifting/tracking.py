@@ -515,7 +515,10 @@ class SubjectTracker:
             self._add_distractor(found, appearance(bgr, found), time)
             _, scale = centre_and_scale(found)
             mask_inside(rgb, clip_box(landmark_box(found, 0.3 * scale), self.width, self.height))
-        if not self._second_look(found is not None, WIDE_LOOK_EVERY):
+        # A person the tracking pass finds but refuses makes the wide search worth doing, but not on every
+        # frame: someone refused all along (a look-alike, or the subject after a cut that moved them) would
+        # otherwise cost several full-frame passes per frame for as long as it lasts.
+        if not (self.misses % (WIDE_LOOK_EVERY // 2 if found is not None else WIDE_LOOK_EVERY) == 0):
             return None
         for person in self.iter_people(rgb):
             ok, desc = self._check(person, bgr, time, lost)
