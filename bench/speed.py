@@ -14,7 +14,7 @@ pictures with continuous motion. `--quick` uses 5, 10 and 20 s clips.
 
 Every measurement runs in a fresh Python process, pinned to one core (`--cpu`, default the last core this
 process may use; `--no-pin` leaves the scheduler free) with OpenMP/MKL/OpenBLAS/torch/OpenCV threads set to 1,
-so its peak memory is that process's own (`ru_maxrss`) and no run warms the next. For each clip:
+so its peak memory is that process's own (VmHWM) and no run warms the next. For each clip:
 
 - decode only: `lifting.video.frames` over the clip (a reference row: decoding is inside detect);
 - raw loop: `cv2.VideoCapture` + BGR→RGB + MediaPipe Pose (tracking mode, our detector settings) + landmarks to
@@ -65,8 +65,16 @@ MEMORY_TARGET = 1.3
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory so far, MiB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's peak resident memory so far, MiB: VmHWM of /proc/self/status, which starts afresh with
+    the new program (ru_maxrss does not: it keeps the parent's size at fork time across exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def default_cache() -> Path:

@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pytest
 
 from lifting import preview
+from lifting import video as videoio
 from lifting.errors import MocapError
 from lifting.keypoints2d import Keypoints2D
 from lifting.skeleton import BLAZEPOSE
@@ -149,7 +150,7 @@ def test_contact_sheet_grid_follows_sheet_frames(tmp_path: Path) -> None:
 def test_keypoints_are_drawn_where_they_are_and_dimmer_when_barely_visible(tmp_path: Path) -> None:
     keypoints = make_keypoints(undetected=(12,), low_ankle=(14,))
     renderer = preview.PreviewRenderer(keypoints, walk(), mocap21.PARENTS)
-    image = next(iter(preview.videoio.frames(EXCERPT, 10, 11))).image
+    image = next(iter(videoio.frames(EXCERPT, 10, 11))).image
     sx, sy = renderer.scale
     x, y = round(ANKLE_PX[0] * sx), round(ANKLE_PX[1] * sy)
     assert (sx, sy) == pytest.approx((962 / 884, 540 / 496))
@@ -184,7 +185,7 @@ def test_strided_keypoints_render_their_own_video_frames(tmp_path: Path) -> None
     assert report.frames == len(frames) == 20
     video = {
         f.index: cv2.resize(f.image, (962, 540), interpolation=cv2.INTER_AREA)
-        for f in preview.videoio.frames(EXCERPT)
+        for f in videoio.frames(EXCERPT)
     }
     region = (slice(60, 300), slice(250, 480))  # the jumping person, below the labels
     for k in range(20):  # each preview frame is closest to its own video frame (of all 60)
