@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lifting import detect, video  # noqa: E402
-from lifting.pose2d import DetectorSettings, _import_mediapipe  # noqa: E402
+from lifting.pose2d import DetectorSettings, import_mediapipe  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
 EXCERPT = ROOT / "tests" / "data" / "sports2d_excerpt.mp4"
@@ -57,7 +57,7 @@ def time_decode(clip: Path) -> tuple[int, float]:
 
 def time_raw_mediapipe(clip: Path, settings: DetectorSettings) -> tuple[int, float]:
     """The plain loop anyone would write: decode, BGR→RGB, Pose.process (tracking mode), landmarks to pixels."""
-    mp = _import_mediapipe()
+    mp = import_mediapipe()
     t = time.perf_counter()
     pose = mp.solutions.pose.Pose(
         static_image_mode=False,

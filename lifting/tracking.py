@@ -437,7 +437,11 @@ class SubjectTracker:
             windows += [(0, 0, w, int(0.6 * h)), (0, int(0.4 * h), w, h)]
         people: list[PoseResult] = []
         for window in windows:
-            while len(people) < self.settings.max_people:
+            # Count passes, not people: a pass can find a person inside a box already blacked out (masking then
+            # changes nothing), and a loop counting people found would never end.
+            for _ in range(self.settings.max_people):
+                if len(people) >= self.settings.max_people:
+                    break
                 found = self.estimator.detect(work, window)
                 if found is None:
                     break
