@@ -32,7 +32,7 @@ from lifting.blender_output import blender_problem, check_rig, write_with_blende
 from lifting.device import resolve_device
 from lifting.errors import MocapError
 from lifting.keypoints2d import Keypoints2D
-from lifting.worker import parse_frames
+from lifting.worker import parse_frames, weights_stem
 from retarget.motion3d import Motion3D
 from retarget.pipeline import RetargetResult
 from retarget.presets import preset_names
@@ -167,18 +167,11 @@ def ensure_folder(folder: Path, what: str) -> None:
 
 
 def check_weights(stem: str | None) -> str | None:
-    """A checkpoint stem (NAME for NAME.safetensors + NAME.json, either file named works) or None."""
-    if not stem:
-        return None
-    base = Path(stem)
-    if base.suffix in (".safetensors", ".json"):
-        base = base.with_suffix("")
-    for suffix in (".safetensors", ".json"):
-        if not base.with_name(base.name + suffix).is_file():
-            raise UsageError(
-                f"the weights {str(base)!r} lack their {suffix} file; pick a complete checkpoint."
-            )
-    return str(base)
+    """`lifting.worker.weights_stem`, its error as a UsageError (found before any work)."""
+    try:
+        return weights_stem(stem)
+    except MocapError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:

@@ -158,7 +158,9 @@ def _existing_video(path: str) -> Path:
     return video
 
 
-def _weights_stem(stem: str | None) -> str | None:
+def weights_stem(stem: str | None) -> str | None:
+    """A checkpoint stem (NAME for NAME.safetensors + NAME.json, either file named works) or None; a
+    MocapError when one of the two files is missing."""
     if stem is None or stem == "":
         return None
     base = Path(stem)
@@ -190,7 +192,7 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
     out = Path(args.out)
     if args.fov is not None and not 1.0 <= args.fov <= 179.0:
         raise UsageError(f"--fov must be between 1 and 179 degrees, got {args.fov}.")
-    weights = _weights_stem(args.weights)
+    weights = weights_stem(args.weights)
     cache = None if args.keypoints_cache is None else Path(args.keypoints_cache)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
