@@ -220,6 +220,29 @@ def test_reacquires_the_subject_after_an_absence_and_not_the_other_person() -> N
     assert all(back), "the subject was not re-acquired within 0.2 s of coming back"
 
 
+def test_searching_for_a_missing_subject_stays_within_the_search_budget() -> None:
+    """The subject leaves for 8 s while someone else stays in view (found and refused by every search): the
+    single-image passes stay within the burst plus the per-frame budget, and the subject is found again."""
+
+    def subject_path(t: float) -> tuple[float, float, float] | None:
+        return (320.0, 170.0, 220.0) if t < 1.0 or t >= 9.0 else None
+
+    subject = Person(RED, NAVY, subject_path)
+    other = Person(GREEN, GREY, lambda t: (110.0, 190.0, 180.0))
+    settings = TrackingSettings(search_budget=0.1, search_burst=20.0)
+    out, fake = run([subject, other], 10.0, settings)
+    frames = len(out)
+    assert fake.calls["detect"] <= 20 + 0.1 * frames  # 120 at most, against 3+ per frame unbudgeted
+    assert fake.calls["track"] == frames - 1  # every frame but the first (choosing the subject)
+    for n, pose in enumerate(out):
+        if pose is not None:
+            assert np.allclose(hip(pose), [320, 170]), f"frame {n} returned the other person"
+    assert sum(pose is not None for pose in out[-15:]) >= 10  # back within half a second of returning
+    # Without a budget to speak of, the same scene costs many more passes: the budget is what bounds it.
+    _, unbounded = run([subject, other], 10.0, TrackingSettings(search_budget=10.0, search_burst=1000.0))
+    assert unbounded.calls["detect"] > 2 * fake.calls["detect"]
+
+
 def test_a_seeded_tracker_picks_the_person_who_looks_like_the_seed() -> None:
     a = Person(RED, NAVY, lambda t: (200.0, 180.0, 200.0))
     b = Person(GREEN, GREY, lambda t: (420.0, 180.0, 220.0))  # larger and more central: the default choice
