@@ -44,6 +44,7 @@ from lifting.train import TrainConfig, code_version  # noqa: E402
 SHARED = ROOT.parent / "shared"
 SAMPLE = SHARED / "data" / "video" / "sports2d_demo.mp4"
 REPORTED = ("MPJPE", "P-MPJPE", "N-MPJPE", "Root", "Bone std")
+MODE_NAMES = {"joint": "paper's back-projection", "aligned": "aligned back-projection"}
 
 
 def evenly(items: list, count: int) -> list:  # type: ignore[type-arg]
@@ -71,14 +72,18 @@ def unlabeled_clips(subjects_out: set[str], count: int, seed: int) -> list[Unlab
     return out
 
 
-def train(out: Path, source: MocapSource, unlabeled: list[UnlabeledClip], args: argparse.Namespace) -> Path:
+def train(
+    out: Path, source: MocapSource, unlabeled: list[UnlabeledClip], args: argparse.Namespace, mode: str = "joint"
+) -> Path:
     cfg = TrainConfig(
         out=out, data="mocap", shared_dir=SHARED, epochs=args.epochs, batch_size=args.batch_size,
         chunk_length=16, lr=args.lr, lr_decay=args.lr_decay, channels=args.channels,
         filter_widths=tuple(int(w) for w in args.filter_widths.split(",")), dropout=0.25, seed=args.seed,
         device=args.device, max_batches_per_epoch=args.batches, bn_recalibration_batches=50,
     )  # fmt: skip
-    semi = SemiSupervisedConfig(warmup_epochs=args.warmup, lr_warmup_steps=1, freeze_batchnorm=False)
+    semi = SemiSupervisedConfig(
+        warmup_epochs=args.warmup, lr_warmup_steps=1, freeze_batchnorm=False, backprojection=mode
+    )
     trainer = FinetuneTrainer(cfg, source, unlabeled, semi, base=None)
     trainer.run(show_progress=True)
     return out
@@ -96,9 +101,12 @@ def mocap_experiment(args: argparse.Namespace, work: Path) -> tuple[list[str], d
     test = evenly(load_split(SHARED, "test"), args.test_clips)
     noisy, _ = test_views(test, seed=2024)
     rows = []
-    for name, clips in (("supervised only", []), ("semi-supervised", unlabeled)):
+    runs: list[tuple[str, list[UnlabeledClip], str]] = [("supervised only", [], "joint")]
+    for mode in args.modes.split(","):
+        runs.append((f"semi-supervised, {MODE_NAMES[mode]}", unlabeled, mode))
+    for name, clips, mode in runs:
         start = time.perf_counter()
-        stem = train(work / name.replace(" ", "_"), source, clips, args)
+        stem = train(work / (mode if clips else "supervised"), source, clips, args, mode)
         config, models = load_checkpoint(stem, device=args.device)
         values = evaluate_views(models, config, noisy, torch.device(args.device))
         picked = [values[METRICS.index(m)] for m in REPORTED]
@@ -148,6 +156,9 @@ def main() -> int:
     p.add_argument("--lr-decay", type=float, default=0.9)
     p.add_argument("--sample-epochs", type=int, default=3)
     p.add_argument("--sample-batches", type=int, default=40, help="batches per fine-tuning epoch")
+    p.add_argument(
+        "--modes", default="joint,aligned", help="semi-supervised rows: back-projection modes (joint, aligned)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--work", type=Path, default=ROOT / "out" / "semi_supervised")

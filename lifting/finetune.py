@@ -54,6 +54,7 @@ from lifting.lift import (
     run_models,
 )
 from lifting.losses import (
+    aligned_backprojection_loss,
     backprojection_loss,
     bone_length_loss,
     bone_lengths,
@@ -70,6 +71,7 @@ F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
 
 CHECKPOINT_NAME = "finetuned"
+BACKPROJECTION_MODES = ("joint", "aligned")
 # Projection with camera-ray inputs: the model's 2D already is (X/Z, Y/Z), so the "camera" is the identity.
 _RAY_INTRINSICS = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
@@ -195,7 +197,12 @@ class SemiSupervisedConfig:
     bone_consistency_weight the variance of each bone's length within an unlabeled chunk (m²; one person's
     bones do not change length, an addition to the paper's method). lr_warmup_steps: steps of linear
     learning-rate warm-up. freeze_batchnorm: keep the base model's BatchNorm statistics fixed (use them, do not
-    update them), for fine-tuning a trained model; off when training from scratch (the paper's set-up)."""
+    update them), for fine-tuning a trained model; off when training from scratch (the paper's set-up).
+    backprojection: "joint" is the paper's term (pose + trajectory projected together, both models learn from
+    the same 2D error); "aligned" splits it: the trajectory model learns from the plain back-projection of the
+    (fixed) predicted pose, the pose model from the 2D error after aligning each projected pose to its
+    keypoints by an image translation and scale (`losses.aligned_backprojection_loss`), so a wrong root depth
+    cannot be compensated by resizing or distorting the pose (an addition to the paper's method)."""
 
     warmup_epochs: int = 1
     backprojection_weight: float = 1.0
@@ -203,6 +210,13 @@ class SemiSupervisedConfig:
     bone_consistency_weight: float = 100.0
     lr_warmup_steps: int = 100
     freeze_batchnorm: bool = True
+    backprojection: str = "joint"
+
+    def __post_init__(self) -> None:
+        if self.backprojection not in BACKPROJECTION_MODES:
+            raise MocapError(
+                f"Unknown back-projection mode {self.backprojection!r}; use one of {', '.join(BACKPROJECTION_MODES)}."
+            )
 
 
 def _identity_rays(device: torch.device) -> torch.Tensor:
@@ -323,8 +337,14 @@ class FinetuneTrainer(Trainer):
         target_2d = torch.einsum("kj,bljd->blkd", self.observe, seen[..., :2])  # (U, L, K, 2)
         weight = torch.einsum("kj,blj->blk", self.observe, seen[..., -1])
         weight = weight * torch.from_numpy(unlabeled.valid).to(self.device, torch.float32)[..., None]
-        absolute = (pose[n:] + traj[n:])[:, :, self.observed]  # (U, L, K, 3) camera space
-        backprojection = backprojection_loss(absolute, target_2d, self.rays, weight)
+        if self.semi.backprojection == "aligned":
+            placed = (pose[n:].detach() + traj[n:])[:, :, self.observed]  # trains the trajectory model
+            shaped = (pose[n:] + traj[n:].detach())[:, :, self.observed]  # trains the pose model
+            backprojection = backprojection_loss(placed, target_2d, self.rays, weight)
+            backprojection = backprojection + aligned_backprojection_loss(shaped, target_2d, self.rays, weight)
+        else:
+            absolute = (pose[n:] + traj[n:])[:, :, self.observed]  # (U, L, K, 3) camera space
+            backprojection = backprojection_loss(absolute, target_2d, self.rays, weight)
         parents = self.source.output_joints.parents
         bone = bone_length_loss(pose[n:], target, parents)
         lengths = bone_lengths(pose[n:], parents)  # (U, L, bones)

@@ -156,3 +156,37 @@ def backprojection_loss(
         return err.mean()
     c = torch.broadcast_to(confidence.to(err.dtype), err.shape)
     return (c * err).sum() / torch.clamp(c.sum(), min=1e-12)
+
+
+def aligned_backprojection_loss(
+    points_cam: torch.Tensor,
+    keypoints_2d: torch.Tensor,
+    intrinsics: torch.Tensor,
+    confidence: torch.Tensor,
+    min_depth: float = MIN_DEPTH,
+) -> torch.Tensor:
+    """`backprojection_loss` after aligning each projected pose to its 2D keypoints by a translation and a
+    scale in the image (per (...) sample: the confidence-weighted centroids are matched, then the closed-form
+    least-squares scale, as in `n_mpjpe`), so only the 2D *shape* of the pose is compared.
+
+    Used for the pose model in semi-supervised training: a wrong root position (above all a wrong depth, which
+    scales the whole projection) then cannot be "corrected" by distorting or resizing the pose; the trajectory
+    model is trained by the plain back-projection instead. points_cam (..., J, 3), keypoints_2d (..., J, 2),
+    confidence (..., J) as in `backprojection_loss`; the result is in the keypoints' units.
+    """
+    if points_cam.shape[:-1] != keypoints_2d.shape[:-1] or confidence.shape != points_cam.shape[:-1]:
+        raise ValueError(
+            f"points {tuple(points_cam.shape)}, keypoints {tuple(keypoints_2d.shape)} and confidence "
+            f"{tuple(confidence.shape)} disagree on (..., J)"
+        )
+    proj = project_torch(points_cam, intrinsics, min_depth=min_depth)
+    c = confidence.to(proj.dtype)[..., None]  # (..., J, 1)
+    total = torch.clamp(c.sum(dim=-2, keepdim=True), min=1e-12)
+    pc = proj - (c * proj).sum(dim=-2, keepdim=True) / total
+    tc = keypoints_2d - (c * keypoints_2d).sum(dim=-2, keepdim=True) / total
+    scale = (c * pc * tc).sum(dim=(-2, -1), keepdim=True) / torch.clamp(
+        (c * pc * pc).sum(dim=(-2, -1), keepdim=True), min=1e-12
+    )
+    err = _norm(scale * pc - tc)
+    w = c[..., 0]
+    return (w * err).sum() / torch.clamp(w.sum(), min=1e-12)

@@ -153,3 +153,31 @@ def test_backprojection_loss_gradient_flows_to_pose_and_trajectory() -> None:
     with torch.no_grad():
         stepped = losses.backprojection_loss(rel - 1e-3 * rel.grad + root - 1e-3 * root.grad, kp, intr)
     assert stepped.item() < loss.item()
+
+
+def test_aligned_backprojection_ignores_root_position_and_depth_but_not_shape() -> None:
+    pose, kp, intr = _backprojection_setup()
+    conf = torch.rand(pose.shape[:-1], dtype=torch.float64) + 0.1
+    root = pose[..., :1, :]
+    # The same pose moved sideways and twice as far: the plain loss sees it, the aligned one does not (beyond
+    # perspective effects, small for a person a few metres away).
+    moved = (pose - root) + root * torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64) + torch.tensor(
+        [0.2, -0.1, 0.0], dtype=torch.float64
+    )
+    assert losses.backprojection_loss(moved, kp, intr, conf).item() > 0.03
+    assert losses.aligned_backprojection_loss(moved, kp, intr, conf).item() < 2e-3
+    assert losses.aligned_backprojection_loss(pose, kp, intr, conf).item() < 1e-9
+    # One joint moved 30 cm sideways changes the shape: seen by both.
+    bent = pose.clone()
+    bent[..., 7, 0] += 0.3
+    assert losses.aligned_backprojection_loss(bent, kp, intr, conf).item() > 1e-3
+    # Gradient flows, and a step against it lowers the loss.
+    x = bent.clone().requires_grad_(True)
+    loss = losses.aligned_backprojection_loss(x, kp, intr, conf)
+    loss.backward()
+    assert x.grad is not None
+    with torch.no_grad():
+        stepped = losses.aligned_backprojection_loss(x - 1e-2 * x.grad, kp, intr, conf)
+    assert stepped.item() < loss.item()
+    with pytest.raises(ValueError, match="disagree"):
+        losses.aligned_backprojection_loss(pose, kp, intr, conf[..., :3])
