@@ -62,7 +62,7 @@ def as_cancel(cancel: CancelLike | None) -> Callable[[], bool] | None:
 
 
 def detector_version() -> str:
-    """MediaPipe's version and our tracker's, e.g. `0.10.21+tracker2`."""
+    """MediaPipe's version and our tracker's, e.g. `0.10.21+tracker3`."""
     return f"{import_mediapipe().__version__}+tracker{TRACKER_VERSION}"
 
 

@@ -52,7 +52,7 @@ import numpy.typing as npt
 from lifting.pose2d import PoseResult
 from lifting.skeleton import BLAZEPOSE
 
-TRACKER_VERSION = 2
+TRACKER_VERSION = 3  # part of the detection cache key: bump when results can change
 SECOND_LOOK_EVERY = 3  # frames, while following: one single-image pass on the search region
 WIDE_LOOK_EVERY = 6  # frames, while re-acquiring: a search of the whole frame and its halves
 ADAPT_EVERY = 5  # frames between updates of the subject's colours
