@@ -82,8 +82,10 @@ def train(
         device=args.device, max_batches_per_epoch=args.batches, bn_recalibration_batches=50,
     )  # fmt: skip
     semi = SemiSupervisedConfig(
-        warmup_epochs=args.warmup, lr_warmup_steps=1, freeze_batchnorm=False, backprojection=mode
-    )
+        warmup_epochs=args.warmup, lr_warmup_steps=1, freeze_batchnorm=False, backprojection=mode,
+        backprojection_weight=args.backprojection_weight, bone_weight=args.bone_weight,
+        bone_consistency_weight=args.bone_consistency_weight,
+    )  # fmt: skip
     trainer = FinetuneTrainer(cfg, source, unlabeled, semi, base=None)
     trainer.run(show_progress=True)
     return out
@@ -156,6 +158,10 @@ def main() -> int:
     p.add_argument("--lr-decay", type=float, default=0.9)
     p.add_argument("--sample-epochs", type=int, default=3)
     p.add_argument("--sample-batches", type=int, default=40, help="batches per fine-tuning epoch")
+    defaults = SemiSupervisedConfig()
+    p.add_argument("--backprojection-weight", type=float, default=defaults.backprojection_weight)
+    p.add_argument("--bone-weight", type=float, default=defaults.bone_weight)
+    p.add_argument("--bone-consistency-weight", type=float, default=defaults.bone_consistency_weight)
     p.add_argument(
         "--modes", default="joint,aligned", help="semi-supervised rows: back-projection modes (joint, aligned)"
     )

@@ -122,7 +122,7 @@ class TrackingSettings:
     min_track_visibility: float = 0.5
     max_people: int = 3
     enroll_frames: int = 10
-    search_budget: float = 0.06
+    search_budget: float = 0.03
     search_burst: float = 45.0
 
     def to_dict(self) -> dict[str, Any]:
