@@ -73,7 +73,11 @@ def unlabeled_clips(subjects_out: set[str], count: int, seed: int) -> list[Unlab
 
 
 def train(
-    out: Path, source: MocapSource, unlabeled: list[UnlabeledClip], args: argparse.Namespace, mode: str = "joint"
+    out: Path,
+    source: MocapSource,
+    unlabeled: list[UnlabeledClip],
+    args: argparse.Namespace,
+    mode: str = "joint",
 ) -> Path:
     cfg = TrainConfig(
         out=out, data="mocap", shared_dir=SHARED, epochs=args.epochs, batch_size=args.batch_size,
@@ -163,7 +167,9 @@ def main() -> int:
     p.add_argument("--bone-weight", type=float, default=defaults.bone_weight)
     p.add_argument("--bone-consistency-weight", type=float, default=defaults.bone_consistency_weight)
     p.add_argument(
-        "--modes", default="joint,aligned", help="semi-supervised rows: back-projection modes (joint, aligned)"
+        "--modes",
+        default="joint,aligned",
+        help="semi-supervised rows: back-projection modes (joint, aligned)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")

@@ -341,7 +341,9 @@ class FinetuneTrainer(Trainer):
             placed = (pose[n:].detach() + traj[n:])[:, :, self.observed]  # trains the trajectory model
             shaped = (pose[n:] + traj[n:].detach())[:, :, self.observed]  # trains the pose model
             backprojection = backprojection_loss(placed, target_2d, self.rays, weight)
-            backprojection = backprojection + aligned_backprojection_loss(shaped, target_2d, self.rays, weight)
+            backprojection = backprojection + aligned_backprojection_loss(
+                shaped, target_2d, self.rays, weight
+            )
         else:
             absolute = (pose[n:] + traj[n:])[:, :, self.observed]  # (U, L, K, 3) camera space
             backprojection = backprojection_loss(absolute, target_2d, self.rays, weight)
@@ -535,6 +537,7 @@ class FinetuneConfig:
     backprojection_weight: float = 1.0
     bone_weight: float = 10.0
     bone_consistency_weight: float = 100.0
+    backprojection: str = "joint"
     validation_clips: int = 20
     min_detection_rate: float = 0.5
     min_seconds: float = 2.0
@@ -575,6 +578,13 @@ def parse_args(argv: Sequence[str]) -> FinetuneConfig:
         "min_seconds",
     ):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    p.add_argument(
+        "--backprojection",
+        choices=BACKPROJECTION_MODES,
+        default=d.backprojection,
+        help="joint: the paper's back-projection (default); aligned: the pose learns the 2D shape only, the "
+        "trajectory the placement (see SemiSupervisedConfig)",
+    )
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     p.add_argument("--workers", type=int, help="processes for detection (default: one per core)")
     p.add_argument("--resume", action="store_true", help="continue a stopped run in the same --out")
@@ -586,7 +596,8 @@ def parse_args(argv: Sequence[str]) -> FinetuneConfig:
         batch_size=ns.batch_size, chunk_length=ns.chunk_length, clips_per_epoch=ns.clips_per_epoch,
         max_batches_per_epoch=ns.max_batches_per_epoch, lr=ns.lr, lr_decay=ns.lr_decay,
         backprojection_weight=ns.backprojection_weight, bone_weight=ns.bone_weight,
-        bone_consistency_weight=ns.bone_consistency_weight, validation_clips=ns.validation_clips,
+        bone_consistency_weight=ns.bone_consistency_weight, backprojection=ns.backprojection,
+        validation_clips=ns.validation_clips,
         min_detection_rate=ns.min_detection_rate, min_seconds=ns.min_seconds,
         seed=ns.seed, device=ns.device,
         resume=ns.resume, events=ns.events, workers=ns.workers,
@@ -644,7 +655,11 @@ def finetune(cfg: FinetuneConfig, argv: Sequence[str] = (), report: Report | Non
         clips_per_epoch=cfg.clips_per_epoch, bn_recalibration_batches=0,  # statistics frozen: nothing to redo
     )  # fmt: skip
     semi = SemiSupervisedConfig(
-        cfg.warmup_epochs, cfg.backprojection_weight, cfg.bone_weight, cfg.bone_consistency_weight
+        cfg.warmup_epochs,
+        cfg.backprojection_weight,
+        cfg.bone_weight,
+        cfg.bone_consistency_weight,
+        backprojection=cfg.backprojection,
     )
     trainer = FinetuneTrainer(train_cfg, source, clips, semi, base=base, argv=argv)
     before = clip_diagnostics(trainer.eval_models(), trainer.checkpoint_config, clips, trainer.device)

@@ -21,6 +21,7 @@ from lifting.finetune import (
     expand_clips,
     labeled_source,
     main,
+    parse_args,
     prepare_clip,
 )
 from lifting.keypoints2d import Keypoints2D
@@ -251,3 +252,31 @@ def test_without_the_full_data_the_shipped_pack_is_the_labeled_data(tmp_path: Pa
     assert len(source.validation().inputs) == 4
     with pytest.raises(MocapError, match="No motion-capture data was found"):
         labeled_source("mocap", config, tmp_path, clips_per_epoch=10)
+
+
+def test_aligned_backprojection_mode_trains_and_is_chosen_on_the_command_line(
+    base: Path, tmp_path: Path
+) -> None:
+    clips = _unlabeled()
+    trainer = FinetuneTrainer(
+        _cfg(tmp_path / "aligned", 3, lr=5e-4), _labeled(), clips,
+        SemiSupervisedConfig(warmup_epochs=0, backprojection_weight=20.0, lr_warmup_steps=5, backprojection="aligned"),
+        base=base,
+    )  # fmt: skip
+    before = clip_diagnostics(trainer.eval_models(), trainer.checkpoint_config, clips, trainer.device)
+    history = trainer.run(show_progress=False)
+    losses = [r.extra["train_backprojection"] for r in history if "train_backprojection" in r.extra]
+    assert len(losses) == 3 and losses[-1] < losses[0], losses
+    after = clip_diagnostics(trainer.eval_models(), trainer.checkpoint_config, clips, trainer.device)
+    assert after["reprojection_px"] < before["reprojection_px"], (before, after)
+    assert (
+        load_config(tmp_path / "aligned").training["finetune"]["semi_supervised"]["backprojection"]
+        == "aligned"
+    )
+    with pytest.raises(MocapError, match="back-projection mode"):
+        SemiSupervisedConfig(backprojection="sideways")
+    assert (
+        parse_args(["--clips", "a.mp4", "--out", "o", "--backprojection", "aligned"]).backprojection
+        == "aligned"
+    )
+    assert parse_args(["--clips", "a.mp4", "--out", "o"]).backprojection == "joint"

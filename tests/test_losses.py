@@ -161,8 +161,10 @@ def test_aligned_backprojection_ignores_root_position_and_depth_but_not_shape() 
     root = pose[..., :1, :]
     # The same pose moved sideways and twice as far: the plain loss sees it, the aligned one does not (beyond
     # perspective effects, small for a person a few metres away).
-    moved = (pose - root) + root * torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64) + torch.tensor(
-        [0.2, -0.1, 0.0], dtype=torch.float64
+    moved = (
+        (pose - root)
+        + root * torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64)
+        + torch.tensor([0.2, -0.1, 0.0], dtype=torch.float64)
     )
     assert losses.backprojection_loss(moved, kp, intr, conf).item() > 0.03
     assert losses.aligned_backprojection_loss(moved, kp, intr, conf).item() < 2e-3
