@@ -20,7 +20,6 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from lifting import api  # noqa: E402
 from lifting.errors import MocapError  # noqa: E402
-from lifting.evaluate import EVAL_SEED, test_views  # noqa: E402
+from lifting.evaluate import EVAL_SEED, test_views, write_text_atomic  # noqa: E402
 from lifting.keypoints2d import Keypoints2D  # noqa: E402
 from lifting.metrics import (  # noqa: E402
     acceleration_error,
@@ -298,14 +297,6 @@ def sample_table(before: DemoSummary, after: DemoSummary) -> str:
     return "\n".join(rows)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("test", "validation"), default="test")
@@ -413,7 +404,7 @@ standard deviation of each bone's length over a clip (0 for the ground truth); A
 
 {timing}
 {sample_text}"""
-    write_atomic(args.out, text)
+    write_text_atomic(args.out, text)
     print(f"written to {args.out}", file=sys.stderr)
     return 0
 
