@@ -98,10 +98,15 @@ def train(
 def mocap_experiment(args: argparse.Namespace, work: Path) -> tuple[list[str], dict[str, object]]:
     subjects = tuple(args.labeled_subjects.split(","))
     source = MocapSource(shared_dir=SHARED, max_validation_clips=20)
-    source.train_clips = [c for c in source.train_clips if c.subject in subjects]
-    if not source.train_clips:
+    labeled = evenly([c for c in source.train_clips if c.subject in subjects], args.labeled_clips)
+    if not labeled:
         raise SystemExit(f"no training clip of the subjects {subjects}")
-    labeled_minutes = sum(c.num_frames for c in source.train_clips) / 30.0 / 60.0
+    labeled_frames = sum(c.num_frames for c in labeled)
+    labeled_minutes = labeled_frames / 30.0 / 60.0
+    # A small labeled set is repeated within an epoch (each copy through its own random camera), so every
+    # epoch has its `--batches` steps however little is labeled.
+    wanted_frames = args.batches * args.batch_size * 16
+    source.train_clips = labeled * max(1, -(-wanted_frames // labeled_frames))
     unlabeled = unlabeled_clips(set(subjects), args.unlabeled_clips, args.seed + 1)
     unlabeled_minutes = sum(len(c.inputs) for c in unlabeled) / 30.0 / 60.0
     test = evenly(load_split(SHARED, "test"), args.test_clips)
@@ -120,7 +125,7 @@ def mocap_experiment(args: argparse.Namespace, work: Path) -> tuple[list[str], d
         rows.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in picked) + f" | {minutes:.0f} |")
         print(rows[-1], flush=True)
     info = {
-        "labeled": f"{', '.join(subjects)}: {len(source.train_clips)} clips, {labeled_minutes:.1f} min",
+        "labeled": f"{', '.join(subjects)}: {len(labeled)} clips, {labeled_minutes:.1f} min",
         "unlabeled": f"{len(unlabeled)} clips of other training subjects, {unlabeled_minutes:.1f} min (2D only)",
         "test": f"{len(test)} test-split clips, one noisy random view each (seed 2024)",
     }
@@ -150,6 +155,9 @@ def sample_experiment(args: argparse.Namespace, work: Path) -> list[str]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--labeled-subjects", default="cmu:15")
+    p.add_argument(
+        "--labeled-clips", type=int, default=0, help="keep this many of their clips, evenly spread (0: all)"
+    )
     p.add_argument("--unlabeled-clips", type=int, default=150)
     p.add_argument("--test-clips", type=int, default=40)
     p.add_argument("--epochs", type=int, default=8)

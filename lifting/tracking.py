@@ -207,20 +207,59 @@ def landmark_box(pose: PoseResult, pad: float = 0.0) -> FloatArray:
 
 
 def clip_box(box: FloatArray, width: int, height: int) -> Box:
-    x0 = int(np.clip(math.floor(box[0]), 0, width))
-    y0 = int(np.clip(math.floor(box[1]), 0, height))
-    x1 = int(np.clip(math.ceil(box[2]), 0, width))
-    y1 = int(np.clip(math.ceil(box[3]), 0, height))
+    """Whole pixels (x0, y0, x1, y1) covering `box`, inside a width × height image (possibly empty)."""
+    # Plain Python on four numbers: np.clip costs microseconds per call, and this runs several times a frame.
+    x0 = min(max(math.floor(box[0]), 0), width)
+    y0 = min(max(math.floor(box[1]), 0), height)
+    x1 = min(max(math.ceil(box[2]), 0), width)
+    y1 = min(max(math.ceil(box[3]), 0), height)
     return x0, y0, max(x1, x0), max(y1, y0)
 
 
-def mask_outside(image: ImageU8, box: Box) -> None:
-    """Black out everything outside `box`, in place."""
-    x0, y0, x1, y1 = box
-    image[:y0] = 0
-    image[y1:] = 0
-    image[y0:y1, :x0] = 0
-    image[y0:y1, x1:] = 0
+def _shift(velocity: FloatArray, dt: float) -> FloatArray:
+    """How far a box (x0, y0, x1, y1) moves in `dt` s at `velocity` (2,) px/s."""
+    dx, dy = float(velocity[0]) * dt, float(velocity[1]) * dt
+    return np.array([dx, dy, dx, dy])
+
+
+def clear_outside(image: ImageU8, old: Box, new: Box) -> None:
+    """Black out the part of `old` that lies outside `new`, in place (`new` itself is left alone)."""
+    ox0, oy0, ox1, oy1 = old
+    nx0, ny0, nx1, ny1 = new
+    image[oy0 : min(oy1, ny0), ox0:ox1] = 0
+    image[max(oy0, ny1) : oy1, ox0:ox1] = 0
+    ry0, ry1 = max(oy0, ny0), min(oy1, ny1)
+    if ry1 > ry0:
+        image[ry0:ry1, ox0 : min(ox1, nx0)] = 0
+        image[ry0:ry1, max(ox0, nx1) : ox1] = 0
+
+
+class RgbCanvas:
+    """A reused RGB frame (H, W, 3) uint8 into which each BGR frame is converted, whole or only inside a box
+    with black around it. Converting only the search region costs a fraction of converting the whole frame
+    and blacking out the rest (fresh full-size buffers are slow: every page is faulted in), and gives the same
+    image. Invariant: only pixels inside `box` can be non-zero (callers may black out more, never paint)."""
+
+    def __init__(self) -> None:
+        self.image: ImageU8 | None = None
+        self.box: Box = (0, 0, 0, 0)
+
+    def convert(self, bgr: ImageU8, box: Box | None = None) -> ImageU8:
+        """`bgr` converted to RGB inside `box` (None: the whole frame), black elsewhere; the canvas itself."""
+        h, w = bgr.shape[:2]
+        if self.image is None or self.image.shape != bgr.shape:
+            self.image = np.zeros_like(bgr)
+            self.box = (0, 0, 0, 0)
+        box = (0, 0, w, h) if box is None else box
+        clear_outside(self.image, self.box, box)
+        x0, y0, x1, y1 = box
+        if x1 > x0 and y1 > y0:
+            view = self.image[y0:y1, x0:x1]
+            out = cv2.cvtColor(bgr[y0:y1, x0:x1], cv2.COLOR_BGR2RGB, dst=view)
+            if out is not view and not np.shares_memory(out, view):
+                view[...] = out  # OpenCV gave a new array instead of writing in place
+        self.box = box
+        return self.image
 
 
 def mask_inside(image: ImageU8, box: Box) -> None:
@@ -359,6 +398,7 @@ class SubjectTracker:
         self.misses = 0  # consecutive frames without the subject
         self.search_tokens = settings.search_burst  # single-image passes that may be spent now
         self.frames = 0  # frames processed
+        self.canvas = RgbCanvas()
         if isinstance(seed, SubjectState):
             self.state = replace(seed, distractors=list(seed.distractors))
             self.seed = seed.appearance
@@ -383,15 +423,14 @@ class SubjectTracker:
 
     def process(self, bgr: ImageU8, time: float) -> PoseResult | None:
         """The subject in this BGR frame (H, W, 3) uint8 at `time` seconds, or None."""
-        rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
         self.last_time = time
         self.search_tokens = min(self.settings.search_burst, self.search_tokens + self.settings.search_budget)
         if self.state is None:
-            found = self._acquire(rgb, bgr, time)
+            found = self._acquire(self.canvas.convert(bgr), bgr, time)
         elif time - self.state.time > self.settings.reacquire_after_s:
-            found = self._reacquire(rgb, bgr, time)
+            found = self._reacquire(self.canvas.convert(bgr), bgr, time)
         else:
-            found = self._follow(rgb, bgr, time, time - self.state.time)
+            found = self._follow(bgr, time, time - self.state.time)
         self.misses = 0 if found is not None else self.misses + 1
         self.frames += 1
         return found
@@ -481,7 +520,7 @@ class SubjectTracker:
     def _region(self, lost: float) -> FloatArray:
         assert self.state is not None
         st = self.state
-        shift = np.tile(st.velocity * lost, 2)
+        shift = _shift(st.velocity, lost)
         margin = st.scale * (self.settings.search_margin + self.settings.max_speed * lost)
         region: FloatArray = st.box + shift + np.array([-margin, -margin, margin, margin])
         return region
@@ -500,12 +539,12 @@ class SubjectTracker:
             return None
         return found
 
-    def _follow(self, rgb: ImageU8, bgr: ImageU8, time: float, lost: float) -> PoseResult | None:
+    def _follow(self, bgr: ImageU8, time: float, lost: float) -> PoseResult | None:
         assert self.state is not None
         st = self.state
-        predicted_box = st.box + np.tile(st.velocity * lost, 2)
+        predicted_box = st.box + _shift(st.velocity, lost)
         region = clip_box(self._region(lost), self.width, self.height)
-        mask_outside(rgb, region)
+        rgb = self.canvas.convert(bgr, region)  # everything outside the region black
         self._mask_distractors(rgb, time, predicted_box)
         found = self._track(rgb)
         rejected = found is not None
@@ -653,7 +692,7 @@ class SubjectTracker:
         assert self.state is not None
         st = self.state
         lost = max(0.0, time - st.time)
-        predicted = st.box + np.tile(st.velocity * lost, 2)
+        predicted = st.box + _shift(st.velocity, lost)
         if box_iou(landmark_box(person), predicted) > 0.3:
             return
         box = landmark_box(person, 0.3 * centre_and_scale(person)[1])

@@ -20,12 +20,14 @@ from lifting.skeleton import BLAZEPOSE
 from lifting.tracking import (
     HIPS,
     Box,
+    RgbCanvas,
     SubjectTracker,
     TrackingSettings,
     appearance,
     appearance_distance,
     centre_and_scale,
     choose_subject,
+    clip_box,
     landmark_box,
     plausible_pose,
 )
@@ -303,3 +305,38 @@ def test_plausible_pose_rejects_broken_ones() -> None:
 def test_settings_are_json_friendly() -> None:
     d = TrackingSettings(subject=(10.5, 20.0)).to_dict()
     assert d["subject"] == [10.5, 20.0] and d["max_speed"] == pytest.approx(8.0)
+
+
+def test_rgb_canvas_converts_only_the_region_and_leaves_black_around_it() -> None:
+    """Each frame's canvas equals the whole frame converted to RGB with everything outside the box blacked out,
+    whatever was converted before (the previous region is cleared, nothing of the last frame shows)."""
+    rng = np.random.default_rng(3)
+    canvas = RgbCanvas()
+    boxes: list[Box | None] = [
+        None,
+        (100, 50, 400, 300),
+        (350, 0, 640, 200),
+        (0, 0, 0, 0),
+        (20, 40, 620, 340),
+        None,
+    ]
+    for box in boxes:
+        bgr = rng.integers(1, 256, (H, W, 3), dtype=np.uint8)  # no zero pixels: black means cleared
+        expected = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            keep = np.zeros((H, W), dtype=bool)
+            keep[y0:y1, x0:x1] = True
+            expected[~keep] = 0
+        image = canvas.convert(bgr, box)
+        assert image.shape == (H, W, 3) and image.dtype == np.uint8
+        np.testing.assert_array_equal(image, expected)
+    # The same buffer every frame: no full-size allocation per frame.
+    assert canvas.convert(bgr, (0, 0, 10, 10)) is image
+
+
+def test_clip_box_rounds_outwards_and_stays_inside_the_image() -> None:
+    assert clip_box(np.array([10.2, 20.8, 30.1, 40.0]), W, H) == (10, 20, 31, 40)
+    assert clip_box(np.array([-5.0, -3.0, 700.5, 400.0]), W, H) == (0, 0, W, H)
+    assert clip_box(np.array([700.0, 10.0, 800.0, 20.0]), W, H) == (W, 10, W, 20)  # empty, not negative
+    assert clip_box(np.array([50.0, 60.0, 40.0, 30.0]), W, H) == (50, 60, 50, 60)
