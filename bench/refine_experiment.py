@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from lifting import api  # noqa: E402
 from lifting.errors import MocapError  # noqa: E402
-from lifting.evaluate import EVAL_SEED, test_views, write_text_atomic  # noqa: E402
+from lifting.evaluate import EVAL_SEED, test_views  # noqa: E402
 from lifting.keypoints2d import Keypoints2D  # noqa: E402
 from lifting.metrics import (  # noqa: E402
     acceleration_error,
@@ -47,6 +47,7 @@ from lifting.mocap.dataset import load_split  # noqa: E402
 from lifting.mocap.views import View  # noqa: E402
 from lifting.refine import RefineConfig, refine_motion, reprojection_error  # noqa: E402
 from lifting.train import code_version  # noqa: E402
+from retarget.atomic_write import write_text_atomic  # noqa: E402
 from retarget.motion3d import Motion3D  # noqa: E402
 
 SAMPLE_CLIP = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from lifting.errors import MocapError
 from lifting.model import TemporalModel, TemporalModelConfig
 from lifting.skeleton import JointSet, joint_set_by_name
+from retarget.atomic_write import atomic_write, write_text_atomic
 
 FORMAT = "video-mocap-checkpoint"
 FORMAT_VERSION = 1
@@ -164,21 +164,6 @@ def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; a checkpoint is ordinary data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(
     path: str | os.PathLike[str], config: CheckpointConfig, models: Mapping[str, torch.nn.Module]
 ) -> tuple[Path, Path]:
@@ -196,9 +181,9 @@ def save_checkpoint(
             tensors[f"{role}.{name}"] = tensor.detach().cpu().contiguous()
     weights_path, config_path = checkpoint_paths(path)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
-    _atomic_write(weights_path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    atomic_write(weights_path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     text = json.dumps(config.to_json(), indent=2, sort_keys=True) + "\n"
-    _atomic_write(config_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_text_atomic(config_path, text)
     return weights_path, config_path
 
 

@@ -18,7 +18,6 @@ import dataclasses
 import datetime
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ from lifting.mocap.training_source import view_inputs
 from lifting.mocap.views import NoiseConfig, View, random_camera, render_view
 from lifting.model import TemporalModel
 from lifting.train import code_version
+from retarget.atomic_write import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("MPJPE", "P-MPJPE", "N-MPJPE", "MPJVE", "Accel", "Root", "Root (scaled)", "Bone std")
@@ -146,15 +146,6 @@ optimistic there.
 {format_table(rows)}
 """
     write_text_atomic(path, text)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path` through a temporary file beside it, so a crash leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

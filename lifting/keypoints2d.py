@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifting.errors import MocapError
+from retarget.atomic_write import atomic_write
 
 FORMAT = "keypoints2d"
 FORMAT_VERSION = 1
@@ -71,11 +71,8 @@ class Keypoints2D:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically; returns the path."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp.npz", dir=p.parent)
-        os.close(fd)
-        try:
+
+        def write(tmp: Path) -> None:
             np.savez_compressed(
                 tmp,
                 format=np.array(FORMAT),
@@ -90,11 +87,8 @@ class Keypoints2D:
                 image_size=np.array(self.image_size, dtype=np.int64),
                 meta=np.array(json.dumps(self.meta, sort_keys=True)),
             )
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
+
+        return atomic_write(path, write, suffix=".tmp.npz")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Keypoints2D:

@@ -539,6 +539,23 @@ class SubjectTracker:
             return None
         return found
 
+    def _tracking_pass(
+        self, rgb: ImageU8, bgr: ImageU8, time: float, lost: float
+    ) -> tuple[PoseResult | None, bool]:
+        """The tracking pass on `rgb` and its check: (the subject when accepted, else None; whether someone
+        was found and refused, who is then remembered as a distractor and blacked out of `rgb`, so the
+        searches that may follow look past them)."""
+        found = self._track(rgb)
+        if found is None:
+            return None, False
+        ok, desc = self._check(found, bgr, time, lost)
+        if ok:
+            return self._accept(found, desc, time), False
+        self._add_distractor(found, appearance(bgr, found), time)
+        _, scale = centre_and_scale(found)
+        mask_inside(rgb, clip_box(landmark_box(found, 0.3 * scale), self.width, self.height))
+        return None, True
+
     def _follow(self, bgr: ImageU8, time: float, lost: float) -> PoseResult | None:
         assert self.state is not None
         st = self.state
@@ -546,16 +563,10 @@ class SubjectTracker:
         region = clip_box(self._region(lost), self.width, self.height)
         rgb = self.canvas.convert(bgr, region)  # everything outside the region black
         self._mask_distractors(rgb, time, predicted_box)
-        found = self._track(rgb)
-        rejected = found is not None
-        if found is not None:
-            ok, desc = self._check(found, bgr, time, lost)
-            if ok:
-                return self._accept(found, desc, time)
-            self._add_distractor(found, appearance(bgr, found), time)
-            _, scale = centre_and_scale(found)
-            mask_inside(rgb, clip_box(landmark_box(found, 0.3 * scale), self.width, self.height))
-        if not self._second_look(rejected):
+        subject, refused = self._tracking_pass(rgb, bgr, time, lost)
+        if subject is not None:
+            return subject
+        if not self._second_look(refused):
             return None
         found = self._search(rgb, region)
         if found is not None and plausible_pose(found):
@@ -571,18 +582,13 @@ class SubjectTracker:
         assert self.state is not None
         lost = time - self.state.time
         self._mask_distractors(rgb, time, np.array([-1.0, -1.0, -1.0, -1.0]))
-        found = self._track(rgb)
-        if found is not None:
-            ok, desc = self._check(found, bgr, time, lost)
-            if ok:
-                return self._accept(found, desc, time)
-            self._add_distractor(found, appearance(bgr, found), time)
-            _, scale = centre_and_scale(found)
-            mask_inside(rgb, clip_box(landmark_box(found, 0.3 * scale), self.width, self.height))
+        subject, refused = self._tracking_pass(rgb, bgr, time, lost)
+        if subject is not None:
+            return subject
         # A person the tracking pass finds but refuses makes the wide search worth doing, but not on every
         # frame: someone refused all along (a look-alike, or the subject after a cut that moved them) would
         # otherwise cost several full-frame passes per frame for as long as it lasts.
-        if not (self.misses % (WIDE_LOOK_EVERY // 2 if found is not None else WIDE_LOOK_EVERY) == 0):
+        if not (self.misses % (WIDE_LOOK_EVERY // 2 if refused else WIDE_LOOK_EVERY) == 0):
             return None
         for person in self.iter_people(rgb):
             ok, desc = self._check(person, bgr, time, lost)

@@ -12,13 +12,12 @@ head's absolute position (its OFFSET is its rest head, as Blender's exporter wri
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from retarget.animation import BoneAnimation, pose_matrices
+from retarget.atomic_write import write_text_atomic
 from retarget.errors import RetargetError
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import matrix_to_euler, orthonormalize
@@ -113,14 +112,4 @@ def write_bvh(
 ) -> None:
     """Write `bvh_text(rest, anim, **options)` to `path` atomically (temporary file, then os.replace)."""
     text = bvh_text(rest, anim, **options)  # type: ignore[arg-type]
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, text)

@@ -21,13 +21,13 @@ Absolute camera-space positions are `joints + root[:, None, :]`.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from retarget.atomic_write import atomic_write
 from retarget.errors import RetargetError
 
 FORMAT = "motion3d"
@@ -135,11 +135,9 @@ class Motion3D:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a `.motion.npz` atomically (temporary file in the same folder, then os.replace)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
                 np.savez(
                     f,
                     format=np.array(FORMAT),
@@ -153,11 +151,8 @@ class Motion3D:
                     intrinsics=self.intrinsics.to_array(),
                     confidence=self.confidence,
                 )
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Motion3D:

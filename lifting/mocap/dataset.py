@@ -46,7 +46,6 @@ import json
 import os
 import re
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -65,6 +64,7 @@ from lifting.mocap.landmarks import virtual_landmarks
 from lifting.mocap.mapping import BodyPose, body_from_asf, body_from_bvh, body_from_joints20
 from lifting.mocap.splits import SPLITS, Split, subject_split
 from lifting.skeleton import OUTPUT
+from retarget.atomic_write import atomic_write
 
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -475,35 +475,33 @@ def _cache_key(shared: Path, source: str) -> str:
     return h.hexdigest()[:16]
 
 
+def clip_meta(clip: MocapClip) -> dict[str, object]:
+    """A clip's description without its arrays (JSON-friendly), as stored in the cache and the pack."""
+    return {
+        "name": clip.name,
+        "source": clip.source,
+        "subject": clip.subject,
+        "trial": clip.trial,
+        "source_fps": clip.source_fps,
+        "approximated": list(clip.approximated),
+        "frames": clip.num_frames,
+    }
+
+
 def _save(path: Path, clips: Sequence[MocapClip]) -> None:
-    meta = [
-        {
-            "name": c.name,
-            "source": c.source,
-            "subject": c.subject,
-            "trial": c.trial,
-            "source_fps": c.source_fps,
-            "approximated": list(c.approximated),
-            "frames": c.num_frames,
-        }
-        for c in clips
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(
+    meta = [clip_meta(c) for c in clips]
+    atomic_write(
+        path,
+        lambda tmp: np.savez(
             tmp,
             joints=np.concatenate([c.joints for c in clips]) if clips else np.zeros((0, 21, 3), np.float32),
             landmarks=np.concatenate([c.landmarks for c in clips])
             if clips
             else np.zeros((0, 33, 3), np.float32),
             meta=np.array(json.dumps(meta)),
-        )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        ),
+        suffix=".tmp.npz",
+    )
 
 
 def _load(path: Path) -> list[MocapClip]:

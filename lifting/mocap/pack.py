@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from lifting.errors import MocapError
-from lifting.mocap.dataset import MODEL_FPS, MocapClip, load_split
+from lifting.mocap.dataset import MODEL_FPS, MocapClip, clip_meta, load_split
 from lifting.skeleton import OUTPUT
+from retarget.atomic_write import atomic_write
 
 FORMAT = "video-mocap-labeled-pack"
 PACK_PATH = Path(__file__).resolve().parents[1] / "data" / "labeled_pack.npz"
@@ -89,34 +88,19 @@ def save_pack(path: Path, clips: Sequence[MocapClip]) -> None:
         "format": FORMAT,
         "fps": MODEL_FPS,
         "licences": LICENCES,
-        "clips": [
-            {
-                "name": c.name,
-                "source": c.source,
-                "subject": c.subject,
-                "trial": c.trial,
-                "source_fps": c.source_fps,
-                "approximated": list(c.approximated),
-                "frames": c.num_frames,
-            }
-            for c in clips
-        ],
+        "clips": [clip_meta(c) for c in clips],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(
+    atomic_write(
+        path,
+        lambda tmp: np.savez_compressed(
             tmp,
             joints=(joints - pelvis[:, None]).astype(np.float16),
             landmarks=(landmarks - pelvis[:, None]).astype(np.float16),
             pelvis=pelvis.astype(np.float32),
             meta=np.array(json.dumps(meta)),
-        )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        ),
+        suffix=".tmp.npz",
+    )
 
 
 def load_pack(path: Path = PACK_PATH) -> list[MocapClip]:

@@ -1,0 +1,55 @@
+"""Writing a file atomically: into a temporary file beside it, renamed over the target once complete.
+
+A crash, an error or a cancelled run then leaves either the old file or the new one, never half of one. The one
+helper for every writer of the project (numpy-only side, so the add-on and `lifting` can both use it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _create_temp(folder: Path, name: str, suffix: str) -> Path:
+    """A new empty file in `folder`, created with the usual permissions (0666 minus the umask: unlike
+    `tempfile.mkstemp`'s 0600, so the finished file is as readable as any other the user writes)."""
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"could not create a temporary file beside {folder / name}")
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object], suffix: str = ".tmp") -> Path:
+    """Create or replace `path` with what `write(tmp)` writes to the temporary path `tmp`.
+
+    `tmp` is in the same folder (so the final rename is atomic) and ends in `suffix` (e.g. ".tmp.npz" for
+    `np.savez`, which would otherwise append ".npz"). The folder is created when missing. When `write` raises,
+    the temporary file is removed, the error propagates and `path` is left as it was. Returns `path`.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _create_temp(target.parent, target.name, suffix)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """`atomic_write` of UTF-8 text with "\\n" line ends on every platform. Returns `path`."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+
+    return atomic_write(path, write)
