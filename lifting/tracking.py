@@ -10,7 +10,9 @@ slides onto. `SubjectTracker` makes that one person *our* subject:
 - **Following**: each frame, everything outside a search region around the subject's predicted box is blacked out
   before the tracking-mode pass, and so are distractors seen in the last half second (unless they overlap the
   subject), so the estimator never sees the other people far away. The image keeps its size, so MediaPipe's own
-  tracking and landmark smoothing work in full-frame coordinates as usual.
+  tracking and landmark smoothing work in full-frame coordinates as usual. Only the region is converted to
+  RGB, into a frame reused from one call to the next (`RgbCanvas`): cheaper than converting the whole frame
+  into a new buffer and blacking out the rest, which gives the same image.
 - **Checking**: broken poses (face landmarks strewn across the picture, limbs several torso lengths long) are
   dropped. A detection is the subject only if its hip centre is within a speed gate of the prediction
   (`jump_margin + max_speed · Δt` torso lengths) and its size is plausible; when the subject was missing for a
