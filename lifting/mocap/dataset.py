@@ -50,6 +50,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -488,6 +489,30 @@ def clip_meta(clip: MocapClip) -> dict[str, object]:
     }
 
 
+def clips_from_meta(
+    meta: Sequence[dict[str, Any]], joints: npt.NDArray[np.float32], landmarks: npt.NDArray[np.float32]
+) -> list[MocapClip]:
+    """Clips back from their `clip_meta` descriptions and the concatenated arrays (frames in meta order):
+    joints (sum of frames, 21, 3), landmarks (sum of frames, 33, 3)."""
+    clips, start = [], 0
+    for m in meta:
+        stop = start + int(m["frames"])
+        clips.append(
+            MocapClip(
+                name=m["name"],
+                source=m["source"],
+                subject=m["subject"],
+                trial=m["trial"],
+                source_fps=float(m["source_fps"]),
+                joints=joints[start:stop],
+                landmarks=landmarks[start:stop],
+                approximated=tuple(m["approximated"]),
+            )
+        )
+        start = stop
+    return clips
+
+
 def _save(path: Path, clips: Sequence[MocapClip]) -> None:
     meta = [clip_meta(c) for c in clips]
     atomic_write(
@@ -508,23 +533,7 @@ def _load(path: Path) -> list[MocapClip]:
     with np.load(path) as z:
         meta = json.loads(str(z["meta"]))
         joints, landmarks = z["joints"], z["landmarks"]
-    clips, start = [], 0
-    for m in meta:
-        stop = start + int(m["frames"])
-        clips.append(
-            MocapClip(
-                name=m["name"],
-                source=m["source"],
-                subject=m["subject"],
-                trial=m["trial"],
-                source_fps=float(m["source_fps"]),
-                joints=joints[start:stop],
-                landmarks=landmarks[start:stop],
-                approximated=tuple(m["approximated"]),
-            )
-        )
-        start = stop
-    return clips
+    return clips_from_meta(meta, joints, landmarks)
 
 
 def load_source(

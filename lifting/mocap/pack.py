@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from lifting.errors import MocapError
-from lifting.mocap.dataset import MODEL_FPS, MocapClip, clip_meta, load_split
+from lifting.mocap.dataset import MODEL_FPS, MocapClip, clip_meta, clips_from_meta, load_split
 from lifting.skeleton import OUTPUT
 from retarget.atomic_write import atomic_write
 
@@ -119,23 +119,7 @@ def load_pack(path: Path = PACK_PATH) -> list[MocapClip]:
         raise MocapError(f"{path} is not a readable labeled pack ({exc}).") from None
     if meta.get("format") != FORMAT:
         raise MocapError(f"{path} is not a labeled motion-capture pack.")
-    clips, start = [], 0
-    for m in meta["clips"]:
-        stop = start + int(m["frames"])
-        clips.append(
-            MocapClip(
-                name=m["name"],
-                source=m["source"],
-                subject=m["subject"],
-                trial=m["trial"],
-                source_fps=float(m["source_fps"]),
-                joints=joints[start:stop],
-                landmarks=landmarks[start:stop],
-                approximated=tuple(m["approximated"]),
-            )
-        )
-        start = stop
-    return clips
+    return clips_from_meta(meta["clips"], joints, landmarks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
