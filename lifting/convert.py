@@ -126,6 +126,11 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
+def videos_in(folder: Path) -> list[Path]:
+    """The videos directly in `folder` (by suffix, `VIDEO_SUFFIXES`), sorted by name; possibly none."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_video(p))
+
+
 def find_videos(inputs: Sequence[str]) -> tuple[list[Path], bool]:
     """The videos named on the command line (folders give their videos, sorted, not recursive), and whether
     this is a batch (a folder or several videos)."""
@@ -135,7 +140,7 @@ def find_videos(inputs: Sequence[str]) -> tuple[list[Path], bool]:
         path = Path(text)
         if path.is_dir():
             batch = True
-            found = sorted(p for p in path.iterdir() if p.is_file() and is_video(p))
+            found = videos_in(path)
             if not found:
                 suffixes = " ".join(sorted(VIDEO_SUFFIXES))
                 raise UsageError(f"the folder {text!r} holds no videos ({suffixes}).")

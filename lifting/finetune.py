@@ -40,7 +40,7 @@ import torch.distributed as dist
 
 from lifting.camera import Intrinsics
 from lifting.checkpoint import CheckpointConfig, checkpoint_paths, load_checkpoint, save_checkpoint
-from lifting.convert import VIDEO_SUFFIXES
+from lifting.convert import VIDEO_SUFFIXES, videos_in
 from lifting.errors import MocapError
 from lifting.generators import Batch, ChunkedGenerator
 from lifting.keypoints2d import Keypoints2D
@@ -157,7 +157,7 @@ def expand_clips(paths: Sequence[str | Path]) -> list[Path]:
     for raw in paths:
         p = Path(raw).expanduser()
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            found = videos_in(p)
             if not found:
                 raise MocapError(f"The folder {p} holds no video ({', '.join(VIDEO_SUFFIXES)}).")
             out += found
