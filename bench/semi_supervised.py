@@ -6,7 +6,8 @@ sample clip (→ docs/finetune_sample.md).
     .venv/bin/python bench/semi_supervised.py --skip-mocap   # only the sample clip
 
 1. Motion capture (split v1): the labeled data is a small part of the training split (`--labeled-subjects`,
-   default one CMU subject); the unlabeled data is the 2D only (one fixed random camera with detector-like
+   default one CMU subject, and `--labeled-clips N` of its clips; a small labeled set is repeated within each
+   epoch through new random cameras, so every epoch has `--batches` steps); the unlabeled data is the 2D only (one fixed random camera with detector-like
    noise per clip) of clips of the *other* training subjects. Two models with the same architecture, seed and
    number of steps are trained from scratch: supervised only (the labeled batches), and semi-supervised
    (the same labeled batches plus, after a warm-up, the back-projection and bone-length losses on the
