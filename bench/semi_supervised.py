@@ -5,10 +5,13 @@ sample clip (→ docs/finetune_sample.md).
     .venv/bin/python bench/semi_supervised.py --skip-sample  # only the motion-capture experiment
     .venv/bin/python bench/semi_supervised.py --skip-mocap   # only the sample clip
 
+docs/semi_supervised.md was made with `--skip-sample --labeled-clips 2 --epochs 40 --warmup 8 --unlabeled-clips
+400 --lr-decay 0.95 --modes joint,aligned` (about 35 minutes on one core); its header holds the exact command.
+
 1. Motion capture (split v1): the labeled data is a small part of the training split (`--labeled-subjects`,
    default one CMU subject, and `--labeled-clips N` of its clips; a small labeled set is repeated within each
-   epoch through new random cameras, so every epoch has `--batches` steps); the unlabeled data is the 2D only (one fixed random camera with detector-like
-   noise per clip) of clips of the *other* training subjects. Two models with the same architecture, seed and
+   epoch through new random cameras, so every epoch has `--batches` steps); the unlabeled data is the 2D only
+   (one fixed random camera with detector-like noise per clip) of clips of the *other* training subjects. Two models with the same architecture, seed and
    number of steps are trained from scratch: supervised only (the labeled batches), and semi-supervised
    (the same labeled batches plus, after a warm-up, the back-projection and bone-length losses on the
    unlabeled clips, `lifting.finetune.FinetuneTrainer`). Both are evaluated on held-out test-split clips with
