@@ -24,6 +24,8 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from raw_loop import raw_mediapipe_loop  # noqa: E402  (bench/ is this script's folder, first on sys.path)
+
 from lifting import detect, video  # noqa: E402
 from lifting.pose2d import DetectorSettings, import_mediapipe  # noqa: E402
 
@@ -59,25 +61,7 @@ def time_raw_mediapipe(clip: Path, settings: DetectorSettings) -> tuple[int, flo
     """The plain loop anyone would write: decode, BGR→RGB, Pose.process (tracking mode), landmarks to pixels."""
     mp = import_mediapipe()
     t = time.perf_counter()
-    pose = mp.solutions.pose.Pose(
-        static_image_mode=False,
-        model_complexity=settings.model_complexity,
-        min_detection_confidence=settings.min_detection_confidence,
-        min_tracking_confidence=settings.min_tracking_confidence,
-    )
-    cap = cv2.VideoCapture(str(clip))
-    n = 0
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        h, w = image.shape[:2]
-        result = pose.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        if result.pose_landmarks is not None:
-            _ = [(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark]
-        n += 1
-    cap.release()
-    pose.close()
+    n, _ = raw_mediapipe_loop(clip, mp, settings)
     return n, time.perf_counter() - t
 
 

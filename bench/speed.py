@@ -52,6 +52,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from raw_loop import raw_mediapipe_loop  # bench/ is this script's folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
 EXCERPT = ROOT / "tests" / "data" / "sports2d_excerpt.mp4"
@@ -123,28 +125,8 @@ def child_raw(clip: Path) -> dict[str, Any]:
     cv2.setNumThreads(1)
     mp = import_mediapipe()
     passes = count_mediapipe(mp)
-    settings = DEFAULT_SETTINGS
     t = time.perf_counter()
-    pose = mp.solutions.pose.Pose(
-        static_image_mode=False,
-        model_complexity=settings.model_complexity,
-        min_detection_confidence=settings.min_detection_confidence,
-        min_tracking_confidence=settings.min_tracking_confidence,
-    )
-    cap = cv2.VideoCapture(str(clip))
-    n = found = 0
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        h, w = image.shape[:2]
-        result = pose.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        if result.pose_landmarks is not None:
-            _ = [(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark]
-            found += 1
-        n += 1
-    cap.release()
-    pose.close()
+    n, found = raw_mediapipe_loop(clip, mp, DEFAULT_SETTINGS)
     wall = time.perf_counter() - t
     return {
         "frames": n,
