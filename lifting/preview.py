@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from lifting.detect import Cancelled, CancelLike, as_cancel
 from lifting.errors import MocapError
 from lifting.keypoints2d import Keypoints2D
 from lifting.skeleton import BLAZEPOSE, OUTPUT
+from retarget.atomic_write import atomic_write
 
 FloatArray = npt.NDArray[np.float64]
 ImageU8 = npt.NDArray[np.uint8]
@@ -382,12 +382,6 @@ def contact_sheet(cells: Sequence[tuple[int, ImageU8]], size: tuple[int, int]) -
     return sheet
 
 
-def _temp_beside(target: Path, suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    return Path(name)
-
-
 def render_preview(
     video_path: str | os.PathLike[str],
     keypoints: Keypoints2D,
@@ -436,57 +430,52 @@ def render_preview(
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise MocapError(f"The folder {target.parent} cannot be created ({exc.strerror}).") from None
-    temps: list[Path] = []
-    writer: cv2.VideoWriter | None = None
+    cells: list[tuple[int, ImageU8]] = []
+    total = len(index)
+
+    def write_sheet(tmp: Path) -> None:
+        if not cv2.imwrite(str(tmp), contact_sheet(cells, renderer.size)):
+            raise MocapError(f"The contact sheet {sheet_path} could not be written.")
+
+    def write_video(tmp: Path) -> None:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), renderer.fps, renderer.size)
+        try:
+            if not writer.isOpened():
+                raise MocapError(
+                    f"A video writer for {out} could not be created (OpenCV without MPEG-4 encoding?)."
+                )
+            cell_size = (round(renderer.size[0] * SHEET_SCALE), round(renderer.size[1] * SHEET_SCALE))
+            done = 0
+            reported = -1
+            frames = videoio.frames(video, int(index[0]), int(index[-1]) + 1, step, info=info, cancel=check)
+            for frame in frames:
+                if frame.index != index[done]:
+                    continue  # a frame between two strided keypoint frames
+                composite = renderer.render(done, frame.image)
+                writer.write(composite)
+                if done in picks:
+                    small = cv2.resize(composite, cell_size, interpolation=cv2.INTER_AREA)
+                    cells.append((frame.index, np.asarray(small, dtype=np.uint8)))
+                done += 1
+                if progress is not None and (100 * done) // total > reported:
+                    reported = (100 * done) // total
+                    progress(done / total, f"preview frame {done}/{total}")
+                if done == total:
+                    break
+            if check is not None and check():
+                raise Cancelled("The preview was cancelled; nothing was written.")
+            if done < total:
+                raise MocapError(
+                    f"{video.name} ended before frame {int(index[done])} of the keypoints; "
+                    "preview the video they were detected on."
+                )
+        finally:
+            writer.release()
+        if sheet_path is not None:  # a failed sheet leaves no video either
+            atomic_write(sheet_path, write_sheet, suffix=".tmp.png")
+
     try:
-        tmp_mp4 = _temp_beside(out, ".tmp.mp4")
-        temps.append(tmp_mp4)
-        writer = cv2.VideoWriter(str(tmp_mp4), cv2.VideoWriter.fourcc(*"mp4v"), renderer.fps, renderer.size)
-        if not writer.isOpened():
-            raise MocapError(
-                f"A video writer for {out} could not be created (OpenCV without MPEG-4 encoding?)."
-            )
-        cells: list[tuple[int, ImageU8]] = []
-        cell_size = (round(renderer.size[0] * SHEET_SCALE), round(renderer.size[1] * SHEET_SCALE))
-        done = 0
-        reported = -1
-        total = len(index)
-        frames = videoio.frames(video, int(index[0]), int(index[-1]) + 1, step, info=info, cancel=check)
-        for frame in frames:
-            if frame.index != index[done]:
-                continue  # a frame between two strided keypoint frames
-            composite = renderer.render(done, frame.image)
-            writer.write(composite)
-            if done in picks:
-                small = cv2.resize(composite, cell_size, interpolation=cv2.INTER_AREA)
-                cells.append((frame.index, np.asarray(small, dtype=np.uint8)))
-            done += 1
-            if progress is not None and (100 * done) // total > reported:
-                reported = (100 * done) // total
-                progress(done / total, f"preview frame {done}/{total}")
-            if done == total:
-                break
-        if check is not None and check():
-            raise Cancelled("The preview was cancelled; nothing was written.")
-        if done < total:
-            raise MocapError(
-                f"{video.name} ended before frame {int(index[done])} of the keypoints; "
-                "preview the video they were detected on."
-            )
-        writer.release()
-        writer = None
-        if sheet_path is not None:
-            tmp_png = _temp_beside(sheet_path, ".tmp.png")
-            temps.append(tmp_png)
-            if not cv2.imwrite(str(tmp_png), contact_sheet(cells, renderer.size)):
-                raise MocapError(f"The contact sheet {sheet_path} could not be written.")
-            os.replace(tmp_png, sheet_path)
-        os.replace(tmp_mp4, out)
+        atomic_write(out, write_video, suffix=".tmp.mp4")
     except OSError as exc:
         raise MocapError(f"The preview {out} could not be written ({exc.strerror or exc}).") from None
-    finally:
-        if writer is not None:
-            writer.release()
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
     return PreviewReport(frames=total, mp4=out, sheet=sheet_path, size=renderer.size)
