@@ -248,6 +248,7 @@ def make_clip(source: Path, seconds: float, cache: Path, loop: str) -> tuple[Pat
     import cv2
 
     from lifting import video
+    from retarget.atomic_write import atomic_write
 
     info = video.probe(source)
     ident = video.video_identity(source)
@@ -257,23 +258,24 @@ def make_clip(source: Path, seconds: float, cache: Path, loop: str) -> tuple[Pat
     target = cache / f"{name}.mp4"
     if target.is_file() and video.probe(target).frame_count == wanted:
         return target, wanted
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), info.fps, (info.width, info.height))
-    if not writer.isOpened():
-        raise SystemExit(f"cannot write {tmp}")
     written = 0
-    try:
-        for image in source_frames(source, loop):
-            writer.write(image)
-            written += 1
-            if written >= wanted:
-                break
-        writer.release()
-        os.replace(tmp, target)
-    finally:
-        writer.release()
-        tmp.unlink(missing_ok=True)
+
+    def write(tmp: Path) -> None:
+        nonlocal written
+        size = (info.width, info.height)
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), info.fps, size)
+        if not writer.isOpened():
+            raise SystemExit(f"cannot write {tmp}")
+        try:
+            for image in source_frames(source, loop):
+                writer.write(image)
+                written += 1
+                if written >= wanted:
+                    break
+        finally:
+            writer.release()
+
+    atomic_write(target, write, suffix=".tmp.mp4")
     return target, written
 
 
