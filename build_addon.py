@@ -34,14 +34,14 @@ import argparse
 import ast
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
+
+from retarget.atomic_write import atomic_write  # standard library only, like this script
 
 ROOT = Path(__file__).resolve().parent
 ADDON_DIR = "blender_addon"
@@ -246,20 +246,15 @@ def collect(root: Path, include_weights: bool = True) -> dict[str, bytes]:
 
 
 def write_zip(entries: dict[str, bytes], target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
             for name in sorted(entries):
                 info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, entries[name])
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(target, write)
 
 
 def blender_validator() -> Path | None:
