@@ -87,6 +87,46 @@ def velocity_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return _norm(dp - dt).mean()
 
 
+def masked_velocity_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """`velocity_loss` over the frame pairs whose both frames are valid.
+
+    pred, target: (B, T, J, 3) metres; valid: (B, T) 0/1 (frames past a short sequence's end are 0). Returns
+    the mean over valid pairs and joints of ||Δpred - Δtarget|| (metres per frame); 0 when no pair is valid.
+    """
+    _check_same_shape(pred, target)
+    if pred.ndim != 4 or valid.shape != pred.shape[:2]:
+        raise ValueError(
+            f"expected pred (B, T, J, 3) and valid (B, T), got {tuple(pred.shape)}, {tuple(valid.shape)}"
+        )
+    if pred.shape[1] < 2:
+        return pred.sum() * 0.0
+    dp = pred[:, 1:] - pred[:, :-1]
+    dt = target[:, 1:] - target[:, :-1]
+    pair = (valid[:, 1:] * valid[:, :-1]).to(pred.dtype)  # (B, T-1)
+    err = _norm(dp - dt).mean(dim=-1)  # (B, T-1)
+    return (pair * err).sum() / torch.clamp(pair.sum(), min=1.0)
+
+
+def bone_length_std(pred: torch.Tensor, parents: Sequence[int], valid: torch.Tensor) -> torch.Tensor:
+    """Mean over samples and bones of each bone's length standard deviation over the valid frames of a chunk.
+
+    pred: (B, T, J, 3) metres; valid: (B, T) 0/1. The same quantity as the evaluation's "Bone std" (which is
+    taken over a whole clip instead of a chunk), in metres. Samples with fewer than two valid frames add 0.
+    """
+    if pred.ndim != 4 or valid.shape != pred.shape[:2]:
+        raise ValueError(
+            f"expected pred (B, T, J, 3) and valid (B, T), got {tuple(pred.shape)}, {tuple(valid.shape)}"
+        )
+    lengths = bone_lengths(pred, parents)  # (B, T, K)
+    w = valid.to(pred.dtype)[..., None]  # (B, T, 1)
+    n = w.sum(dim=1, keepdim=True)  # (B, 1, 1)
+    mean = (w * lengths).sum(dim=1, keepdim=True) / torch.clamp(n, min=1.0)
+    var = (w * (lengths - mean) ** 2).sum(dim=1, keepdim=True) / torch.clamp(n, min=1.0)
+    std = torch.sqrt(var + 1e-12) - 1e-6  # ε keeps the gradient finite at a zero spread
+    usable = (n >= 2).to(pred.dtype)
+    return (usable * std).sum() / torch.clamp(usable.sum() * lengths.shape[-1], min=1.0)
+
+
 def _bone_pairs(parents: Sequence[int], num_joints: int) -> tuple[list[int], list[int]]:
     if len(parents) != num_joints:
         raise ValueError(f"{len(parents)} parents for {num_joints} joints")

@@ -5,9 +5,11 @@
 
 Each epoch draws fresh virtual views from the data source, cuts them into seeded, shuffled chunks (mirror
 augmentation on) and trains both models jointly: the pose model on MPJPE, the trajectory model on the
-depth-weighted MPJPE (1/z). Adam (AMSGrad), learning rate decayed per epoch, BatchNorm momentum decayed from 0.1
-to 0.001 as in the paper. With `chunk_length = 1` the strided variant is trained (the paper's choice); longer
-chunks train the dilated variant on many frames per sample. After each epoch the dilated models are evaluated
+depth-weighted MPJPE (1/z); with `--velocity-weight` / `--bone-std-weight` (chunked training only) the pose loss
+also penalises the velocity error between consecutive output frames and each bone's length spread over a chunk,
+terms a temporal model can satisfy and a single-frame one mostly cannot. Adam (AMSGrad), learning rate decayed
+per epoch, BatchNorm momentum decayed from 0.1 to 0.001 as in the paper. With `chunk_length = 1` the strided
+variant is trained (the paper's choice); longer chunks train the dilated variant on many frames per sample. After each epoch the dilated models are evaluated
 on the validation views (mirror test-time augmentation) and the checkpoint is written (safetensors + JSON); the
 full training state (optimiser, epoch) is written beside it so `--resume` continues exactly where a run stopped.
 Progress goes to a tqdm bar and, one JSON object per epoch, to `OUT.log.jsonl`.
@@ -39,7 +41,7 @@ from lifting.checkpoint import CheckpointConfig, checkpoint_paths, save_checkpoi
 from lifting.device import resolve_device
 from lifting.errors import MocapError
 from lifting.generators import Batch, ChunkedGenerator, EvaluationGenerator, merge_mirrored
-from lifting.losses import depth_weighted_mpjpe, weighted_mpjpe
+from lifting.losses import bone_length_std, depth_weighted_mpjpe, masked_velocity_loss, weighted_mpjpe
 from lifting.metrics import mpjpe, n_mpjpe, p_mpjpe, root_trajectory_error
 from lifting.model import TemporalModel, TemporalModelConfig
 from lifting.sources import Source, SyntheticSource, Views
@@ -73,6 +75,10 @@ class TrainConfig:
     max_train_clips: int = 0
     clips_per_epoch: int = 0
     bn_recalibration_batches: int = 100
+    # Temporal terms added to the pose loss (0 = the paper's plain MPJPE): velocity error between consecutive
+    # output frames of a chunk (m/frame) and each bone's length spread over a chunk (m). Both need chunk_length > 1.
+    velocity_weight: float = 0.0
+    bone_std_weight: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -342,6 +348,11 @@ class Trainer:
         pred = self.wrapped["pose"](x)
         loss = weighted_mpjpe(pred, target, valid[..., None]) / valid.mean().clamp(min=1e-6)
         pose_loss = float(loss.detach())
+        if self.cfg.velocity_weight > 0:
+            loss = loss + self.cfg.velocity_weight * masked_velocity_loss(pred, target, valid)
+        if self.cfg.bone_std_weight > 0:
+            parents = self.source.output_joints.parents
+            loss = loss + self.cfg.bone_std_weight * bone_length_std(pred, parents, valid)
         traj_loss = 0.0
         if "trajectory" in self.wrapped:
             traj_target = torch.from_numpy(batch.trajectories).to(self.device)[:, :, None]
@@ -467,6 +478,7 @@ class Trainer:
             loss, traj_loss, samples = self.train_epoch(tick)
             bar.close()
             self.epoch += 1
+            self.bn_recalibrated = False  # a resumed run that trains on needs a fresh recalibration
             if not self.dist.is_main:
                 continue
             val = self.evaluate()
@@ -535,7 +547,15 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
         "bn_recalibration_batches",
     ):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
-    for name in ("lr", "lr_decay", "dropout", "bn_momentum_start", "bn_momentum_end"):
+    for name in (
+        "lr",
+        "lr_decay",
+        "dropout",
+        "bn_momentum_start",
+        "bn_momentum_end",
+        "velocity_weight",
+        "bone_std_weight",
+    ):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
     parser.add_argument(
         "--filter-widths", default=",".join(map(str, defaults.filter_widths)), help="e.g. 3,3,3,3 (RF 81)"
@@ -549,6 +569,8 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
         widths = tuple(int(w) for w in ns.filter_widths.split(","))
     except ValueError:
         parser.error(f"--filter-widths must be comma-separated integers, got {ns.filter_widths!r}")
+    if ns.chunk_length < 2 and (ns.velocity_weight > 0 or ns.bone_std_weight > 0):
+        parser.error("--velocity-weight and --bone-std-weight need --chunk-length 2 or more")
     return TrainConfig(
         out=ns.out, data=ns.data, shared_dir=ns.shared_dir, epochs=ns.epochs, batch_size=ns.batch_size,
         chunk_length=ns.chunk_length, lr=ns.lr, lr_decay=ns.lr_decay, bn_momentum_start=ns.bn_momentum_start,
@@ -556,7 +578,8 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
         trajectory=not ns.no_trajectory, mirror=not ns.no_mirror, seed=ns.seed, device=ns.device,
         resume=ns.resume, max_batches_per_epoch=ns.max_batches_per_epoch, max_train_clips=ns.max_train_clips,
         clips_per_epoch=ns.clips_per_epoch,
-        bn_recalibration_batches=ns.bn_recalibration_batches,
+        bn_recalibration_batches=ns.bn_recalibration_batches, velocity_weight=ns.velocity_weight,
+        bone_std_weight=ns.bone_std_weight,
     )  # fmt: skip
 
 

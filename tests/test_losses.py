@@ -78,6 +78,47 @@ def test_velocity_loss_zero_for_constant_offset_and_known_value() -> None:
         losses.velocity_loss(target[:, :1], target[:, :1])
 
 
+def test_masked_velocity_loss_skips_pairs_with_an_invalid_frame() -> None:
+    target = torch.tensor(_poses((2, 5), 11))
+    step = torch.zeros(2, 5, 1, 3, dtype=torch.float64)
+    step[0, 4] = torch.tensor([0.0, 0.3, 0.0])  # a 30 cm jump into sample 0's last frame
+    step[1, 2:] = torch.tensor([0.04, 0.0, 0.0])  # a 4 cm jump into sample 1's third frame
+    valid = torch.ones(2, 5, dtype=torch.float64)
+    # 8 valid pairs, two with an error (0.3 and 0.04 m/frame on every joint).
+    assert losses.masked_velocity_loss(target + step, target, valid).item() == pytest.approx(0.34 / 8)
+    valid[0, 4] = 0.0  # the 30 cm jump now lands on a padded frame: ignored, 7 pairs left
+    assert losses.masked_velocity_loss(target + step, target, valid).item() == pytest.approx(0.04 / 7)
+    full = torch.ones(2, 5, dtype=torch.float64)
+    np.testing.assert_allclose(
+        losses.masked_velocity_loss(target + 0.1 * target.flip(1), target, full).item(),
+        losses.velocity_loss(target + 0.1 * target.flip(1), target).item(),
+        rtol=1e-12,
+    )
+    with pytest.raises(ValueError):
+        losses.masked_velocity_loss(target, target, valid[:, :3])
+
+
+def test_bone_length_std_zero_for_rigid_motion_and_exact_for_breathing_skeleton() -> None:
+    base = torch.tensor(_poses((1,), 12))[0]  # (J, 3)
+    rot = _random_rotations(6, 13)
+    rigid = torch.einsum("tij,kj->tki", rot, base)[None] + 0.5  # (1, 6, J, 3): same lengths every frame
+    valid = torch.ones(1, 6, dtype=torch.float64)
+    assert losses.bone_length_std(rigid, OUTPUT.parents, valid).item() < 1e-5
+    # Alternate scales 0.9 / 1.1: every bone's std over the 6 frames is 0.1 · its length.
+    scales = torch.tensor([0.9, 1.1] * 3, dtype=torch.float64).reshape(1, 6, 1, 1)
+    breathing = scales * base
+    mean_len = losses.bone_lengths(base, OUTPUT.parents).mean().item()
+    got = losses.bone_length_std(breathing, OUTPUT.parents, valid).item()
+    assert got == pytest.approx(0.1 * mean_len, abs=2e-6)  # population std; 1e-6 is the ε
+    # Only the valid frames count: keep frames 0 and 2 (both scale 0.9) → no spread at all.
+    valid_same = torch.tensor([[1.0, 0.0, 1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    assert losses.bone_length_std(breathing, OUTPUT.parents, valid_same).item() < 1e-5
+    breathing.requires_grad_(True)
+    losses.bone_length_std(breathing, OUTPUT.parents, valid).backward()
+    assert breathing.grad is not None and torch.isfinite(breathing.grad).all()
+    assert float(breathing.grad.abs().sum()) > 0
+
+
 def test_bone_lengths_shape_and_values() -> None:
     joints = torch.zeros(2, J, 3, dtype=torch.float64)
     for child, parent in enumerate(OUTPUT.parents):

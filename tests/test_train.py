@@ -109,6 +109,41 @@ def test_a_finished_run_recalibrates_once_and_records_it(tmp_path: Path) -> None
     assert again.bn_recalibrated and len(again.run(show_progress=False)) == 2
 
 
+def test_training_on_after_a_recalibration_recalibrates_again(tmp_path: Path) -> None:
+    Trainer(_tiny(tmp_path / "g", 1, bn_recalibration_batches=2), _source()).run(show_progress=False)
+    more = Trainer(_tiny(tmp_path / "g", 2, resume=True, bn_recalibration_batches=2), _source())
+    more.load_state()
+    history = more.run(show_progress=False)
+    notes = [r.note for r in history]
+    recalibrated = "BatchNorm statistics recalibrated on 2 batches"
+    assert notes == ["", recalibrated, "", recalibrated] and more.bn_recalibrated
+
+
+def test_temporal_loss_terms_change_training_and_need_chunks(tmp_path: Path) -> None:
+    plain = Trainer(_tiny(tmp_path / "p", 1, chunk_length=8, bn_recalibration_batches=0), _source())
+    weighted = Trainer(
+        _tiny(tmp_path / "w", 1, chunk_length=8, bn_recalibration_batches=0, velocity_weight=2.0,
+              bone_std_weight=1.0),
+        _source(),
+    )  # fmt: skip
+    batch = next(iter(ChunkedGenerator(
+        *(lambda v: (v.inputs, v.poses_3d, v.trajectories))(_source().epoch(0, 5)),
+        input_joints=OUTPUT, output_joints=OUTPUT, batch_size=8, chunk_length=8,
+        pad=plain.models["pose"].cfg.padding(), seed=5,
+    )))  # fmt: skip
+    for t in (plain, weighted):
+        for m in t.models.values():
+            m.eval()  # dropout off so the two forward passes match
+    total_plain, pose_plain, _ = plain.batch_loss(batch)
+    total_weighted, pose_weighted, _ = weighted.batch_loss(batch)
+    assert pose_plain == pytest.approx(pose_weighted)  # same seed, same weights: same pose MPJPE
+    assert float(total_weighted) > float(total_plain) + 1e-4  # the extra terms add to what is minimised
+    cfg = parse_args(["--chunk-length", "16", "--velocity-weight", "2", "--bone-std-weight", "0.5"])
+    assert (cfg.velocity_weight, cfg.bone_std_weight) == (2.0, 0.5)
+    with pytest.raises(SystemExit):
+        parse_args(["--velocity-weight", "2"])  # chunk length 1: no consecutive output frames
+
+
 def test_resume_refuses_a_different_architecture(tmp_path: Path) -> None:
     Trainer(_tiny(tmp_path / "c", 1), _source()).run(show_progress=False)
     other = Trainer(_tiny(tmp_path / "c", 2, channels=16), _source())
