@@ -50,6 +50,10 @@ from retarget.atomic_write import write_text_atomic
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("MPJPE", "P-MPJPE", "N-MPJPE", "MPJVE", "Accel", "Root", "Root (scaled)", "Bone std")
 EVAL_SEED = 4242
+# The issue's targets for the shipped temporal model against the single-frame model, both on noisy 2D.
+TARGET_P_MPJPE_RATIO = 0.85
+TARGET_ACCEL_RATIO = 0.35
+TARGET_BONE_STD_MM = 10.0
 
 
 @dataclass(frozen=True)
@@ -122,15 +126,53 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def write_results(path: Path, rows: Sequence[Row], clips: Sequence[MocapClip], command: str) -> None:
-    """Write docs/results.md atomically."""
+def target_lines(rows: Sequence[Row]) -> list[str]:
+    """The targets, one line per temporal model: its noisy-input P-MPJPE and acceleration error as ratios of the
+    first single-frame (RF 1) model's, and its bone-length std in mm, each marked met or missed. Empty without
+    both kinds of model."""
+    index = {name: i for i, name in enumerate(METRICS)}
+    base = next((r for r in rows if r.receptive_field == 1 and r.condition == "noisy"), None)
+    if base is None:
+        return []
+    lines = []
+    for r in rows:
+        if r.receptive_field == 1 or r.condition != "noisy":
+            continue
+        p = r.values[index["P-MPJPE"]] / base.values[index["P-MPJPE"]]
+        a = r.values[index["Accel"]] / base.values[index["Accel"]]
+        b = r.values[index["Bone std"]]
+
+        def mark(ok: bool) -> str:
+            return "met" if ok else "missed"
+
+        lines.append(
+            f"- {r.model} vs {base.model}, noisy 2D: P-MPJPE {p:.2f}× (target ≤ {TARGET_P_MPJPE_RATIO:.2f}×, "
+            f"{mark(p <= TARGET_P_MPJPE_RATIO)}), acceleration error {a:.2f}× (target ≤ {TARGET_ACCEL_RATIO:.2f}×, "
+            f"{mark(a <= TARGET_ACCEL_RATIO)}), bone-length std {b:.1f} mm (target ≤ {TARGET_BONE_STD_MM:.0f} mm, "
+            f"{mark(b <= TARGET_BONE_STD_MM)})."
+        )
+    return lines
+
+
+def write_results(
+    path: Path, rows: Sequence[Row], clips: Sequence[MocapClip], command: str, split: str = "test"
+) -> None:
+    """Write the results table (docs/results.md for the test split) atomically."""
     frames = sum(c.num_frames for c in clips)
     subjects = sorted({c.subject for c in clips})
-    text = f"""# Accuracy on the held-out test split
+    targets = target_lines(rows)
+    target_text = (
+        "\n## Targets\n\nRatios from the rows above (ratios of the rounded values may differ in the last digit):\n\n"
+        + "\n".join(targets)
+        + "\n"
+        if targets
+        else ""
+    )
+    text = f"""# Accuracy on the held-out {split} split
 
 Written by `{command}` on {datetime.date.today().isoformat()} (code {code_version()}); do not edit by hand.
 
-Test split v{SPLIT_VERSION}: {len(clips)} clips, {frames} frames at 30 fps ({frames / 30 / 3600:.2f} h), subjects
+{split.capitalize()} split v{SPLIT_VERSION}: {len(clips)} clips, {frames} frames at 30 fps ({frames / 30 / 3600:.2f} h), subjects
 {", ".join(subjects)}. Each clip is seen through one random virtual camera (seed {EVAL_SEED}, the same for every
 model) and the virtual MediaPipe landmarks are projected either with the training noise model (jitter measured on
 MediaPipe, drift, bias, dropouts, left/right swaps, visibility) or clean (exact positions; visibility still
@@ -144,7 +186,7 @@ clip, averaged over bones; 0 for the ground truth). Most test frames come from t
 optimistic there.
 
 {format_table(rows)}
-"""
+{target_text}"""
     write_text_atomic(path, text)
 
 
@@ -154,7 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--weights", action="append", type=Path, required=True, help="checkpoint stem (repeat)"
     )
     parser.add_argument("--shared-dir", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
+    parser.add_argument(
+        "--split",
+        choices=["test", "validation"],
+        default="test",
+        help="test (the reported numbers) or validation (for choosing between models without looking at test)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="default: docs/results.md for the test split")
     parser.add_argument(
         "--max-clips", type=int, default=0, help="evaluate an evenly spaced subset (quick runs)"
     )
@@ -162,7 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         device = resolve_device(args.device)
-        clips = load_split(args.shared_dir, "test")
+        out = args.out
+        if out is None:
+            if args.split != "test":
+                raise MocapError("Give --out for a validation run; docs/results.md is for the test split.")
+            out = ROOT / "docs" / "results.md"
+        clips = load_split(args.shared_dir, args.split)
         if args.max_clips > 0 and len(clips) > args.max_clips:
             keep = np.linspace(0, len(clips) - 1, args.max_clips).round().astype(int)
             clips = [clips[i] for i in keep]
@@ -178,13 +231,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python -m lifting.evaluate "
             + " ".join(f"--weights {os.path.relpath(w, ROOT)}" for w in args.weights)
             + (f" --max-clips {args.max_clips}" if args.max_clips else "")
+            + (f" --split {args.split}" if args.split != "test" else "")
         )
-        write_results(args.out, rows, clips, command)
+        write_results(out, rows, clips, command, args.split)
     except MocapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(rows))
-    print(f"written to {args.out}", file=sys.stderr)
+    for line in target_lines(rows):
+        print(line)
+    print(f"written to {out}", file=sys.stderr)
     return 0
 
 

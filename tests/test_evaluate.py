@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lifting.checkpoint import CheckpointConfig, save_checkpoint
-from lifting.evaluate import METRICS, Row, format_table, main
+from lifting.evaluate import METRICS, Row, format_table, main, target_lines
 from lifting.model import TemporalModelConfig
 from lifting.skeleton import BLAZEPOSE, OUTPUT
 
@@ -26,6 +26,35 @@ def test_format_table_has_one_row_per_result() -> None:
     assert len(table) == 4
     assert table[2].startswith("| a | 81 | noisy | 0.0 | 1.0 |")
     assert table[3].endswith("| 1.2 |") or table[3].endswith("| 1.3 |")
+
+
+def _row(model: str, rf: int, condition: str, p_mpjpe: float, accel: float, bone: float) -> Row:
+    values = dict.fromkeys(METRICS, 1.0) | {"P-MPJPE": p_mpjpe, "Accel": accel, "Bone std": bone}
+    return Row(model, rf, condition, tuple(values[m] for m in METRICS))
+
+
+def test_target_lines_compare_each_temporal_model_with_the_single_frame_one_on_noisy_input() -> None:
+    rows = [
+        _row("mocap", 81, "noisy", 60.0, 8.0, 9.5),
+        _row("mocap", 81, "clean", 1.0, 1.0, 1.0),  # clean rows are not compared
+        _row("big", 243, "noisy", 70.0, 10.0, 12.0),
+        _row("single_frame", 1, "noisy", 80.0, 25.0, 16.0),
+        _row("single_frame", 1, "clean", 2.0, 2.0, 2.0),
+    ]
+    assert target_lines(rows) == [
+        "- mocap vs single_frame, noisy 2D: P-MPJPE 0.75× (target ≤ 0.85×, met), acceleration error 0.32× "
+        "(target ≤ 0.35×, met), bone-length std 9.5 mm (target ≤ 10 mm, met).",
+        "- big vs single_frame, noisy 2D: P-MPJPE 0.88× (target ≤ 0.85×, missed), acceleration error 0.40× "
+        "(target ≤ 0.35×, missed), bone-length std 12.0 mm (target ≤ 10 mm, missed).",
+    ]
+    assert target_lines(rows[:3]) == []  # no single-frame model, nothing to compare with
+
+
+def test_a_validation_run_needs_an_output_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--weights", "x", "--split", "validation", "--shared-dir", str(SHARED)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: Give --out for a validation run; docs/results.md is for the test split."
+    )
 
 
 @pytest.mark.slow
@@ -58,3 +87,4 @@ def test_evaluate_writes_a_results_table(tmp_path: Path) -> None:
         values = [float(v) for v in row.strip("|").split("|")[3:]]
         assert len(values) == len(METRICS) and all(math.isfinite(v) and v >= 0 for v in values)
     assert "Test split v1: 3 clips" in text and "do not edit by hand" in text
+    assert "## Targets" in text and "- temporal vs single, noisy 2D: P-MPJPE " in text
