@@ -19,36 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from raw_loop import raw_mediapipe_loop  # noqa: E402  (bench/ is this script's folder, first on sys.path)
+from speed import make_clip  # noqa: E402
 
 from lifting import detect, video  # noqa: E402
 from lifting.pose2d import DetectorSettings, import_mediapipe  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
 EXCERPT = ROOT / "tests" / "data" / "sports2d_excerpt.mp4"
-
-
-def make_looped_clip(source: Path, seconds: float, target: Path) -> int:
-    """Write `source` played over and over until `seconds` long; returns the frame count."""
-    info = video.probe(source)
-    wanted = round(seconds * info.fps)
-    writer = cv2.VideoWriter(
-        str(target), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height)
-    )
-    written = 0
-    while written < wanted:
-        for frame in video.frames(source):
-            writer.write(frame.image)
-            written += 1
-            if written >= wanted:
-                break
-    writer.release()
-    return written
 
 
 def time_decode(clip: Path) -> tuple[int, float]:
@@ -85,8 +66,7 @@ def main() -> int:
             clip = args.clip
         else:
             source = SAMPLE if SAMPLE.is_file() else EXCERPT
-            clip = Path(tmp) / "looped.mp4"
-            n = make_looped_clip(source, args.seconds, clip)
+            clip, n = make_clip(source, args.seconds, Path(tmp), "repeat")
             print(f"clip: {source.name} looped to {n} frames ({args.seconds:g} s) → {clip}")
         info = video.probe(clip)
         print(
