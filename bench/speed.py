@@ -252,12 +252,17 @@ def make_clip(source: Path, seconds: float, cache: Path, loop: str) -> tuple[Pat
 
     info = video.probe(source)
     ident = video.video_identity(source)
-    key = hashlib.sha256(json.dumps([str(source.name), ident], sort_keys=True).encode()).hexdigest()[:10]
+    # Content only (no modification time): a fresh copy of the same clip reuses the cached loop.
+    content = [str(source.name), ident["size"], ident["sha256_first_mib"]]
+    key = hashlib.sha256(json.dumps(content).encode()).hexdigest()[:10]
     wanted = round(seconds * info.fps)
-    name = f"{source.stem}.{key}.{seconds:g}s" + ("" if loop == "repeat" else f".{loop}")
-    target = cache / f"{name}.mp4"
+    suffix = f".{seconds:g}s" + ("" if loop == "repeat" else f".{loop}") + ".mp4"
+    target = cache / f"{source.stem}.{key}{suffix}"
     if target.is_file() and video.probe(target).frame_count == wanted:
         return target, wanted
+    for stale in cache.glob(f"{source.stem}.*{suffix}"):
+        if stale != target and len(stale.name) == len(target.name):
+            stale.unlink()  # the same loop of an older version of the clip: about 0.5 GB per 5 minutes
     written = 0
 
     def write(tmp: Path) -> None:
