@@ -134,6 +134,10 @@ def target_lines(rows: Sequence[Row]) -> list[str]:
     base = next((r for r in rows if r.receptive_field == 1 and r.condition == "noisy"), None)
     if base is None:
         return []
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "missed"
+
     lines = []
     for r in rows:
         if r.receptive_field == 1 or r.condition != "noisy":
@@ -141,10 +145,6 @@ def target_lines(rows: Sequence[Row]) -> list[str]:
         p = r.values[index["P-MPJPE"]] / base.values[index["P-MPJPE"]]
         a = r.values[index["Accel"]] / base.values[index["Accel"]]
         b = r.values[index["Bone std"]]
-
-        def mark(ok: bool) -> str:
-            return "met" if ok else "missed"
-
         lines.append(
             f"- {r.model} vs {base.model}, noisy 2D: P-MPJPE {p:.2f}× (target ≤ {TARGET_P_MPJPE_RATIO:.2f}×, "
             f"{mark(p <= TARGET_P_MPJPE_RATIO)}), acceleration error {a:.2f}× (target ≤ {TARGET_ACCEL_RATIO:.2f}×, "

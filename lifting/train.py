@@ -9,10 +9,11 @@ depth-weighted MPJPE (1/z); with `--velocity-weight` / `--bone-std-weight` (chun
 also penalises the velocity error between consecutive output frames and each bone's length spread over a chunk,
 terms a temporal model can satisfy and a single-frame one mostly cannot. Adam (AMSGrad), learning rate decayed
 per epoch, BatchNorm momentum decayed from 0.1 to 0.001 as in the paper. With `chunk_length = 1` the strided
-variant is trained (the paper's choice); longer chunks train the dilated variant on many frames per sample. After each epoch the dilated models are evaluated
-on the validation views (mirror test-time augmentation) and the checkpoint is written (safetensors + JSON); the
-full training state (optimiser, epoch) is written beside it so `--resume` continues exactly where a run stopped.
-Progress goes to a tqdm bar and, one JSON object per epoch, to `OUT.log.jsonl`.
+variant is trained (the paper's choice); longer chunks train the dilated variant on many frames per sample.
+After each epoch the dilated models are evaluated on the validation views (mirror test-time augmentation) and the
+checkpoint is written (safetensors + JSON); the full training state (optimiser, epoch) is written beside it so
+`--resume` continues exactly where a run stopped. Progress goes to a tqdm bar and, one JSON object per epoch, to
+`OUT.log.jsonl`.
 """
 
 from __future__ import annotations
