@@ -126,9 +126,9 @@ def test_temporal_loss_terms_change_training_and_need_chunks(tmp_path: Path) -> 
               bone_std_weight=1.0),
         _source(),
     )  # fmt: skip
+    views = _source().epoch(0, 5)
     batch = next(iter(ChunkedGenerator(
-        *(lambda v: (v.inputs, v.poses_3d, v.trajectories))(_source().epoch(0, 5)),
-        input_joints=OUTPUT, output_joints=OUTPUT, batch_size=8, chunk_length=8,
+        views.inputs, views.poses_3d, views.trajectories, input_joints=OUTPUT, output_joints=OUTPUT, batch_size=8, chunk_length=8,
         pad=plain.models["pose"].cfg.padding(), seed=5,
     )))  # fmt: skip
     for t in (plain, weighted):
