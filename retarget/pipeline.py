@@ -1,7 +1,8 @@
 """Motion3D -> BoneAnimation for one armature: the single entry point the add-on and the CLI call.
 
 Steps: world placement (Z up, ground, scale) -> optional smoothing -> foot contacts -> into the
-armature's space at the rig's scale -> rotation solve -> foot locking -> keys. Deterministic.
+armature's space at the rig's scale -> rotation solve -> root height from the feet -> foot locking -> keys.
+Deterministic.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from retarget.placement import PlacementConfig, WorldPlacement, place
 from retarget.presets import bone_map_for
 from retarget.rest_skeleton import RestSkeleton
 from retarget.smoothing import smooth
-from retarget.solve import SolveConfig, build_plan, root_shift_for, solve_deltas, to_animation
+from retarget.solve import (
+    SolveConfig,
+    SolvePlan,
+    bone_heads,
+    build_plan,
+    root_shift_for,
+    site_positions,
+    solve_deltas,
+    to_animation,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -33,7 +43,11 @@ class RetargetConfig:
     root_scale: rig units per world metre for the root trajectory (None: rig leg length / person's).
     armature_matrix: the armature object's world matrix (4 x 4, only its 3 x 3 part is used: the motion
     starts at the object's origin); None means identity.
-    smoothing: 0..1 strength, smoothing_method "savgol" or "one_euro"; foot_lock on/off."""
+    smoothing: 0..1 strength, smoothing_method "savgol" or "one_euro"; foot_lock on/off.
+    feet_on_floor: raise or lower the root each frame so the rig's lower toe is exactly as high above the
+    floor as the person's. The rig's legs keep constant lengths while lifted legs vary from frame to frame
+    (foreshortening), so a pelvis copied as is puts the rig's feet centimetres into or above the floor.
+    Off: the rig's pelvis follows the person's pelvis height exactly."""
 
     preset: str | None = None
     bone_map: BoneMap | None = None
@@ -43,6 +57,7 @@ class RetargetConfig:
     smoothing: float = 0.0
     smoothing_method: str = "savgol"
     foot_lock: bool = True
+    feet_on_floor: bool = True
     contacts: ContactConfig = field(default_factory=ContactConfig)
     lock: FootLockConfig = field(default_factory=FootLockConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
@@ -67,6 +82,23 @@ def _leg_length(points: dict[str, FloatArray]) -> FloatArray:
         hip, knee, ankle = (points[j] for j in mocap21.LEGS[s])
         legs.append(np.linalg.norm(knee - hip, axis=-1) + np.linalg.norm(ankle - knee, axis=-1))
     return np.asarray(0.5 * (legs[0] + legs[1]), dtype=np.float64)
+
+
+def floor_correction(
+    plan: SolvePlan,
+    deltas: dict[int, FloatArray],
+    root_shift: FloatArray,
+    toes_world: FloatArray,
+    linear: FloatArray,
+) -> FloatArray:
+    """Root shift change (T, 3), armature units, that puts the rig's lower toe at the height of the lower of
+    toes_world (T, 2, 3) (world units, Z up; the rig's rest toe height already added); `linear` (3, 3) maps
+    armature to world coordinates. Only the world height changes."""
+    heads = bone_heads(plan, deltas, root_shift)
+    toes = site_positions(plan, deltas, heads, ["l_toe", "r_toe"])
+    rig_z = np.minimum(toes["l_toe"] @ linear[2], toes["r_toe"] @ linear[2])
+    dz = toes_world[..., 2].min(axis=1) - rig_z
+    return np.asarray(np.outer(dz, np.linalg.inv(linear)[:, 2]), dtype=np.float64)
 
 
 def retarget(motion: Motion3D, rest: RestSkeleton, config: RetargetConfig | None = None) -> RetargetResult:
@@ -102,6 +134,9 @@ def retarget(motion: Motion3D, rest: RestSkeleton, config: RetargetConfig | None
 
     deltas = solve_deltas(plan, joints_arm)
     shift = root_shift_for(plan, deltas, joints_arm[:, ix["pelvis"]])
+    if cfg.feet_on_floor:
+        toes = world_rig[:, [ix["l_toe"], ix["r_toe"]]]
+        shift = shift + floor_correction(plan, deltas, shift, toes, lin)
     if cfg.foot_lock:
         deltas = lock_feet(plan, deltas, shift, contacts, motion.fps, cfg.lock)
     animation = to_animation(plan, deltas, shift, motion.fps, contacts)

@@ -11,6 +11,7 @@ from retarget.animation import BoneAnimation, pose_matrices, posed_points
 from retarget.errors import RetargetError
 from retarget.our_rig import build_rest_skeleton
 from retarget.pipeline import RetargetConfig, retarget
+from retarget.presets import bone_map_for
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import angle_between, axis_angle_matrix
 from retarget.solve import SolvePlan, build_plan
@@ -52,6 +53,33 @@ def test_segments_follow_the_motion_and_feet_stand_on_the_floor(rig: str) -> Non
     toes = np.minimum(sites["l_toe"][:, 2], sites["r_toe"][:, 2])
     rest_toe = 0.5 * (plan.sites["l_toe"][2] + plan.sites["r_toe"][2])
     assert abs(np.percentile(toes, 5) - rest_toe) < 0.02 * s
+
+
+def test_feet_on_floor_keeps_the_rigs_toes_as_high_as_the_persons_when_lifted_legs_vary() -> None:
+    """Lifted shins that stretch by +-8 % (foreshortening): the rig's lower toe still tracks the person's."""
+    world, _ = walking_joints(90, slide=0.0, jitter=0.0)
+    ix = {n: i for i, n in enumerate(mocap21.NAMES)}
+    stretch = 1.0 + 0.08 * np.sin(np.linspace(0.0, 6.0 * np.pi, len(world)))
+    for s in "lr":
+        knee, ankle, toe = (ix[f"{s}_{j}"] for j in ("knee", "ankle", "toe"))
+        move = (stretch[:, None] - 1.0) * (world[:, ankle] - world[:, knee])
+        world[:, ankle] += move
+        world[:, toe] += move
+    motion = camera_motion(world, 30.0, pitch_deg=10.0)
+    rest = RestSkeleton.load_json(RIGS / "mixamo_tpose.json")
+    plan = build_plan(rest, bone_map_for(rest.names), mocap21.NAMES)
+    rest_toe = 0.5 * (plan.sites["l_toe"][2] + plan.sites["r_toe"][2])
+    lowest = {}
+    for on in (True, False):
+        result = retarget(motion, rest, RetargetConfig(foot_lock=False, feet_on_floor=on))
+        sites = rig_sites(rest, result.animation, plan)
+        rig = np.minimum(sites["l_toe"][:, 2], sites["r_toe"][:, 2])
+        person = result.root_scale * result.world_joints[:, [ix["l_toe"], ix["r_toe"]], 2].min(axis=1)
+        lowest[on] = (rig, person + rest_toe, sites["pelvis"][:, :2])
+    rig, want, pelvis_xy = lowest[True]
+    np.testing.assert_allclose(rig, want, atol=1e-9)
+    assert np.abs(lowest[False][0] - want).max() > 0.02  # without it the feet sink and float with the shins
+    np.testing.assert_allclose(pelvis_xy, lowest[False][2], atol=1e-12)  # only the height changes
 
 
 def test_armature_object_rotation_and_scale_are_honoured() -> None:
