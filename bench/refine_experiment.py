@@ -138,16 +138,17 @@ def mocap_metrics(motion: Motion3D, view: View, noisy: Keypoints2D, clean: Keypo
 
 
 def run_mocap(
-    views: Sequence[View], configs: Sequence[RefineConfig]
+    views: Sequence[View], configs: Sequence[RefineConfig], weights: Path | None = None
 ) -> tuple[Totals, list[Totals], list[float], int]:
-    """Lift and refine every view; totals before, after (per config), CPU seconds per config, frames."""
+    """Lift (with `weights`, None: the shipped ones) and refine every view; totals before, after (per config),
+    CPU seconds per config, frames."""
     before = Totals()
     after = [Totals() for _ in configs]
     cpu = [0.0 for _ in configs]
     frames_total = 0
     for n, view in enumerate(views):
         noisy, clean = keypoints_of(view), keypoints_of(view, view.clean_px)
-        motion = api.lift(noisy, focal_px=view.intrinsics.fx, device="cpu")
+        motion = api.lift(noisy, weights=weights, focal_px=view.intrinsics.fx, device="cpu")
         frames = motion.num_frames
         frames_total += frames
         base = mocap_metrics(motion, view, noisy, clean)
@@ -312,6 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--video", type=Path, default=None, help="sample clip (default: the demo's)")
     parser.add_argument("--no-sample", action="store_true", help="skip the sample clip rows")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="checkpoint stem for the test split (default: the shipped one)",
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         overrides = [json.loads(c) for c in (args.config or ["{}"])]
@@ -326,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep = np.linspace(0, len(clips) - 1, args.clips).round().astype(int)
             clips = [clips[i] for i in keep]
         views, _ = test_views(clips, EVAL_SEED)
-        before, after, cpu, frames = run_mocap(views, configs)
+        before, after, cpu, frames = run_mocap(views, configs, args.weights)
         longest = max(views, key=lambda v: len(v.keypoints_px))
         t_cpu, t_wall, t_frames = time_30s(longest, configs[0])
         sample = None
@@ -376,6 +383,11 @@ height (bounce) and the standard deviation of its camera-space depth. While he j
 {table_s}
 """
         print(table_s)
+    weights_text = (
+        "the shipped weights (`lifting/weights/mocap`)"
+        if args.weights is None
+        else f"the weights `{os.path.relpath(args.weights, ROOT)}`"
+    )
     text = f"""# Per-clip refinement
 
 Written by `{command}` on {datetime.date.today().isoformat()} (code {code_version()}); do not edit by hand.
@@ -391,7 +403,7 @@ split (`--split validation`), never on the test split.
 
 {args.split.capitalize()} split: {len(clips)} clips, {frames} frames at 30 fps, subjects {", ".join(subjects)}.
 Each clip is seen through the random camera with the detector-like noise of `lifting.evaluate`'s noisy rows (seed
-{EVAL_SEED}; on the test split the network row reproduces docs/results.md), lifted with the shipped weights (`lifting/weights/mocap`) at the
+{EVAL_SEED}; on the test split the network row reproduces docs/results.md), lifted with {weights_text} at the
 clip's true focal length, then refined. Frame-weighted means. MPJPE: root-relative joints; P-MPJPE: after
 per-frame rigid alignment with scale; Abs. joints: camera-space joints, root included; Root: camera-space root
 trajectory (scaled: after one least-squares scale per clip, which removes the monocular scale ambiguity);
