@@ -27,7 +27,7 @@ from lifting.errors import MocapError
 from lifting.evaluate import EVAL_SEED, test_views
 from lifting.lift import run_models
 from lifting.metrics import acceleration_error, bone_lengths, mpjpe, p_mpjpe
-from lifting.mocap.dataset import load_split
+from lifting.mocap.dataset import evenly_spaced, load_split
 from lifting.mocap.training_source import view_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,10 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         device = resolve_device(args.device)
-        clips = load_split(args.shared_dir, args.split)
-        if 0 < args.clips < len(clips):
-            keep = np.linspace(0, len(clips) - 1, args.clips).round().astype(int)
-            clips = [clips[i] for i in keep]
+        clips = evenly_spaced(load_split(args.shared_dir, args.split), args.clips)
         views, _ = test_views(clips, EVAL_SEED)
         header = (
             ["model", "MPJPE", "P-MPJPE", "Accel"]

@@ -43,7 +43,7 @@ from lifting.metrics import (  # noqa: E402
     p_mpjpe,
     root_trajectory_error,
 )
-from lifting.mocap.dataset import load_split  # noqa: E402
+from lifting.mocap.dataset import evenly_spaced, load_split  # noqa: E402
 from lifting.mocap.views import View  # noqa: E402
 from lifting.refine import RefineConfig, refine_motion, reprojection_error  # noqa: E402
 from lifting.train import code_version  # noqa: E402
@@ -328,10 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     labels = ["refined" if not o else "refined " + json.dumps(o) for o in overrides]
     try:
-        clips = load_split(args.shared_dir, args.split)
-        if 0 < args.clips < len(clips):
-            keep = np.linspace(0, len(clips) - 1, args.clips).round().astype(int)
-            clips = [clips[i] for i in keep]
+        clips = evenly_spaced(load_split(args.shared_dir, args.split), args.clips)
         views, _ = test_views(clips, EVAL_SEED)
         before, after, cpu, frames = run_mocap(views, configs, args.weights)
         longest = max(views, key=lambda v: len(v.keypoints_px))

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from lifting.checkpoint import load_checkpoint  # noqa: E402
 from lifting.evaluate import METRICS, evaluate_views, test_views  # noqa: E402
 from lifting.finetune import FinetuneTrainer, SemiSupervisedConfig, UnlabeledClip  # noqa: E402
-from lifting.mocap.dataset import load_split  # noqa: E402
+from lifting.mocap.dataset import evenly_spaced, load_split  # noqa: E402
 from lifting.mocap.training_source import MocapSource, view_inputs  # noqa: E402
 from lifting.mocap.views import random_view  # noqa: E402
 from lifting.train import TrainConfig, code_version  # noqa: E402
@@ -51,15 +51,9 @@ REPORTED = ("MPJPE", "P-MPJPE", "N-MPJPE", "Root", "Bone std")
 MODE_NAMES = {"joint": "paper's back-projection", "aligned": "aligned back-projection"}
 
 
-def evenly(items: list, count: int) -> list:  # type: ignore[type-arg]
-    if count <= 0 or count >= len(items):
-        return list(items)
-    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
-
-
 def unlabeled_clips(subjects_out: set[str], count: int, seed: int) -> list[UnlabeledClip]:
     """2D only of `count` training clips of subjects not in `subjects_out`, one fixed noisy view each."""
-    clips = evenly([c for c in load_split(SHARED, "train") if c.subject not in subjects_out], count)
+    clips = evenly_spaced([c for c in load_split(SHARED, "train") if c.subject not in subjects_out], count)
     rng = np.random.default_rng(seed)
     out = []
     for clip in clips:
@@ -102,7 +96,7 @@ def train(
 def mocap_experiment(args: argparse.Namespace, work: Path) -> tuple[list[str], dict[str, object]]:
     subjects = tuple(args.labeled_subjects.split(","))
     source = MocapSource(shared_dir=SHARED, max_validation_clips=20)
-    labeled = evenly([c for c in source.train_clips if c.subject in subjects], args.labeled_clips)
+    labeled = evenly_spaced([c for c in source.train_clips if c.subject in subjects], args.labeled_clips)
     if not labeled:
         raise SystemExit(f"no training clip of the subjects {subjects}")
     labeled_frames = sum(c.num_frames for c in labeled)
@@ -113,7 +107,7 @@ def mocap_experiment(args: argparse.Namespace, work: Path) -> tuple[list[str], d
     source.train_clips = labeled * max(1, -(-wanted_frames // labeled_frames))
     unlabeled = unlabeled_clips(set(subjects), args.unlabeled_clips, args.seed + 1)
     unlabeled_minutes = sum(len(c.inputs) for c in unlabeled) / 30.0 / 60.0
-    test = evenly(load_split(SHARED, "test"), args.test_clips)
+    test = evenly_spaced(load_split(SHARED, "test"), args.test_clips)
     noisy, _ = test_views(test, seed=2024)
     rows = []
     runs: list[tuple[str, list[UnlabeledClip], str]] = [("supervised only", [], "joint")]

@@ -39,7 +39,7 @@ from lifting.metrics import (
     p_mpjpe,
     root_trajectory_error,
 )
-from lifting.mocap.dataset import MocapClip, load_split
+from lifting.mocap.dataset import MocapClip, evenly_spaced, load_split
 from lifting.mocap.splits import SPLIT_VERSION
 from lifting.mocap.training_source import view_inputs
 from lifting.mocap.views import NoiseConfig, View, random_camera, render_view
@@ -215,10 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.split != "test":
                 raise MocapError("Give --out for a validation run; docs/results.md is for the test split.")
             out = ROOT / "docs" / "results.md"
-        clips = load_split(args.shared_dir, args.split)
-        if args.max_clips > 0 and len(clips) > args.max_clips:
-            keep = np.linspace(0, len(clips) - 1, args.max_clips).round().astype(int)
-            clips = [clips[i] for i in keep]
+        clips = evenly_spaced(load_split(args.shared_dir, args.split), args.max_clips)
         noisy, clean = test_views(clips, EVAL_SEED)
         rows = []
         for stem in args.weights:

@@ -159,3 +159,10 @@ def test_missing_archive_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-
         ds.load_split(tmp_path, "train", cache_dir=tmp_path / "cache")
     with pytest.raises(ValueError):
         ds.load_split(tmp_path, "holdout", cache_dir=tmp_path)  # type: ignore[arg-type]
+
+
+def test_evenly_spaced_keeps_the_ends_and_order() -> None:
+    assert ds.evenly_spaced(list(range(10)), 4) == [0, 3, 6, 9]
+    assert ds.evenly_spaced("abcde", 3) == ["a", "c", "e"]
+    assert ds.evenly_spaced([1, 2, 3], 0) == [1, 2, 3]
+    assert ds.evenly_spaced([1, 2, 3], 5) == [1, 2, 3]

@@ -50,7 +50,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -587,6 +587,17 @@ def load_split(
             if clip.split == split and clip.source_fps >= min_source_fps:
                 out.append(clip)
     return out
+
+
+T = TypeVar("T")
+
+
+def evenly_spaced(items: Sequence[T], count: int) -> list[T]:
+    """`count` items spread evenly over `items` (first and last included), in order; all of them when count
+    is 0 or negative or not below len(items). For quick runs on a fixed, representative subset of a split."""
+    if count <= 0 or count >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
 def estimate_stature(clips: Sequence[MocapClip]) -> float:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from lifting.camera import normalize_camera
 from lifting.errors import MocapError
-from lifting.mocap.dataset import MODEL_FPS, MocapClip, load_split
+from lifting.mocap.dataset import MODEL_FPS, MocapClip, evenly_spaced, load_split
 from lifting.mocap.splits import SPLIT_VERSION
 from lifting.mocap.views import View, ViewConfig, epoch_views
 from lifting.skeleton import BLAZEPOSE, OUTPUT, JointSet
@@ -61,8 +61,8 @@ class MocapSource:
     def __post_init__(self) -> None:
         self._validation: Views | None = None
         if self.preloaded is not None:
-            self.train_clips = _subset(list(self.preloaded[0]), self.max_train_clips)
-            self.validation_clips = _subset(list(self.preloaded[1]), self.max_validation_clips)
+            self.train_clips = evenly_spaced(list(self.preloaded[0]), self.max_train_clips)
+            self.validation_clips = evenly_spaced(list(self.preloaded[1]), self.max_validation_clips)
             return
         if (
             not (Path(self.shared_dir) / "data" / "mocap").is_dir()
@@ -71,8 +71,10 @@ class MocapSource:
             raise MocapError(
                 f"No motion-capture data was found under {self.shared_dir}; pass --shared-dir with data/mocap in it."
             )
-        self.train_clips = _subset(load_split(self.shared_dir, "train"), self.max_train_clips)
-        self.validation_clips = _subset(load_split(self.shared_dir, "validation"), self.max_validation_clips)
+        self.train_clips = evenly_spaced(load_split(self.shared_dir, "train"), self.max_train_clips)
+        self.validation_clips = evenly_spaced(
+            load_split(self.shared_dir, "validation"), self.max_validation_clips
+        )
 
     def describe(self) -> dict[str, object]:
         hours = sum(c.num_frames for c in self.train_clips) / self.fps / 3600.0
@@ -101,10 +103,3 @@ class MocapSource:
                 epoch_views(self.validation_clips, VALIDATION_SEED, 0, self.view_config)
             )
         return self._validation
-
-
-def _subset(clips: list[MocapClip], limit: int) -> list[MocapClip]:
-    if limit <= 0 or len(clips) <= limit:
-        return clips
-    keep = np.linspace(0, len(clips) - 1, limit).round().astype(int)
-    return [clips[i] for i in keep]
