@@ -78,6 +78,11 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
         name="Smoothing", description="Strength of temporal smoothing", min=0.0, max=1.0, default=0.3
     )
     foot_lock: BoolProperty(name="Lock Feet", description="Keep planted feet still", default=True)  # type: ignore[valid-type]
+    constant_bones: BoolProperty(  # type: ignore[valid-type]
+        name="Constant Bone Lengths",
+        description="Give every bone one length for the whole clip (off: the network's per-frame lengths)",
+        default=True,
+    )
     refine: BoolProperty(  # type: ignore[valid-type]
         name="Refine", description="Per-clip self-correction against the 2D keypoints (slower)", default=False
     )

@@ -243,6 +243,8 @@ class LiftTask(EngineTask):
             argv += ["--fov", f"{fov:.6g}"]
         if weights is not None:
             argv += ["--weights", weights]
+        if not settings.constant_bones:
+            argv.append("--free-bones")
         if settings.refine:
             argv.append("--refine")
         return argv, engine_env()

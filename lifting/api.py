@@ -125,12 +125,15 @@ def lift(
     fov_axis: str = "horizontal",
     focal_px: float | None = None,
     mirror: bool = True,
+    constant_bones: bool = True,
     refine: bool = False,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Motion3D:
     """3D motion (Motion3D, at the clip's frame times) from 2D keypoints, with the shipped or given weights.
 
+    `constant_bones`: give every bone one length for the whole clip, moving the joints as little as possible
+    (`lifting.bones`); off keeps the network's per-frame lengths, which drift by about 15 mm.
     `refine`: after lifting, optimise the clip so its projection agrees with the keypoints, with constant bone
     lengths and smooth motion (`lifting.refine`; a few seconds on the CPU for a 30-second clip); progress then
     reports a "refine" stage.
@@ -142,6 +145,7 @@ def lift(
         fov_axis=fov_axis,
         focal_px=focal_px,
         mirror=mirror,
+        constant_bones=constant_bones,
         refine=refine,
     )
 

@@ -153,6 +153,7 @@ def cmd_lift(args: argparse.Namespace) -> int:
             weights=args.weights,
             device=args.device,
             fov_deg=args.fov,
+            constant_bones=not args.free_bones,
             refine=args.refine,
             progress=bar,
         ),
@@ -251,6 +252,11 @@ def build_parser(prog: str = "python -m lifting") -> argparse.ArgumentParser:
     p.add_argument("keypoints")
     p.add_argument("-o", "--out", required=True, help="output .motion.npz")
     p.add_argument("--refine", action="store_true", help="per-clip self-correction against the 2D keypoints")
+    p.add_argument(
+        "--free-bones",
+        action="store_true",
+        help="keep the network's per-frame bone lengths instead of one length per bone for the clip",
+    )
     p.add_argument("--weights", help="checkpoint stem (default: the shipped weights)")
     p.add_argument("--fov", type=float, help="horizontal field of view of the camera, degrees")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -318,6 +324,11 @@ def build_convert_parser(prog: str = "video-mocap") -> argparse.ArgumentParser:
     lift.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     lift.add_argument("--weights", metavar="STEM", help="checkpoint stem (default: the shipped weights)")
     lift.add_argument("--refine", action="store_true", help="per-clip refinement after lifting")
+    lift.add_argument(
+        "--free-bones",
+        action="store_true",
+        help="keep the network's per-frame bone lengths instead of one length per bone for the clip",
+    )
     out = parser.add_argument_group("more output")
     out.add_argument(
         "--preview",

@@ -70,6 +70,7 @@ class ConvertOptions:
     weights: str | None = None
     fov: float | None = None
     focal: float | None = None
+    constant_bones: bool = True
     refine: bool = False
     smooth: float = 0.3
     foot_lock: bool = True
@@ -221,6 +222,7 @@ def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
         weights=check_weights(args.weights),
         fov=args.fov,
         focal=args.focal,
+        constant_bones=not args.free_bones,
         refine=bool(args.refine),
         smooth=float(args.smooth),
         foot_lock=not args.no_foot_lock,
@@ -371,6 +373,7 @@ def convert_one(job: Job, options: ConvertOptions, stages: Stages = quiet_stages
         "device": options.device,
         "fov_deg": options.fov,
         "focal_px": options.focal,
+        "constant_bones": options.constant_bones,
         "refine": options.refine,
     }
     motion: Motion3D = stages("lift", lambda progress: api.lift(keypoints, progress=progress, **lift_options))

@@ -8,7 +8,9 @@ The steps, for one clip:
 4. the pose model (root-relative 3D joints) and the trajectory model (camera-space root) run over the whole
    sequence in one call each, averaged with the mirrored prediction of the mirrored input;
 5. results are resampled back to the video's frame times, so Motion3D frame i is video frame i;
-6. optionally (`LiftOptions.refine`), the clip is refined against its own 2D keypoints with constant bone
+6. every bone gets one length for the whole clip, with the joints moved as little as possible
+   (`LiftOptions.constant_bones`, on by default; `lifting.bones`);
+7. optionally (`LiftOptions.refine`), the clip is refined against its own 2D keypoints with constant bone
    lengths and smooth motion (`lifting.refine`), which mostly fixes the trajectory's depth.
 
 Unknown intrinsics default to a 26 mm (35 mm-equivalent) lens, the main camera of most phones: a diagonal field of
@@ -27,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from lifting.bones import constant_bone_lengths
 from lifting.camera import Intrinsics, normalize_camera, normalize_screen
 from lifting.checkpoint import CheckpointConfig, load_checkpoint
 from lifting.device import resolve_device
@@ -85,8 +88,10 @@ class KeypointSequence(Protocol):
 @dataclass(frozen=True)
 class LiftOptions:
     """weights: checkpoint stem/path (None = the shipped weights); device: auto, cpu or cuda; fov_deg/fov_axis
-    or focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; refine: per-clip
-    self-correction against the 2D keypoints (`lifting.refine`) with `refine_config`."""
+    or focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; constant_bones:
+    one length per bone over the clip (`lifting.bones`; off gives the network's raw joints, whose bone lengths
+    drift by about 15 mm); refine: per-clip self-correction against the 2D keypoints (`lifting.refine`) with
+    `refine_config`."""
 
     weights: Path | None = None
     device: str = "auto"
@@ -94,6 +99,7 @@ class LiftOptions:
     fov_axis: str = "horizontal"
     focal_px: float | None = None
     mirror: bool = True
+    constant_bones: bool = True
     refine: bool = False
     refine_config: RefineConfig = field(default_factory=RefineConfig)
 
@@ -273,6 +279,9 @@ def lift_keypoints(
     report("finish", 0.4 if options.refine else 0.9)
     joints = resample(pose, model_times, times)
     joints -= joints[:, :1]  # exactly root-relative after interpolation
+    if options.constant_bones:
+        # After resampling, so the lengths hold exactly on the video's frames.
+        joints = constant_bone_lengths(joints, config.output_joints.names, config.output_joints.parents)
     root = resample(trajectory, model_times, times) if trajectory is not None else np.zeros((frames, 3))
     motion = Motion3D(
         joints=joints.astype(np.float32),

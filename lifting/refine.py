@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from lifting.bones import bone_pairs, clip_bone_lengths
 from lifting.errors import MocapError
 from lifting.mocap.landmarks import FACE_OFFSETS, HAND_OFFSETS, HIP_OFFSET
 from lifting.skeleton import BLAZEPOSE
@@ -154,17 +155,10 @@ class RefineReport:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _bones(parents: tuple[int, ...]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(parent, child) index arrays, one bone per non-root joint, in joint order."""
-    child = np.array([c for c, p in enumerate(parents) if p >= 0], dtype=np.int64)
-    parent = np.array([parents[c] for c in child], dtype=np.int64)
-    return parent, child
-
-
 def _ancestry(parents: tuple[int, ...]) -> FloatArray:
     """(J, B) matrix A with A[j, b] = 1 when bone b lies on the path from the root to joint j, so root-relative
     joints are `A @ bone_vectors`."""
-    _, child = _bones(parents)
+    _, child = bone_pairs(parents)
     bone_of = {int(c): b for b, c in enumerate(child)}
     out = np.zeros((len(parents), len(child)))
     for j in range(len(parents)):
@@ -178,28 +172,6 @@ def _ancestry(parents: tuple[int, ...]) -> FloatArray:
 def _twin_key(name: str, symmetric: bool) -> str:
     """The name shared by a left/right pair of joints (`l_knee`, `r_knee` → `knee`) when `symmetric`."""
     return name[2:] if symmetric and name.startswith(("l_", "r_")) else name
-
-
-def clip_bone_lengths(
-    joints: npt.ArrayLike,
-    names: tuple[str, ...],
-    parents: tuple[int, ...],
-    percentile: float = 50.0,
-    symmetric: bool = True,
-) -> FloatArray:
-    """(B,) one length per bone for the whole clip: the given percentile over frames of the bone's length in
-    joints (T, J, 3), left and right twins (`l_*`/`r_*` children) averaged when `symmetric`."""
-    j = np.asarray(joints, dtype=np.float64)
-    parent, child = _bones(parents)
-    lengths = np.percentile(np.linalg.norm(j[:, child] - j[:, parent], axis=-1), percentile, axis=0)
-    if symmetric:
-        index = {names[int(c)]: b for b, c in enumerate(child)}
-        for name, b in index.items():
-            if name.startswith("l_") and "r_" + name[2:] in index:
-                twin = index["r_" + name[2:]]
-                lengths[b] = lengths[twin] = 0.5 * (lengths[b] + lengths[twin])
-    out: FloatArray = np.maximum(lengths, 1e-3)
-    return out
 
 
 @dataclass(frozen=True)
@@ -461,7 +433,7 @@ def _refine(
     if parents[0] != -1 or any(p < 0 for p in parents[1:]):
         raise MocapError("Refinement needs a skeleton with a single root joint first; re-lift the clip.")
     frames = motion.num_frames
-    parent, child = _bones(parents)
+    parent, child = bone_pairs(parents)
     ancestry = _ancestry(parents)
     net_rel = motion.joints.astype(np.float64)
     net_rel = net_rel - net_rel[:, :1]

@@ -1,7 +1,7 @@
 """The engine's worker process: what the Blender add-on starts, a thin shell over `lifting.api`.
 
     python -m lifting.worker run --video V --out OUT.motion.npz [--keypoints-cache DIR] [--frames A:B]
-                                 [--fov DEG] [--weights STEM] [--device auto|cpu|cuda] [--refine]
+                                 [--fov DEG] [--weights STEM] [--device auto|cpu|cuda] [--refine] [--free-bones]
     python -m lifting.worker detect --video V --keypoints-cache DIR [--frames A:B]
     python -m lifting.worker check [--device auto|cpu|cuda]
 
@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--device", choices=DEVICES, default="auto")
     run.add_argument("--refine", action="store_true", help="per-clip self-correction after lifting")
+    run.add_argument(
+        "--free-bones",
+        action="store_true",
+        help="keep the network's per-frame bone lengths instead of one length per bone for the clip",
+    )
     det = sub.add_parser("detect", help="video -> 2D keypoints cache only")
     det.add_argument("--video", required=True)
     det.add_argument("--keypoints-cache", required=True)
@@ -204,6 +209,8 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
         "fov_deg": args.fov,
         "progress": emit.callback("lift"),
     }
+    if args.free_bones:
+        lift_options["constant_bones"] = False
     if args.refine:  # per-clip self-correction (lifting.refine), reported as a "refine" stage of "lift"
         lift_options["refine"] = True
     keypoints = api.detect(video, frames=frames, cache_dir=cache, progress=emit.callback("detect"))

@@ -22,6 +22,7 @@ from lifting.checkpoint import CheckpointConfig, save_checkpoint
 from lifting.cli import build_convert_parser, main
 from lifting.convert import Job, plan
 from lifting.errors import MocapError
+from lifting.metrics import bone_length_std
 from lifting.mocap.bvh import read_bvh
 from lifting.model import TemporalModelConfig
 from lifting.skeleton import BLAZEPOSE, OUTPUT
@@ -74,6 +75,21 @@ def test_detect_then_lift(tmp_path: Path, weights: Path, capsys: pytest.CaptureF
     assert main(["lift", str(kp), "-o", str(motion_path), "--weights", str(weights), "--device", "cpu"]) == 0
     motion = Motion3D.load(motion_path)
     assert motion.joints.shape == (30, 21, 3) and motion.fps == pytest.approx(30.0, abs=0.01)
+    assert bone_length_std(motion.joints, motion.parents) < 1e-5  # one length per bone by default
+    free_path = tmp_path / "free.motion.npz"
+    argv = [
+        "lift",
+        str(kp),
+        "-o",
+        str(free_path),
+        "--weights",
+        str(weights),
+        "--device",
+        "cpu",
+        "--free-bones",
+    ]
+    assert main(argv) == 0
+    assert bone_length_std(Motion3D.load(free_path).joints, motion.parents) > 1e-3
 
 
 def test_demo_writes_keypoints_motion_and_a_readable_bvh(tmp_path: Path, weights: Path) -> None:
@@ -290,6 +306,7 @@ def test_convert_one_runs_each_stage_through_the_given_runner(
     jobs, options = plan(build_convert_parser().parse_args(argv))
     assert jobs == [Job(EXCERPT, out)]
     assert options == convert.ConvertOptions(fmt="npz", frames=(10, 40), weights=str(weights), device="cpu")
+    assert not plan(build_convert_parser().parse_args([*argv, "--free-bones"]))[1].constant_bones
     reports: dict[str, list[float]] = {}
 
     def stages(name: str, work: Callable[[api.Progress], T], /) -> T:

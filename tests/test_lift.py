@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from lifting.bones import DEFAULT_PERCENTILE, clip_bone_lengths
 from lifting.checkpoint import CheckpointConfig, save_checkpoint
 from lifting.errors import MocapError
 from lifting.lift import (
@@ -21,6 +22,7 @@ from lifting.lift import (
     output_confidence,
     resample,
 )
+from lifting.metrics import bone_length_std, bone_lengths
 from lifting.model import TemporalModelConfig
 from lifting.skeleton import BLAZEPOSE, OUTPUT, mirror_points
 
@@ -126,6 +128,21 @@ def test_lift_gives_a_motion_at_the_video_frame_times(weights: Path) -> None:
     assert motion.intrinsics.width == 1920 and motion.intrinsics.fx == pytest.approx(
         1920 / 2 / math.tan(math.radians(clip_intrinsics(1920, 1080, LiftOptions()).fov_deg()) / 2)
     )
+
+
+def test_lift_gives_each_bone_one_length_unless_asked_not_to(weights: Path) -> None:
+    clip = _clip(frames=40, fps=25.0, seed=5)
+    fixed = lift_keypoints(clip, LiftOptions(weights=weights, device="cpu"))
+    free = lift_keypoints(clip, LiftOptions(weights=weights, device="cpu", constant_bones=False))
+    assert bone_length_std(free.joints, OUTPUT.parents) > 1e-3  # the untrained network's lengths wobble
+    assert bone_length_std(fixed.joints, OUTPUT.parents) < 1e-5
+    np.testing.assert_allclose(
+        bone_lengths(fixed.joints[0], OUTPUT.parents),
+        clip_bone_lengths(free.joints, OUTPUT.names, OUTPUT.parents, DEFAULT_PERCENTILE),
+        atol=1e-5,
+    )
+    np.testing.assert_array_equal(fixed.joints[:, 0], 0.0)
+    np.testing.assert_array_equal(fixed.root, free.root)  # the trajectory is not touched
 
 
 def test_mirrored_clip_gives_the_mirrored_motion(weights: Path) -> None:

@@ -16,7 +16,7 @@ from lifting.keypoints2d import Keypoints2D
 from lifting.metrics import bone_lengths, mpjpe
 from lifting.mocap.landmarks import virtual_landmarks
 from lifting.mocap.mapping import NOSE_OFFSET, BodyPose, foot_axes, hand_axes, head_axes
-from lifting.refine import RefineConfig, clip_bone_lengths, refine_motion, reprojection_error, solve_root
+from lifting.refine import RefineConfig, refine_motion, reprojection_error, solve_root
 from lifting.skeleton import OUTPUT
 from retarget.motion3d import Motion3D
 from retarget.synthetic import camera_motion, walking_joints
@@ -144,21 +144,6 @@ def test_refinement_fixes_reprojection_depth_and_bone_lengths(
     assert refined.joint_names == start.joint_names and refined.parents == start.parents
     assert refined.fps == start.fps and refined.intrinsics == start.intrinsics
     np.testing.assert_array_equal(refined.confidence, start.confidence)
-
-
-def test_bone_lengths_are_the_clips_median_with_left_and_right_averaged() -> None:
-    truth = walking_truth(10)
-    rel = truth.joints.astype(np.float64)
-    lengths = clip_bone_lengths(rel, truth.joint_names, truth.parents)
-    expected = np.median(bone_lengths(rel, truth.parents), axis=0)
-    np.testing.assert_allclose(lengths, expected, atol=1e-6)  # the walker is symmetric
-    lopsided = rel.copy()
-    i = OUTPUT.index
-    lopsided[:, i["l_hand"]] = rel[:, i["l_wrist"]] + 2.0 * (rel[:, i["l_hand"]] - rel[:, i["l_wrist"]])
-    both = clip_bone_lengths(lopsided, truth.joint_names, truth.parents)
-    bones = [c for c, p in enumerate(truth.parents) if p >= 0]
-    left, right = bones.index(i["l_hand"]), bones.index(i["r_hand"])
-    assert both[left] == pytest.approx(both[right]) == pytest.approx(1.5 * expected[right], rel=1e-6)
 
 
 def short_forearms(motion: Motion3D, factor: float) -> Motion3D:

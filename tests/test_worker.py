@@ -49,6 +49,7 @@ def fake_api(calls: dict[str, Any], *, lift_error: Exception | None = None) -> t
         weights: Any = None,
         device: str = "auto",
         fov_deg: Any = None,
+        constant_bones: bool = True,
         refine: bool = False,
         progress: Any = None,
         cancel: Any = None,
@@ -58,6 +59,7 @@ def fake_api(calls: dict[str, Any], *, lift_error: Exception | None = None) -> t
             "weights": weights,
             "device": device,
             "fov": fov_deg,
+            "constant_bones": constant_bones,
             "refine": refine,
         }
         progress(0.5)
@@ -121,6 +123,7 @@ def test_run_reports_progress_then_done_and_writes_the_motion(
         "weights": str(weights),
         "device": "cpu",
         "fov": 55.0,
+        "constant_bones": True,
         "refine": False,
     }
     loaded = Motion3D.load(out)
@@ -195,6 +198,20 @@ def test_refine_flag_reaches_the_api(
     code, events = run_main(argv)
     assert code == 0 and events[-1]["event"] == "done"
     assert calls["lift"]["refine"] is flag
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_free_bones_flag_reaches_the_api(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, video: Path, flag: bool
+) -> None:
+    calls: dict[str, Any] = {}
+    monkeypatch.setitem(sys.modules, "lifting.api", fake_api(calls))
+    argv = ["run", "--video", str(video), "--out", str(tmp_path / "o.npz")] + (
+        ["--free-bones"] if flag else []
+    )
+    code, events = run_main(argv)
+    assert code == 0 and events[-1]["event"] == "done"
+    assert calls["lift"]["constant_bones"] is not flag
 
 
 def test_parse_frames() -> None:

@@ -129,6 +129,18 @@ def test_cancel_kills_the_engine_and_changes_nothing(
     assert fingerprint() == before
 
 
+def test_lift_options_reach_the_engine_command(fake_engine: Path) -> None:
+    setup_scene(SAMPLE_VIDEO)
+    tasks = importlib.import_module(ADDON_MODULE + ".tasks")
+    settings = bpy.context.scene.video_mocap
+    argv, _ = tasks.LiftTask(apply=False).command(bpy.context)
+    assert "--free-bones" not in argv and "--refine" not in argv  # the defaults
+    settings.constant_bones = False
+    settings.refine = True
+    argv, _ = tasks.LiftTask(apply=False).command(bpy.context)
+    assert argv[-2:] == ["--free-bones", "--refine"]
+
+
 def test_the_cancel_operator_flags_a_running_task(fresh: ModuleType) -> None:
     status = bpy.context.window_manager.video_mocap_status
     status.running = True
