@@ -58,6 +58,13 @@ def run(cmd: list[str]) -> None:
         sys.exit(result.returncode)
 
 
+def make_venv(venv_dir: Path, force: bool) -> None:
+    """Create the virtual environment when it has no Python yet (or afresh when `force`); an existing one is
+    kept and only updated by pip, since re-creating it over itself fails when it was made with symlinks."""
+    if force or not venv_python(venv_dir).exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
+
+
 def setup(force: bool = False) -> Path:
     """Create `.venv` and install the pinned stack unless it is already up to date; return its Python."""
     if sys.version_info[:2] != (3, 11):
@@ -69,12 +76,12 @@ def setup(force: bool = False) -> Path:
     if not force and python.exists() and STAMP.exists() and STAMP.read_text().strip() == fingerprint:
         return python
     print(f"Setting up {VENV} (Python {sys.version.split()[0]}) ...", flush=True)
-    venv.EnvBuilder(with_pip=True, clear=force or not python.exists()).create(VENV)
+    make_venv(VENV, force)
     pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
     run([*pip, "install", "--quiet", "-e", f".[{EXTRAS}]"])
     run([*pip, "install", "--quiet", "--no-deps", MEDIAPIPE_PIN])
     bpy45 = venv_python(VENV_BPY45)
-    venv.EnvBuilder(with_pip=True, clear=force or not bpy45.exists()).create(VENV_BPY45)
+    make_venv(VENV_BPY45, force)
     run([str(bpy45), "-m", "pip", "--disable-pip-version-check", "install", "--quiet", *BPY45_REQUIREMENTS])
     STAMP.write_text(fingerprint + "\n")
     print("Environment ready.", flush=True)
