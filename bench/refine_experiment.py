@@ -6,8 +6,9 @@
 
 Mocap rows: every clip of the split (or `--clips N`, an evenly spaced subset) is seen through the random camera
 and detector-like noise of `lifting.evaluate`'s noisy rows (same seed, so the "before" rows reproduce them),
-lifted with the shipped weights through `lifting.api.lift` (the clip's true focal length, CPU), then refined with
-`refine_motion`. Metrics are frame-weighted over clips. The sample clip rows run the demo's pipeline (detection,
+lifted with the shipped weights through `lifting.api.lift` (the clip's true focal length, CPU; the "before" rows
+with lift's constant bone lengths), then refined with `refine_motion` from the network's raw joints, as
+`lift(..., refine=True)` does. Metrics are frame-weighted over clips. The sample clip rows run the demo's pipeline (detection,
 lifting, retargeting onto our armature) without and with refinement and report what `python -m lifting demo`
 prints. Timing is CPU time of `refine_motion` (wall time on a busy machine says little) per 30 s of video.
 """
@@ -149,13 +150,17 @@ def run_mocap(
     for n, view in enumerate(views):
         noisy, clean = keypoints_of(view), keypoints_of(view, view.clean_px)
         motion = api.lift(noisy, weights=weights, focal_px=view.intrinsics.fx, device="cpu")
+        # As lift(..., refine=True) does, refinement starts from the network's raw joints.
+        raw = api.lift(
+            noisy, weights=weights, focal_px=view.intrinsics.fx, device="cpu", constant_bones=False
+        )
         frames = motion.num_frames
         frames_total += frames
         base = mocap_metrics(motion, view, noisy, clean)
         before.add(base, frames)
         for i, config in enumerate(configs):
             start = time.process_time()
-            refined, _ = refine_motion(motion, noisy, config)
+            refined, _ = refine_motion(raw, noisy, config)
             cpu[i] += time.process_time() - start
             values = mocap_metrics(refined, view, noisy, clean)
             after[i].add(values, frames)
@@ -169,7 +174,7 @@ def run_mocap(
 def time_30s(view: View, config: RefineConfig, repeats: int = 3) -> tuple[float, float, int]:
     """Median CPU and wall seconds of refining the first 30 s (or all) of one lifted view; frames used."""
     noisy = keypoints_of(view)
-    motion = api.lift(noisy, focal_px=view.intrinsics.fx, device="cpu")
+    motion = api.lift(noisy, focal_px=view.intrinsics.fx, device="cpu", constant_bones=False)
     frames = min(motion.num_frames, int(SECONDS_30 * motion.fps))
     cut = dataclasses.replace(
         motion,
@@ -257,8 +262,9 @@ def run_sample(video: Path, config: RefineConfig) -> SampleResult:
     """Detect (cached), lift and refine the sample clip, and summarise both motions as the demo does."""
     keypoints = api.detect(video)
     motion = api.lift(keypoints, device="cpu")
+    raw = api.lift(keypoints, device="cpu", constant_bones=False)  # where lift(..., refine=True) starts
     start = time.process_time()
-    refined, _ = refine_motion(motion, keypoints, config)
+    refined, _ = refine_motion(raw, keypoints, config)
     cpu = time.process_time() - start
     n = min(IN_PLACE_FRAMES, motion.num_frames)
     hips = keypoints.keypoints[:n, [23, 24], 1].mean(axis=1)[keypoints.detected[:n]]  # BlazePose hips, y
@@ -401,7 +407,8 @@ split (`--split validation`), never on the test split.
 {args.split.capitalize()} split: {len(clips)} clips, {frames} frames at 30 fps, subjects {", ".join(subjects)}.
 Each clip is seen through the random camera with the detector-like noise of `lifting.evaluate`'s noisy rows (seed
 {EVAL_SEED}; on the test split the network row reproduces docs/results.md), lifted with {weights_text} at the
-clip's true focal length, then refined. Frame-weighted means. MPJPE: root-relative joints; P-MPJPE: after
+clip's true focal length (the network row: what `lift` outputs, with one length per bone), then refined from the
+network's raw joints, as `lift(..., refine=True)` does. Frame-weighted means. MPJPE: root-relative joints; P-MPJPE: after
 per-frame rigid alignment with scale; Abs. joints: camera-space joints, root included; Root: camera-space root
 trajectory (scaled: after one least-squares scale per clip, which removes the monocular scale ambiguity);
 2D vs input: reprojection error against the noisy keypoints the refinement sees (pixels, visibility-weighted,

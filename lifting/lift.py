@@ -9,7 +9,7 @@ The steps, for one clip:
    sequence in one call each, averaged with the mirrored prediction of the mirrored input;
 5. results are resampled back to the video's frame times, so Motion3D frame i is video frame i;
 6. every bone gets one length for the whole clip, with the joints moved as little as possible
-   (`LiftOptions.constant_bones`, on by default; `lifting.bones`);
+   (`LiftOptions.constant_bones`, on by default; `lifting.bones`), unless the clip is refined next;
 7. optionally (`LiftOptions.refine`), the clip is refined against its own 2D keypoints with constant bone
    lengths and smooth motion (`lifting.refine`), which mostly fixes the trajectory's depth.
 
@@ -90,7 +90,7 @@ class LiftOptions:
     """weights: checkpoint stem/path (None = the shipped weights); device: auto, cpu or cuda; fov_deg/fov_axis
     or focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; constant_bones:
     one length per bone over the clip (`lifting.bones`; off gives the network's raw joints, whose bone lengths
-    drift by about 15 mm); refine: per-clip self-correction against the 2D keypoints (`lifting.refine`) with
+    drift by about 15 mm; refinement always gives constant lengths, its own); refine: per-clip self-correction against the 2D keypoints (`lifting.refine`) with
     `refine_config`."""
 
     weights: Path | None = None
@@ -279,8 +279,9 @@ def lift_keypoints(
     report("finish", 0.4 if options.refine else 0.9)
     joints = resample(pose, model_times, times)
     joints -= joints[:, :1]  # exactly root-relative after interpolation
-    if options.constant_bones:
-        # After resampling, so the lengths hold exactly on the video's frames.
+    if options.constant_bones and not options.refine:
+        # After resampling, so the lengths hold exactly on the video's frames. Refinement fixes the lengths
+        # itself and its settings were chosen starting from the network's raw joints, so it gets those.
         joints = constant_bone_lengths(joints, config.output_joints.names, config.output_joints.parents)
     root = resample(trajectory, model_times, times) if trajectory is not None else np.zeros((frames, 3))
     motion = Motion3D(
