@@ -4,13 +4,13 @@
     .venv/bin/python bench/refine_experiment.py --split validation --out /tmp/val.md \
         --config '{}' --config '{"pose_sigma": 0.03}'              # tuning: one "after" row per config
 
-Mocap rows: every clip of the split (or `--clips N`, an evenly spaced subset) is seen through the random camera
-and detector-like noise of `lifting.evaluate`'s noisy rows (same seed, so the "before" rows reproduce them),
-lifted with the shipped weights through `lifting.api.lift` (the clip's true focal length, CPU; the "before" rows
-with lift's constant bone lengths), then refined with `refine_motion` from the network's raw joints, as
-`lift(..., refine=True)` does. Metrics are frame-weighted over clips. The sample clip rows run the demo's pipeline (detection,
-lifting, retargeting onto our armature) without and with refinement and report what `python -m lifting demo`
-prints. Timing is CPU time of `refine_motion` (wall time on a busy machine says little) per 30 s of video.
+Mocap rows: every clip of the split (or `--clips N`, an evenly spaced subset) is seen through the random camera and
+detector-like noise of `lifting.evaluate`'s noisy rows (same seed, so the "before" rows reproduce them), lifted with
+the shipped weights through `lifting.api.lift` (the clip's true focal length, CPU; the "before" rows with lift's
+constant bone lengths), then refined with `refine_motion` from the network's raw joints, as `lift(..., refine=True)`
+does. Metrics are frame-weighted over clips. The sample clip rows run the demo's pipeline (detection, lifting,
+retargeting onto our armature) without and with refinement and report what `python -m lifting demo` prints. Timing
+is CPU time of `refine_motion` (wall time on a busy machine says little) per 30 s of video.
 """
 
 from __future__ import annotations

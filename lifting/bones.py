@@ -2,8 +2,8 @@
 
 The network predicts every frame's joints on their own, so a bone's length wobbles over a clip (15 mm standard
 deviation on the test split, mostly slow drift across seconds that the 81-frame receptive field cannot see). A
-person's bones do not change length, so `lifting.lift` gives the clip one length per bone and moves each frame's joints
-as little as possible to reach those lengths:
+person's bones do not change length, so `lifting.lift` gives the clip one length per bone and moves each frame's
+joints as little as possible to reach those lengths:
 
 - lengths (`clip_bone_lengths`): a percentile over frames of each bone's predicted length, left and right
   bones averaged; the 60th percentile, a little above the median, fitted the validation split best (the numbers
@@ -73,10 +73,10 @@ def constrain_bone_lengths(
 ) -> FloatArray:
     """Joints (T, J, 3) moved so every bone has its length from `lengths` (B,) (metres, `bone_pairs` order).
 
-    Each iteration computes, for every bone, the move of each end joint by half the length error along the
-    bone (in opposite directions), gives every joint the mean of its bones' moves
-    times an over-relaxation of 1.5, and applies them all at once. A bone of zero length moves nothing (its
-    direction is unknown). On lifted clips 50 iterations leave a bone-length std of about 0.01 mm.
+    Each iteration computes, for every bone, the move of each end joint by half the length error along the bone (in
+    opposite directions), gives every joint the mean of its bones' moves times an over-relaxation of 1.5, and
+    applies them all at once. A bone of zero length moves nothing (its direction is unknown). On lifted clips 50
+    iterations leave a bone-length std of about 0.01 mm.
     """
     x = np.array(joints, dtype=np.float64)
     if x.ndim != 3 or x.shape[1:] != (len(parents), 3):

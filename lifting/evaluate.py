@@ -4,9 +4,9 @@
 
 Every test clip (split v1: HDM05 actors mm and tr, six CMU subjects) is seen through one random virtual camera
 (fixed seed, the same camera for every model) and rendered twice: with detector-like noise (the training noise
-model, `lifting.mocap.views.NoiseConfig`) and clean. Each checkpoint lifts both with mirror test-time
-augmentation and gets one length per bone for the clip (`lifting.bones`), exactly as `lifting.lift` does for a
-video (`--free-bones` evaluates the network's raw joints instead). Metrics (numpy, `lifting.metrics`), frame-weighted over
+model, `lifting.mocap.views.NoiseConfig`) and clean. Each checkpoint lifts both with mirror test-time augmentation
+and gets one length per bone for the clip (`lifting.bones`), exactly as `lifting.lift` does for a video
+(`--free-bones` evaluates the network's raw joints instead). Metrics (numpy, `lifting.metrics`), frame-weighted over
 clips: MPJPE (protocol 1), P-MPJPE (2), N-MPJPE (3), MPJVE and acceleration error (per frame at 30 fps), root
 trajectory error in camera space (mean, and after one least-squares scale per clip), and the standard deviation of
 the predicted bone lengths (ground truth: 0), also of the network's raw joints, before the constant lengths.

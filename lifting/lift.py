@@ -87,11 +87,11 @@ class KeypointSequence(Protocol):
 
 @dataclass(frozen=True)
 class LiftOptions:
-    """weights: checkpoint stem/path (None = the shipped weights); device: auto, cpu or cuda; fov_deg/fov_axis
-    or focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; constant_bones:
-    one length per bone over the clip (`lifting.bones`; off gives the network's raw joints, whose bone lengths
-    drift by about 15 mm; refinement always gives constant lengths, its own); refine: per-clip self-correction against the 2D keypoints (`lifting.refine`) with
-    `refine_config`."""
+    """weights: checkpoint stem/path (None = the shipped weights); device: auto, cpu or cuda; fov_deg/fov_axis or
+    focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; constant_bones: one
+    length per bone over the clip (`lifting.bones`; off gives the network's raw joints, whose bone lengths drift by
+    about 15 mm; refinement always gives constant lengths, its own); refine: per-clip self-correction against the 2D
+    keypoints (`lifting.refine`) with `refine_config`."""
 
     weights: Path | None = None
     device: str = "auto"
