@@ -115,8 +115,8 @@ def evaluate_views(
     for view in views:
         with torch.no_grad():
             raw, traj = run_models(models, view_inputs(view), config, mirror=True, device=device)
-        joints = config.output_joints
-        pose = constant_bone_lengths(raw, joints.names, joints.parents) if constant_bones else raw
+        joint_set = config.output_joints
+        pose = constant_bone_lengths(raw, joint_set.names, joint_set.parents) if constant_bones else raw
         gt = view.poses_3d.astype(np.float64)
         frames = len(gt)
         values = [
@@ -127,8 +127,8 @@ def evaluate_views(
             acceleration_error(pose, gt) if frames > 2 else np.nan,
             root_trajectory_error(traj, view.trajectory) if traj is not None else np.nan,
             root_trajectory_error(traj, view.trajectory, align_scale=True) if traj is not None else np.nan,
-            bone_length_std(pose, joints.parents),
-            bone_length_std(raw, joints.parents),
+            bone_length_std(pose, joint_set.parents),
+            bone_length_std(raw, joint_set.parents),
         ]
         for i, v in enumerate(values):
             if np.isfinite(v):

@@ -188,30 +188,23 @@ def test_unexpected_failures_exit_1_with_one_sentence(
     assert "Traceback" in capsys.readouterr().err  # the details go to stderr, i.e. the add-on's log
 
 
-@pytest.mark.parametrize("flag", [True, False])
-def test_refine_flag_reaches_the_api(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, video: Path, flag: bool
+@pytest.mark.parametrize(
+    ("flags", "option", "value"),
+    [
+        ([], "refine", False),
+        (["--refine"], "refine", True),
+        ([], "constant_bones", True),
+        (["--free-bones"], "constant_bones", False),
+    ],
+)
+def test_lift_flags_reach_the_api(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, video: Path, flags: list[str], option: str, value: bool
 ) -> None:
     calls: dict[str, Any] = {}
     monkeypatch.setitem(sys.modules, "lifting.api", fake_api(calls))
-    argv = ["run", "--video", str(video), "--out", str(tmp_path / "o.npz")] + (["--refine"] if flag else [])
-    code, events = run_main(argv)
+    code, events = run_main(["run", "--video", str(video), "--out", str(tmp_path / "o.npz"), *flags])
     assert code == 0 and events[-1]["event"] == "done"
-    assert calls["lift"]["refine"] is flag
-
-
-@pytest.mark.parametrize("flag", [True, False])
-def test_free_bones_flag_reaches_the_api(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, video: Path, flag: bool
-) -> None:
-    calls: dict[str, Any] = {}
-    monkeypatch.setitem(sys.modules, "lifting.api", fake_api(calls))
-    argv = ["run", "--video", str(video), "--out", str(tmp_path / "o.npz")] + (
-        ["--free-bones"] if flag else []
-    )
-    code, events = run_main(argv)
-    assert code == 0 and events[-1]["event"] == "done"
-    assert calls["lift"]["constant_bones"] is not flag
+    assert calls["lift"][option] is value
 
 
 def test_parse_frames() -> None:
