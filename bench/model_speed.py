@@ -7,7 +7,9 @@ Adam step) for:
 - dilated, one window per sample (the baseline: the dilated model fed single receptive-field windows),
 - strided, the training variant (same weights, stride = kernel width),
 - dilated on long chunks (many output frames per sample share their inputs).
-Inference throughput (frames/s) of the dilated model on one long sequence. Ratios are against the baseline row.
+Inference throughput (frames/s) of the dilated model on one long sequence, and of the constant bone lengths that
+`lift` applies after it (`lifting.bones`, numpy) on a clip of the same length. Training ratios are against the
+baseline row, the constant bone lengths' against the inference row.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import argparse
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
+from lifting.bones import constant_bone_lengths
 from lifting.model import TemporalModel, TemporalModelConfig, predict_sequence
+from lifting.skeleton import OUTPUT
 
 
 def _rate(step: Callable[[], int], seconds: float) -> float:
@@ -76,6 +81,9 @@ def main() -> None:
     ]  # fmt: skip
     sequence = torch.randn(args.frames, cfg.num_joints_in, cfg.in_features, device=device)
     infer = _rate(lambda: predict_sequence(dilated, sequence).shape[0], args.seconds)
+    # Its cost does not depend on the pose (a fixed number of iterations), so random joints do.
+    joints = np.random.default_rng(0).normal(0.0, 0.3, (args.frames, OUTPUT.num_joints, 3))
+    bones = _rate(lambda: len(constant_bone_lengths(joints, OUTPUT.names, OUTPUT.parents)), args.seconds)
 
     print(f"Temporal model C={cfg.channels}, filter widths {cfg.filter_widths} (RF {rf}), device {device}, "
           f"{torch.get_num_threads()} threads")  # fmt: skip
@@ -85,6 +93,9 @@ def main() -> None:
     for name, rate in rows:
         print(f"| {name:<48} | {rate:>10.0f} | {rate / base:>5.2f}x |")
     print(f"| {f'inference, dilated, {args.frames}-frame sequence':<48} | {infer:>10.0f} | {'frames':>6} |")
+    print(
+        f"| {f'constant bone lengths, {args.frames}-frame clip':<48} | {bones:>10.0f} | {bones / infer:>5.2f}x |"
+    )
 
 
 if __name__ == "__main__":
