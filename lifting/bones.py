@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from lifting.metrics import bone_lengths
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -52,9 +54,8 @@ def clip_bone_lengths(
     """(B,) one length per bone (metres) for the whole clip: the given percentile over frames of the bone's
     length in joints (T, J, 3), left and right twins (`l_*`/`r_*` children) averaged when `symmetric`; at least
     1 mm."""
-    j = np.asarray(joints, dtype=np.float64)
-    parent, child = bone_pairs(parents)
-    lengths = np.percentile(np.linalg.norm(j[:, child] - j[:, parent], axis=-1), percentile, axis=0)
+    _, child = bone_pairs(parents)
+    lengths = np.percentile(bone_lengths(joints, parents), percentile, axis=0)
     if symmetric:
         index = {names[int(c)]: b for b, c in enumerate(child)}
         for name, b in index.items():
