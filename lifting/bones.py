@@ -28,8 +28,9 @@ from lifting.metrics import bone_lengths
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-# Chosen on 60 evenly spaced validation clips with noisy 2D (shipped temporal model): against the network's raw
-# output, percentile 60 gives MPJPE 88.6 vs 88.9 mm, P-MPJPE 65.9 vs 66.2 mm, acceleration error 8.9 vs 9.0
+# Chosen on 60 evenly spaced validation clips with noisy 2D (shipped temporal model; the first pair below is
+# `python -m lifting.evaluate --split validation --max-clips 60` with and without `--free-bones`): against the
+# network's raw output, percentile 60 gives MPJPE 88.6 vs 88.9 mm, P-MPJPE 65.9 vs 66.2 mm, acceleration error 8.9 vs 9.0
 # mm/frame² and bone-length std 0.005 vs 15.1 mm; the median gives P-MPJPE 66.2 mm, percentile 65 MPJPE 89.0 mm.
 # Over-relaxation 1.5 reaches in 50 iterations what plain averaging needs about 100 for.
 DEFAULT_PERCENTILE = 60.0
