@@ -239,7 +239,7 @@ def collect(root: Path, include_weights: bool = True) -> dict[str, bytes]:
         entries[f"engine/lifting/{rel.as_posix()}"] = path.read_bytes()
     reqs = worker_requirements(load_pyproject(root))
     entries["engine/requirements.json"] = (json.dumps(reqs, indent=2) + "\n").encode("utf-8")
-    for needed in (MANIFEST, "__init__.py", "engine/lifting/worker.py", f"{VENDORED}/pipeline.py"):
+    for needed in (MANIFEST, "__init__.py", "engine/lifting/app/worker.py", f"{VENDORED}/pipeline.py"):
         if needed not in entries:
             raise BuildError(f"the add-on would lack {needed}")
     return entries

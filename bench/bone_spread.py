@@ -2,7 +2,7 @@
 
 A loss term on training chunks can only see the spread inside a chunk; the reported bone-length std is over whole
 clips. This prints both, with the accuracy, for each checkpoint on an evenly spaced subset of a split (noisy 2D,
-the cameras and noise of `lifting.evaluate`):
+the cameras and noise of `lifting.learn.evaluate`):
 
     python bench/bone_spread.py --weights lifting/weights/mocap [--weights OTHER] [--clips 60] [--windows 16,81]
 
@@ -21,14 +21,14 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from lifting.checkpoint import load_checkpoint
-from lifting.device import resolve_device
 from lifting.errors import MocapError
-from lifting.evaluate import EVAL_SEED, test_views
-from lifting.lift import run_models
+from lifting.learn.datasets.dataset import evenly_spaced, load_split
+from lifting.learn.datasets.training_source import view_inputs
+from lifting.learn.evaluate import EVAL_SEED, test_views
+from lifting.lift.checkpoint import load_checkpoint
+from lifting.lift.device import resolve_device
+from lifting.lift.lift import run_models
 from lifting.metrics import acceleration_error, bone_lengths, mpjpe, p_mpjpe
-from lifting.mocap.dataset import evenly_spaced, load_split
-from lifting.mocap.training_source import view_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from raw_loop import raw_mediapipe_loop  # noqa: E402  (bench/ is this script's folder, first on sys.path)
 from speed import make_clip  # noqa: E402
 
-from lifting import detect, video  # noqa: E402
-from lifting.pose2d import DetectorSettings, import_mediapipe  # noqa: E402
+from lifting.video2d import detect, video  # noqa: E402
+from lifting.video2d.mediapipe_pose import DetectorSettings, import_mediapipe  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
 EXCERPT = ROOT / "tests" / "data" / "sports2d_excerpt.mp4"

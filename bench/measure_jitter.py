@@ -1,5 +1,5 @@
 """Measure MediaPipe Pose's frame-to-frame jitter per landmark on a real clip; prints the numbers that
-`lifting.mocap.views.MEDIAPIPE_JITTER` holds.
+`lifting.learn.datasets.views.MEDIAPIPE_JITTER` holds.
 
     .venv/bin/python bench/measure_jitter.py [--video ../shared/data/video/sports2d_demo.mp4] [--window 9]
 

@@ -8,7 +8,7 @@ Adam step) for:
 - strided, the training variant (same weights, stride = kernel width),
 - dilated on long chunks (many output frames per sample share their inputs).
 Inference throughput (frames/s) of the dilated model on one long sequence, and of the constant bone lengths that
-`lift` applies after it (`lifting.bones`, numpy) on a clip of the same length. Training ratios are against the
+`lift` applies after it (`lifting.lift.constant_bones`, numpy) on a clip of the same length. Training ratios are against the
 baseline row, the constant bone lengths' against the inference row.
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from lifting.bones import constant_bone_lengths
-from lifting.model import TemporalModel, TemporalModelConfig, predict_sequence
+from lifting.lift.constant_bones import constant_bone_lengths
+from lifting.lift.model import TemporalModel, TemporalModelConfig, predict_sequence
 from lifting.skeleton import OUTPUT
 
 

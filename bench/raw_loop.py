@@ -8,7 +8,7 @@ from typing import Any
 
 def raw_mediapipe_loop(clip: Path, mp: Any, settings: Any) -> tuple[int, int]:
     """The plain loop anyone would write: `cv2.VideoCapture` decode, BGR→RGB, MediaPipe Pose in tracking mode
-    with our detector settings (`lifting.pose2d.DetectorSettings`), landmarks to pixels; `mp` is the imported
+    with our detector settings (`lifting.video2d.mediapipe_pose.DetectorSettings`), landmarks to pixels; `mp` is the imported
     mediapipe module. Returns (frames, frames where a person was found)."""
     import cv2
 

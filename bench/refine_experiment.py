@@ -1,12 +1,12 @@
-"""Per-clip refinement (`lifting.refine`) before and after, on held-out motion capture and on the sample clip.
+"""Per-clip refinement (`lifting.lift.refine`) before and after, on held-out motion capture and on the sample clip.
 
     .venv/bin/python bench/refine_experiment.py                    # writes docs/refine.md (test split, all clips)
     .venv/bin/python bench/refine_experiment.py --split validation --out /tmp/val.md \
         --config '{}' --config '{"pose_sigma": 0.03}'              # tuning: one "after" row per config
 
 Mocap rows: every clip of the split (or `--clips N`, an evenly spaced subset) is seen through the random camera and
-detector-like noise of `lifting.evaluate`'s noisy rows (same seed, so the "before" rows reproduce them), lifted with
-the shipped weights through `lifting.api.lift` (the clip's true focal length, CPU; the "before" rows with lift's
+detector-like noise of `lifting.learn.evaluate`'s noisy rows (same seed, so the "before" rows reproduce them), lifted with
+the shipped weights through `lifting.app.api.lift` (the clip's true focal length, CPU; the "before" rows with lift's
 constant bone lengths), then refined with `refine_motion` from the network's raw joints, as `lift(..., refine=True)`
 does. Metrics are frame-weighted over clips. The sample clip rows run the demo's pipeline (detection, lifting,
 retargeting onto our armature) without and with refinement and report what `python -m lifting demo` prints. Timing
@@ -33,10 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lifting import api  # noqa: E402
+from lifting.app import api  # noqa: E402
 from lifting.errors import MocapError  # noqa: E402
-from lifting.evaluate import EVAL_SEED, test_views  # noqa: E402
-from lifting.keypoints2d import Keypoints2D  # noqa: E402
+from lifting.learn.datasets.dataset import evenly_spaced, load_split  # noqa: E402
+from lifting.learn.datasets.views import View  # noqa: E402
+from lifting.learn.evaluate import EVAL_SEED, test_views  # noqa: E402
+from lifting.learn.train import code_version  # noqa: E402
+from lifting.lift.refine import RefineConfig, refine_motion, reprojection_error  # noqa: E402
 from lifting.metrics import (  # noqa: E402
     acceleration_error,
     bone_length_std,
@@ -44,10 +47,7 @@ from lifting.metrics import (  # noqa: E402
     p_mpjpe,
     root_trajectory_error,
 )
-from lifting.mocap.dataset import evenly_spaced, load_split  # noqa: E402
-from lifting.mocap.views import View  # noqa: E402
-from lifting.refine import RefineConfig, refine_motion, reprojection_error  # noqa: E402
-from lifting.train import code_version  # noqa: E402
+from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
 from retarget.atomic_write import write_text_atomic  # noqa: E402
 from retarget.motion3d import Motion3D  # noqa: E402
 
@@ -397,7 +397,7 @@ Written by `{command}` on {datetime.date.today().isoformat()} (code {code_versio
 
 `lift(..., refine=True)` (`--refine` in the worker, *Refine* in the add-on) optimises each clip after lifting so
 that its projection agrees with the detected 2D keypoints, with bone lengths constant over the clip and a
-smoothness prior (`lifting/refine.py`). Settings: `RefineConfig({fields})`. They were chosen on the validation
+smoothness prior (`lifting/lift/refine.py`). Settings: `RefineConfig({fields})`. They were chosen on the validation
 split (`--split validation`), never on the test split.
 
 {TUNING}
@@ -405,7 +405,7 @@ split (`--split validation`), never on the test split.
 ## Held-out motion capture
 
 {args.split.capitalize()} split: {len(clips)} clips, {frames} frames at 30 fps, subjects {", ".join(subjects)}.
-Each clip is seen through the random camera with the detector-like noise of `lifting.evaluate`'s noisy rows (seed
+Each clip is seen through the random camera with the detector-like noise of `lifting.learn.evaluate`'s noisy rows (seed
 {EVAL_SEED}; on the test split the network row reproduces docs/results.md), lifted with {weights_text} at the
 clip's true focal length (the network row: what `lift` outputs, with one length per bone), then refined from the
 network's raw joints, as `lift(..., refine=True)` does. Frame-weighted means. MPJPE: root-relative joints; P-MPJPE: after

@@ -25,7 +25,7 @@ from retarget.pipeline import RetargetConfig, retarget  # noqa: E402
 from retarget.presets import bone_map_for  # noqa: E402
 from retarget.rest_skeleton import RestSkeleton  # noqa: E402
 from retarget.solve import SolveConfig, build_plan, solve  # noqa: E402
-from retarget.synthetic import camera_motion, observable_animation, site_joints, walking_joints  # noqa: E402
+from tests.support.synthetic import camera_motion, observable_animation, site_joints, walking_joints  # noqa: E402
 
 RIG = ROOT / "tests" / "data" / "rigs" / "mixamo_tpose.json"
 

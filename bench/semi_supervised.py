@@ -14,10 +14,10 @@ docs/semi_supervised.md was made with `--skip-sample --labeled-clips 2 --epochs 
    (one fixed random camera with detector-like noise per clip) of clips of the *other* training subjects. Two models with the same architecture, seed and
    number of steps are trained from scratch: supervised only (the labeled batches), and semi-supervised
    (the same labeled batches plus, after a warm-up, the back-projection and bone-length losses on the
-   unlabeled clips, `lifting.finetune.FinetuneTrainer`). Both are evaluated on held-out test-split clips with
-   noisy 2D (`lifting.evaluate`). The paper reports N-MPJPE 80.7 → 65.2 mm on Human3.6M with 10% of S1 labeled.
+   unlabeled clips, `lifting.learn.finetune.FinetuneTrainer`). Both are evaluated on held-out test-split clips with
+   noisy 2D (`lifting.learn.evaluate`). The paper reports N-MPJPE 80.7 → 65.2 mm on Human3.6M with 10% of S1 labeled.
 2. The real sample clip: the shipped model fine-tuned on ../shared/data/video/sports2d_demo.mp4 with
-   `python -m lifting.finetune` (shortened by `--sample-epochs` and `--sample-batches`); the clip's 2D
+   `python -m lifting finetune` (shortened by `--sample-epochs` and `--sample-batches`); the clip's 2D
    reprojection error and bone-length standard deviation before and after.
 The tables are written by this script, never by hand.
 """
@@ -37,13 +37,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lifting.checkpoint import load_checkpoint  # noqa: E402
-from lifting.evaluate import METRICS, evaluate_views, test_views  # noqa: E402
-from lifting.finetune import FinetuneTrainer, SemiSupervisedConfig, UnlabeledClip  # noqa: E402
-from lifting.mocap.dataset import evenly_spaced, load_split  # noqa: E402
-from lifting.mocap.training_source import MocapSource, view_inputs  # noqa: E402
-from lifting.mocap.views import random_view  # noqa: E402
-from lifting.train import TrainConfig, code_version  # noqa: E402
+from lifting.learn.datasets.dataset import evenly_spaced, load_split  # noqa: E402
+from lifting.learn.datasets.training_source import MocapSource, view_inputs  # noqa: E402
+from lifting.learn.datasets.views import random_view  # noqa: E402
+from lifting.learn.evaluate import METRICS, evaluate_views, test_views  # noqa: E402
+from lifting.learn.finetune import FinetuneTrainer, SemiSupervisedConfig, UnlabeledClip  # noqa: E402
+from lifting.learn.train import TrainConfig, code_version  # noqa: E402
+from lifting.lift.checkpoint import load_checkpoint  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 SAMPLE = SHARED / "data" / "video" / "sports2d_demo.mp4"
@@ -133,14 +133,14 @@ def mocap_experiment(args: argparse.Namespace, work: Path) -> tuple[list[str], d
 def sample_experiment(args: argparse.Namespace, work: Path) -> list[str]:
     out = work / "sample"
     cmd = [
-        sys.executable, "-m", "lifting.finetune", "--clips", str(SAMPLE), "--out", str(out),
+        sys.executable, "-m", "lifting", "finetune", "--clips", str(SAMPLE), "--out", str(out),
         "--epochs", str(args.sample_epochs), "--max-batches-per-epoch", str(args.sample_batches),
         "--clips-per-epoch", "60", "--device", args.device, "--seed", str(args.seed),
     ]  # fmt: skip
     subprocess.run(cmd, check=True, cwd=ROOT)
     summary = json.loads((out / "finetune-summary.json").read_text())
     b, a = summary["before"], summary["after"]
-    shown = " ".join(["python -m lifting.finetune", *cmd[3:]])
+    shown = " ".join(["python -m lifting finetune", *cmd[3:]])
     shown = shown.replace(str(ROOT) + "/", "").replace(str(SHARED), "../shared")
     return [
         f"| shipped model | {b['reprojection_px']:.1f} | {b['bone_std_mm']:.1f} |",
@@ -216,7 +216,7 @@ def main() -> int:
             header,
             "",
             "The shipped model fine-tuned on `sports2d_demo.mp4` (230 frames: jumping jacks, a walk along a box, a",
-            "somersault) with `lifting.finetune` (labeled data: ../shared/data/mocap): the clip's 2D reprojection error (pixels,",
+            "somersault) with `lifting.learn.finetune` (labeled data: ../shared/data/mocap): the clip's 2D reprojection error (pixels,",
             "visibility-weighted, the 15 joints a detection observes) and the standard deviation of each bone's",
             "length over the clip (mm, mean over bones), before and after.",
             "",

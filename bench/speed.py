@@ -16,16 +16,16 @@ Every measurement runs in a fresh Python process, pinned to one core (`--cpu`, d
 process may use; `--no-pin` leaves the scheduler free) with OpenMP/MKL/OpenBLAS/torch/OpenCV threads set to 1,
 so its peak memory is that process's own (VmHWM) and no run warms the next. For each clip:
 
-- decode only: `lifting.video.frames` over the clip (a reference row: decoding is inside detect);
+- decode only: `lifting.video2d.video.frames` over the clip (a reference row: decoding is inside detect);
 - raw loop: `cv2.VideoCapture` + BGR→RGB + MediaPipe Pose (tracking mode, our detector settings) + landmarks to
   pixels, nothing else — what anyone would write;
 - ours: `api.detect(workers=1, use_cache=False)` → `api.lift(device="cpu")` → `retarget` onto our armature built
   from the person (smoothing 0.3, foot locking, as the demo) → `write_bvh`, each stage timed; with `--preview`
-  also `lifting.preview.render_preview` (MP4 + contact sheet), reported apart: the targets concern
+  also `lifting.app.preview.render_preview` (MP4 + contact sheet), reported apart: the targets concern
   detect → lift → retarget → write. A run that takes longer than `--timeout-factor` times the raw loop plus two
   minutes is stopped, and where it was (progress and Python stack) is printed.
 
-Times start after the imports (the raw loop's after importing MediaPipe, ours after importing lifting.api and
+Times start after the imports (the raw loop's after importing MediaPipe, ours after importing lifting.app.api and
 MediaPipe) and include building the models. Both sides count MediaPipe Pose passes and the time spent in them,
 so the third table shows whether extra passes (the subject tracker's searches) or the rest costs time.
 Targets: end-to-end wall time at most 1.15× the raw loop's, and the 5-minute clip's peak memory at most 1.3× the
@@ -108,7 +108,7 @@ def count_mediapipe(mp: Any) -> dict[str, float]:
 
 
 def child_decode(clip: Path) -> dict[str, Any]:
-    from lifting import video
+    from lifting.video2d import video
 
     t = time.perf_counter()
     n = sum(1 for _ in video.frames(clip))
@@ -119,8 +119,8 @@ def child_raw(clip: Path) -> dict[str, Any]:
     """The plain loop: decode, BGR→RGB, Pose.process (tracking mode, our settings), landmarks to pixels."""
     import cv2
 
-    from lifting.detect import DEFAULT_SETTINGS
-    from lifting.pose2d import import_mediapipe
+    from lifting.video2d.detect import DEFAULT_SETTINGS
+    from lifting.video2d.mediapipe_pose import import_mediapipe
 
     cv2.setNumThreads(1)
     mp = import_mediapipe()
@@ -143,8 +143,8 @@ def child_pipeline(clip: Path, out: Path, preview: bool) -> dict[str, Any]:
     import cv2
     import torch
 
-    from lifting import api
-    from lifting.pose2d import import_mediapipe
+    from lifting.app import api
+    from lifting.video2d.mediapipe_pose import import_mediapipe
     from retarget.bvh_writer import write_bvh
     from retarget.our_rig import build_rest_skeleton
     from retarget.pipeline import RetargetConfig, retarget
@@ -185,7 +185,7 @@ def child_pipeline(clip: Path, out: Path, preview: bool) -> dict[str, Any]:
     res["e2e"] = res["detect"] + res["lift"] + res["retarget"] + res["write"]
     res["peak"] = res["peak_write"]  # the memory target concerns detect → write, not the preview
     if preview:
-        from lifting.preview import render_preview
+        from lifting.app.preview import render_preview
 
         t = time.perf_counter()
         render_preview(
@@ -226,7 +226,7 @@ def source_frames(source: Path, loop: str) -> Iterator[Any]:
     import cv2
     import numpy as np
 
-    from lifting import video
+    from lifting.video2d import video
 
     if loop == "repeat":
         while True:
@@ -247,7 +247,7 @@ def make_clip(source: Path, seconds: float, cache: Path, loop: str) -> tuple[Pat
     returns (path, frames)."""
     import cv2
 
-    from lifting import video
+    from lifting.video2d import video
     from retarget.atomic_write import atomic_write
 
     info = video.probe(source)

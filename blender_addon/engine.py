@@ -129,7 +129,9 @@ def install_steps(
         steps.append(Step("Installing MediaPipe", (*pip, "--no-deps", *requirements.no_deps), env))
     steps.append(
         Step(
-            "Checking the engine", (py, "-m", "lifting.worker", "check"), worker_env(engine_source, cache_dir)
+            "Checking the engine",
+            (py, "-m", "lifting", "worker", "check"),
+            worker_env(engine_source, cache_dir),
         )
     )
     return steps
@@ -199,7 +201,7 @@ def module_check_argv(python: str, module: str) -> list[str]:
 
 
 def module_available(python: str, module: str, env: dict[str, str], timeout: float = 60.0) -> bool:
-    """Whether the engine has `module` (e.g. lifting.finetune)."""
+    """Whether the engine has `module` (e.g. lifting.learn.finetune)."""
     try:
         proc = subprocess.run(
             module_check_argv(python, module), env=env, capture_output=True, timeout=timeout, check=False

@@ -1,5 +1,5 @@
 """Blender's side of the command line: a motion onto an armature in background Blender, saved as FBX, .blend
-or BVH. Run by `lifting.blender_output` (for `video-mocap`) in a subprocess, with a Python that has the `bpy`
+or BVH. Run by `lifting.app.via_blender` (for `video-mocap`) in a subprocess, with a Python that has the `bpy`
 module, never imported by the add-on itself:
 
     python blender_addon/headless.py --motion M.motion.npz --out OUT.fbx|OUT.blend|OUT.bvh

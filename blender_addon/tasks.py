@@ -233,7 +233,7 @@ class LiftTask(EngineTask):
             self.options = apply_options(settings, motion_label(settings.video_path))
         run_dir = paths.new_run_dir(Path(video).stem)
         self.out = run_dir / (Path(video).stem + ".motion.npz")
-        argv = [python, "-m", "lifting.worker", "run", "--video", video, "--out", str(self.out)]
+        argv = [python, "-m", "lifting", "worker", "run", "--video", video, "--out", str(self.out)]
         argv += ["--keypoints-cache", str(paths.keypoints_cache_dir()), "--device", device_arg(context)]
         frames = settings.frames_arg()
         if frames is not None:
@@ -272,7 +272,7 @@ class DetectTask(EngineTask):
         settings = context.scene.video_mocap
         video = video_arg(settings)
         python = engine_python(context)
-        argv = [python, "-m", "lifting.worker", "detect", "--video", video]
+        argv = [python, "-m", "lifting", "worker", "detect", "--video", video]
         argv += ["--keypoints-cache", str(paths.keypoints_cache_dir())]
         frames = settings.frames_arg()
         if frames is not None:
@@ -295,7 +295,7 @@ class CheckTask(EngineTask):
 
     def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
         python = engine_python(context)
-        return [python, "-m", "lifting.worker", "check", "--device", device_arg(context)], engine_env()
+        return [python, "-m", "lifting", "worker", "check", "--device", device_arg(context)], engine_env()
 
     def on_event(self, ev: dict[str, Any]) -> None:
         if ev.get("event") == "check":
@@ -412,13 +412,15 @@ def _remove_tree(path: Path) -> None:
 
 
 class ModuleTask(EngineTask):
-    """`python -m MODULE ARGS` in the engine with the worker protocol; generic launcher (fine-tuning)."""
+    """`python -m lifting COMMAND ARGS` in the engine with the worker protocol, once the engine is known to have
+    the command's MODULE; generic launcher (fine-tuning)."""
 
     kind = "module"
 
-    def __init__(self, module: str, args: list[str], label: str) -> None:
+    def __init__(self, module: str, name: str, args: list[str], label: str) -> None:
         super().__init__()
         self.module = module
+        self.name = name
         self.args = args
         self.label = label
 
@@ -429,17 +431,17 @@ class ModuleTask(EngineTask):
             raise TaskError(
                 f"This engine has no {self.module} module yet; update the add-on and install the engine again."
             )
-        return [python, "-m", self.module, *self.args], env
+        return [python, "-m", "lifting", self.name, *self.args], env
 
 
 class FinetuneTask(ModuleTask):
     """Fine-tune the model on the clip list; the new weights become the active weights."""
 
     kind = "finetune"
-    MODULE = "lifting.finetune"
+    MODULE = "lifting.learn.finetune"
 
     def __init__(self) -> None:
-        super().__init__(self.MODULE, [], "Fine-tuning")
+        super().__init__(self.MODULE, "finetune", [], "Fine-tuning")
         self.out_dir: Path | None = None
 
     def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:

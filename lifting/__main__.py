@@ -1,7 +1,43 @@
-"""`python -m lifting`: the command line, the same as the `video-mocap` console script (see lifting.cli)."""
+"""`python -m lifting COMMAND ...` (and the `video-mocap` console script): one command tree for every stage.
 
+    python -m lifting VIDEO... -o OUT          convert videos to animation (lifting.app.cli)
+    python -m lifting detect|lift|demo ...     the pipeline's steps and the demo (lifting.app.cli)
+    python -m lifting worker ...               the add-on's engine protocol (lifting.app.worker)
+    python -m lifting train|finetune|evaluate  the models (lifting.learn)
+    python -m lifting dataset|pack             the motion-capture training data (lifting.learn.datasets)
+
+Each command's module is imported only when it runs, so `worker check` and `--help` start without torch, and a
+missing package is reported by the command that needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
 import sys
+from collections.abc import Sequence
 
-from lifting.cli import main
+# command -> module whose `main(argv) -> int` runs it; anything else goes to the conversion command line.
+COMMANDS = {
+    "worker": "lifting.app.worker",
+    "train": "lifting.learn.train",
+    "finetune": "lifting.learn.finetune",
+    "evaluate": "lifting.learn.evaluate",
+    "dataset": "lifting.learn.datasets.dataset",
+    "pack": "lifting.learn.datasets.pack",
+}
+CONVERT = "lifting.app.cli"
 
-sys.exit(main())
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:
+        module = importlib.import_module(COMMANDS[args[0]])
+        code: int = module.main(args[1:])
+    else:
+        code = importlib.import_module(CONVERT).main(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -248,7 +248,7 @@ def mirror_points(
 
 
 # Output joints whose image position a 2D detection observes directly, with the BlazePose landmarks whose mean
-# is that position (see lifting/mocap/landmarks.py: shoulders, elbows, wrists, knees and ankles are the joint
+# is that position (see lifting/learn/datasets/landmarks.py: shoulders, elbows, wrists, knees and ankles are the joint
 # centres; MediaPipe's foot index is our toe tip; the hand joint sits between the index and pinky knuckles).
 # Hips, pelvis, spine, neck and head are left out: MediaPipe's hip landmarks sit several centimetres off the
 # joint centres by an amount that varies per person, and the others have no landmark at all.

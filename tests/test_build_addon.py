@@ -55,7 +55,7 @@ def test_layout(built: Path) -> None:
         sorted(n[len("engine/retarget/") :] for n in entries if n.startswith("engine/retarget/"))
         == retarget_files
     )
-    assert "engine/lifting/worker.py" in entries and "engine/lifting/errors.py" in entries
+    assert "engine/lifting/app/worker.py" in entries and "engine/lifting/errors.py" in entries
     assert not [n for n in entries if "__pycache__" in n or n.endswith(".pyc")]
     # The worker's copy is untouched; the add-on's copy has only relative imports.
     assert read(built, "engine/retarget/pipeline.py") == (ROOT / "retarget" / "pipeline.py").read_bytes()
@@ -103,23 +103,22 @@ def test_vendored_retarget_works_as_a_subpackage(
 
 def check_vendored_package() -> None:
     pipeline = importlib.import_module("video_mocap.retarget.pipeline")
-    synthetic = importlib.import_module("video_mocap.retarget.synthetic")
     rest_mod = importlib.import_module("video_mocap.retarget.rest_skeleton")
     import retarget.pipeline
 
     assert (
         pipeline is not retarget.pipeline and pipeline.RetargetConfig is not retarget.pipeline.RetargetConfig
     )
-    world, _ = synthetic.walking_joints(40, slide=0.0, jitter=0.0)
-    motion = synthetic.camera_motion(world, 30.0)
+    from retarget.rest_skeleton import RestSkeleton
+    from tests.support.synthetic import camera_motion, walking_joints
+
+    world, _ = walking_joints(40, slide=0.0, jitter=0.0)
+    # The vendored pipeline takes the repository's Motion3D by its fields (duck typing across the two copies).
+    motion = camera_motion(world, 30.0)
     rest = rest_mod.RestSkeleton.load_json(ROOT / "tests" / "data" / "rigs" / "mixamo_tpose.json")
     got = pipeline.retarget(motion, rest, pipeline.RetargetConfig()).animation
-    from retarget.rest_skeleton import RestSkeleton
-    from retarget.synthetic import camera_motion, walking_joints
-
-    w2, _ = walking_joints(40, slide=0.0, jitter=0.0)
     want = retarget.pipeline.retarget(
-        camera_motion(w2, 30.0),
+        motion,
         RestSkeleton.load_json(ROOT / "tests" / "data" / "rigs" / "mixamo_tpose.json"),
     ).animation
     assert got.bone_names == want.bone_names

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lifting import api
-from lifting.keypoints2d import Keypoints2D
+from lifting.app import api
+from lifting.video2d.keypoints2d import Keypoints2D
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXCERPT = DATA / "sports2d_excerpt.mp4"

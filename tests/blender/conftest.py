@@ -118,16 +118,16 @@ def fingerprint() -> dict[str, Any]:
 
 
 FAKE_ENGINE = r'''#!{python}
-"""A fake engine Python for tests: the real lifting.worker runs, with lifting.api (and optionally
-lifting.finetune) replaced according to VIDEO_MOCAP_FAKE = ok | error | hang | crash | finetune."""
+"""A fake engine Python for tests: the real lifting.app.worker runs, with lifting.app.api (and optionally
+lifting.learn.finetune) replaced according to VIDEO_MOCAP_FAKE = ok | error | hang | crash | finetune."""
 import importlib.machinery, json, os, runpy, sys, time, types
 mode = os.environ.get("VIDEO_MOCAP_FAKE", "ok")
 
 def install():
     from lifting.errors import MocapError
     from retarget.motion3d import Intrinsics
-    from retarget.synthetic import camera_motion, walking_joints
-    api = types.ModuleType("lifting.api")
+    from tests.support.synthetic import camera_motion, walking_joints
+    api = types.ModuleType("lifting.app.api")
     def detect(video, *, frames=None, cache_dir=None, progress=None):
         if mode == "crash":
             os._exit(3)
@@ -145,10 +145,10 @@ def install():
         f = 1768 / 2 / 0.5773502691896257  # 60 degrees horizontal
         return camera_motion(world, 30.0, intrinsics=Intrinsics(f, f, 884.0, 497.0, 1768, 994))
     api.detect, api.lift = detect, lift
-    sys.modules["lifting.api"] = api
+    sys.modules["lifting.app.api"] = api
     if mode == "finetune":
-        ft = types.ModuleType("lifting.finetune")
-        ft.__spec__ = importlib.machinery.ModuleSpec("lifting.finetune", None)
+        ft = types.ModuleType("lifting.learn.finetune")
+        ft.__spec__ = importlib.machinery.ModuleSpec("lifting.learn.finetune", None)
         def main():
             args = sys.argv[1:]
             out = args[args.index("--out") + 1]
@@ -162,7 +162,7 @@ def install():
             print(json.dumps({{"event": "progress", "stage": "train", "fraction": 1.0, "message": ""}}), flush=True)
             print(json.dumps({{"event": "done", "result": stem}}), flush=True)
         ft.main = main
-        sys.modules["lifting.finetune"] = ft
+        sys.modules["lifting.learn.finetune"] = ft
 
 if sys.argv[1] == "-c":
     code = sys.argv[2]
@@ -173,8 +173,8 @@ elif sys.argv[1] == "-m":
     module = sys.argv[2]
     sys.argv = [module, *sys.argv[3:]]
     install()
-    if module == "lifting.finetune" and mode == "finetune":
-        sys.modules["lifting.finetune"].main()
+    if module == "lifting" and sys.argv[1:2] == ["finetune"] and mode == "finetune":
+        sys.modules["lifting.learn.finetune"].main()
     else:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
 else:

@@ -164,7 +164,7 @@ def test_blend_opens_with_the_action_and_the_camera(outputs: dict[str, Path]) ->
 @pytest.mark.slow
 @needs_worker
 def test_bvh_parses_with_60_frames(outputs: dict[str, Path]) -> None:
-    from lifting.mocap.bvh import read_bvh
+    from lifting.learn.datasets.bvh import read_bvh
 
     bvh = read_bvh(outputs["bvh"])
     assert bvh.num_frames == FRAMES and bvh.fps == pytest.approx(30.0, abs=1e-3)
@@ -174,7 +174,7 @@ def test_bvh_parses_with_60_frames(outputs: dict[str, Path]) -> None:
 
 
 @pytest.mark.skipif(
-    not (ROOT / "lifting" / "preview.py").is_file(), reason="lifting/preview.py not written yet"
+    not (ROOT / "lifting" / "preview.py").is_file(), reason="lifting/app/preview.py not written yet"
 )
 def test_preview_has_one_frame_per_video_frame(outputs: dict[str, Path]) -> None:
     assert WORKER is not None
@@ -245,7 +245,7 @@ def headless(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def synthetic_motion(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """40 frames of a synthetic walk seen by a 60-degree camera, as a .motion.npz."""
     from retarget.motion3d import Intrinsics
-    from retarget.synthetic import camera_motion, walking_joints
+    from tests.support.synthetic import camera_motion, walking_joints
 
     world, _ = walking_joints(40, fps=30.0, slide=0.0, jitter=0.0)
     f = 640 / 2 / np.tan(np.radians(30.0))
@@ -265,7 +265,7 @@ def test_headless_writes_fbx_blend_and_bvh_in_this_blender(synthetic_motion: Pat
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.blend", "walk.bvh", "walk.fbx"]
     assert_animated(import_fbx(tmp_path / "walk.fbx"), 40, "mocap_")
-    from lifting.mocap.bvh import read_bvh
+    from lifting.learn.datasets.bvh import read_bvh
 
     assert read_bvh(tmp_path / "walk.bvh").num_frames == 40
     bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "walk.blend"))

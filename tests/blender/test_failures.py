@@ -167,11 +167,11 @@ def test_install_refuses_politely_when_offline(fresh: ModuleType) -> None:
 
 def test_finetune_without_the_module_says_so(fresh: ModuleType, tmp_path: Path) -> None:
     prefs().engine_source = "CUSTOM"
-    prefs().python_path = sys.executable  # a real Python whose engine lacks lifting.finetune
+    prefs().python_path = sys.executable  # a real Python whose engine lacks lifting.learn.finetune
     settings = bpy.context.scene.video_mocap
     fails_with(bpy.ops.mocap.finetune, r"^Add at least one video to the fine-tuning list\.$")
     settings.finetune_clips.add().path = str(SAMPLE_VIDEO)
-    if importlib.util.find_spec("lifting.finetune") is None:
+    if importlib.util.find_spec("lifting.learn.finetune") is None:
         fails_with(
             bpy.ops.mocap.finetune, r"^This engine has no lifting\.finetune module yet; update the add-on"
         )

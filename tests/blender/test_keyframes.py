@@ -16,7 +16,7 @@ from retarget.presets import bone_map_for
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import axis_angle_matrix
 from retarget.solve import build_plan
-from retarget.synthetic import observable_animation, walking_joints
+from tests.support.synthetic import observable_animation, walking_joints
 
 from .conftest import ADDON_MODULE, BPY_MISSING, load_rest
 

@@ -1,5 +1,5 @@
 """The whole add-on flow on the sample clip, in background mode: the main operator starts the engine (the real
-lifting.worker, with lifting.api faked by the test engine of conftest.py), reads its progress, and keys the
+lifting.app.worker, with lifting.app.api faked by the test engine of conftest.py), reads its progress, and keys the
 result onto a Mixamo-named armature; then FBX and BVH export, and one undo step."""
 
 from __future__ import annotations
@@ -174,10 +174,10 @@ def real_engine_gap() -> str | None:
 
     api = ROOT / "lifting" / "api.py"
     if not api.is_file():
-        return "lifting/api.py does not exist yet"
+        return "lifting/app/api.py does not exist yet"
     defined = {n.name for n in ast.parse(api.read_text()).body if isinstance(n, ast.FunctionDef)}
     if not {"detect", "lift"} <= defined:
-        return f"lifting.api lacks {sorted({'detect', 'lift'} - defined)}"
+        return f"lifting.app.api lacks {sorted({'detect', 'lift'} - defined)}"
     if not list((ROOT / "lifting" / "weights").glob("*.safetensors")):
         return "no shipped weights in lifting/weights/ yet"
     missing = [m for m in ("torch", "mediapipe", "cv2") if importlib.util.find_spec(m) is None]

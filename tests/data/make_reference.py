@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/data/make_reference.py
 
-It stores the excerpt's Keypoints2D (`lifting.api.detect`, no cache) and the Motion3D that `lifting.api.lift`
+It stores the excerpt's Keypoints2D (`lifting.app.api.detect`, no cache) and the Motion3D that `lifting.app.api.lift`
 makes from those keypoints on the CPU with the default options, beside the torch and numpy versions and the CPU
 capability that made them. tests/app/test_reference.py checks that today's code still gives the same numbers:
 bit for bit where the versions and CPU capability match (a refactor must not change behaviour), within float
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lifting import api
+from lifting.app import api
 
 HERE = Path(__file__).resolve().parent
 EXCERPT = HERE / "sports2d_excerpt.mp4"

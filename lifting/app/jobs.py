@@ -1,0 +1,407 @@
+"""Videos to animation files, as a Python API (the `video-mocap` command line is a thin shell over it).
+
+`plan(args)` turns the arguments of a conversion (an argparse.Namespace from `lifting.app.cli`) into `Job`s and
+`ConvertOptions`, checking everything that can be checked before any heavy work: the videos exist (folders
+give their videos, `VIDEO_SUFFIXES`, not recursive), the output format (from the suffix of the output
+file, or `--format` for a folder), the output and preview folders (created), Blender's module for .fbx and
+.blend, the rig file (opened in Blender by `lifting.app.via_blender.check_rig`), --frames, the weights, the
+device... A problem raises `UsageError`, one sentence; nothing is written but folders.
+
+`convert_one(job, options)` then runs detect → lift → retarget → write (→ preview) for one video and
+returns a short summary (frames, detection rate, motion, the files written). .bvh onto our armature and .npz
+(the Motion3D before retargeting) are written here, numpy only; .fbx, .blend and .bvh onto a .blend rig
+through Blender (`lifting.app.via_blender`); the preview video by `lifting.app.preview`. Each stage reports its
+progress through a `Stages` runner (the command line draws one bar per stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import numpy as np
+
+from lifting.app import api
+from lifting.app.api import Progress
+from lifting.app.via_blender import blender_problem, check_rig, write_with_blender
+from lifting.app.worker import parse_frames, weights_stem
+from lifting.errors import MocapError
+from lifting.lift.device import resolve_device
+from lifting.video2d.keypoints2d import Keypoints2D
+from retarget.motion3d import Motion3D
+from retarget.pipeline import RetargetResult
+from retarget.presets import preset_names
+from retarget.rest_skeleton import RestSkeleton
+
+if TYPE_CHECKING:
+    from lifting.app.preview import PreviewReport
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
+# format -> file suffix in folder mode; output suffix -> format.
+FORMAT_SUFFIX = {"fbx": ".fbx", "blend": ".blend", "bvh": ".bvh", "npz": ".motion.npz"}
+SUFFIX_FORMAT = {".fbx": "fbx", ".blend": "blend", ".bvh": "bvh", ".npz": "npz"}
+DEFAULT_FORMAT = "bvh"
+BLENDER_FORMATS = ("fbx", "blend")
+
+T = TypeVar("T")
+
+
+class UsageError(MocapError):
+    """Bad arguments or options, found before any work starts."""
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Everything a conversion needs besides the video and the output path.
+
+    frames: video frames (A, B exclusive / None); subject: (x, y) pixels; fov: horizontal degrees; focal: pixels;
+    smooth: 0..1; rig: a .blend (None: our armature); preset: bone-name preset of the rig (None: detected)."""
+
+    fmt: str = DEFAULT_FORMAT
+    frames: tuple[int, int | None] | None = None
+    subject: tuple[float, float] | None = None
+    workers: int | None = None
+    device: str = "auto"
+    weights: str | None = None
+    fov: float | None = None
+    focal: float | None = None
+    constant_bones: bool = True
+    refine: bool = False
+    smooth: float = 0.3
+    foot_lock: bool = True
+    rig: Path | None = None
+    armature: str | None = None
+    preset: str | None = None
+    fbx_preset: str = "generic"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One video to convert: the output file, the preview video (or None), the kept keypoints (or None)."""
+
+    video: Path
+    out: Path
+    preview: Path | None = None
+    keypoints: Path | None = None
+
+
+class Stages(Protocol):
+    """Runs one stage of a conversion: `stages(name, work)` calls `work(progress)` and returns its result;
+    `progress(fraction 0..1, message)` reports on the stage (the command line draws a bar per stage)."""
+
+    def __call__(self, name: str, work: Callable[[Progress], T], /) -> T: ...
+
+
+def quiet_stages(name: str, work: Callable[[Progress], T], /) -> T:
+    """The `Stages` runner that reports nothing."""
+    return work(_ignore_progress)
+
+
+def _ignore_progress(*_: Any) -> None:
+    pass
+
+
+# -- plan and checks (before any heavy work) -----------------------------------------------------------------
+def parse_point(text: str | None) -> tuple[float, float] | None:
+    """`X,Y` pixels → (x, y); None stays None."""
+    if text is None:
+        return None
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise MocapError(f"--subject takes X,Y in pixels (like 640,360), not {text!r}.") from None
+    return x, y
+
+
+def output_format(path: Path) -> str | None:
+    """The format an output file's suffix names (.fbx .blend .bvh .npz, any case), or None."""
+    return SUFFIX_FORMAT.get(path.suffix.lower())
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def videos_in(folder: Path) -> list[Path]:
+    """The videos directly in `folder` (by suffix, `VIDEO_SUFFIXES`), sorted by name; possibly none."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_video(p))
+
+
+def find_videos(inputs: Sequence[str]) -> tuple[list[Path], bool]:
+    """The videos named on the command line (folders give their videos, sorted, not recursive), and whether
+    this is a batch (a folder or several videos)."""
+    videos: list[Path] = []
+    batch = len(inputs) > 1
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            batch = True
+            found = videos_in(path)
+            if not found:
+                suffixes = " ".join(sorted(VIDEO_SUFFIXES))
+                raise UsageError(f"the folder {text!r} holds no videos ({suffixes}).")
+            videos += found
+        elif path.is_file():
+            videos.append(path)
+        else:
+            raise UsageError(f"the video {text!r} does not exist; check the path.")
+    return videos, batch
+
+
+def preview_problem() -> str | None:
+    """Why no preview can be rendered (None when it can)."""
+    if importlib.util.find_spec("lifting.app.preview") is None:
+        return "--preview needs lifting/app/preview.py, which this version does not have yet."
+    return None
+
+
+def ensure_folder(folder: Path, what: str) -> None:
+    """Create `folder` if needed; a one-line error when it cannot be made or written."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"the {what} {str(folder)!r} is a file, not a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the {what} {str(folder)!r} ({exc.strerror}).") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"the {what} {str(folder)!r} is not writable; choose another.")
+
+
+def check_weights(stem: str | None) -> str | None:
+    """`lifting.app.worker.weights_stem`, its error as a UsageError (found before any work)."""
+    try:
+        return weights_stem(stem)
+    except MocapError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
+    """Check every option (one-line UsageError) and gather them."""
+    if args.fov is not None and not 1.0 <= args.fov <= 179.0:
+        raise UsageError(f"--fov must be between 1 and 179 degrees, got {args.fov:g}.")
+    if args.focal is not None and not args.focal > 0:
+        raise UsageError(f"--focal must be a positive number of pixels, got {args.focal:g}.")
+    if not 0.0 <= args.smooth <= 1.0:
+        raise UsageError(f"--smooth must be between 0 and 1, got {args.smooth:g}.")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be 1 or more, got {args.workers}.")
+    rig: Path | None = None
+    if args.rig is not None and args.rig != "ours":
+        if args.rig in preset_names():
+            raise UsageError(
+                f"--rig {args.rig}: only our armature ('ours') is built without a file; give that rig's .blend "
+                f"with --rig RIG.blend (its preset is detected, or force it with --preset {args.rig})."
+            )
+        rig = Path(args.rig)
+        if rig.suffix.lower() != ".blend":
+            raise UsageError(f"--rig takes a .blend file or 'ours', not {args.rig!r}.")
+        if not rig.is_file():
+            raise UsageError(f"the rig file {args.rig!r} does not exist; check the path.")
+        if fmt == "npz":
+            raise UsageError(
+                "an .npz output is the 3D motion before retargeting; --rig applies to fbx, blend, bvh."
+            )
+    if rig is None and (args.armature is not None or args.preset not in (None, "ours")):
+        raise UsageError("--armature and --preset describe the armature of --rig; give --rig RIG.blend too.")
+    if fmt in BLENDER_FORMATS or rig is not None:
+        problem = blender_problem(f".{fmt}" if rig is None else f".{fmt} onto a .blend rig")
+        if problem is not None:
+            raise UsageError(problem)
+    resolve_device(args.device)
+    return ConvertOptions(
+        fmt=fmt,
+        frames=parse_frames(args.frames),
+        subject=parse_point(args.subject),
+        workers=args.workers,
+        device=args.device,
+        weights=check_weights(args.weights),
+        fov=args.fov,
+        focal=args.focal,
+        constant_bones=not args.free_bones,
+        refine=bool(args.refine),
+        smooth=float(args.smooth),
+        foot_lock=not args.no_foot_lock,
+        rig=rig,
+        armature=args.armature,
+        preset=None if args.preset == "ours" and rig is None else args.preset,
+        fbx_preset=args.fbx_preset,
+    )
+
+
+def plan(args: argparse.Namespace) -> tuple[list[Job], ConvertOptions]:
+    """The jobs and options of a `convert` command line, every check done; nothing written but folders."""
+    videos, batch = find_videos(args.inputs)
+    out = Path(args.out)
+    named = output_format(out)
+    if named is not None and not out.is_dir():
+        if batch:
+            raise UsageError(
+                f"-o {args.out!r} is a file, but there are {len(videos)} videos; give a folder and --format."
+            )
+        if args.format is not None and args.format != named:
+            raise UsageError(f"--format {args.format} disagrees with -o {args.out!r}; drop one of them.")
+        fmt, folder = named, None
+    elif out.suffix and not out.is_dir():
+        known = ", ".join(SUFFIX_FORMAT)
+        raise UsageError(f"cannot write {out.name!r}: the output must end in {known} (or be a folder).")
+    else:
+        fmt, folder = args.format or DEFAULT_FORMAT, out
+    options = convert_options(args, fmt)
+    if folder is None:
+        ensure_folder(out.parent, "output folder")
+        outs = [out]
+    else:
+        ensure_folder(folder, "output folder")
+        outs = [folder / f"{v.stem}{FORMAT_SUFFIX[fmt]}" for v in videos]
+        seen: dict[Path, Path] = {}
+        for video, path in zip(videos, outs, strict=True):
+            if path in seen:
+                raise UsageError(f"{seen[path].name!r} and {video.name!r} would both write {path.name!r}.")
+            seen[path] = video
+    previews: list[Path | None] = [None] * len(videos)
+    if args.preview is not None:
+        problem = preview_problem()
+        if problem is not None:
+            raise UsageError(problem)
+        target = Path(args.preview)
+        if not batch:
+            if target.suffix.lower() != ".mp4":
+                raise UsageError(f"--preview writes an .mp4 video, not {target.name!r}.")
+            ensure_folder(target.parent, "preview folder")
+            previews = [target]
+        else:
+            if target.suffix.lower() == ".mp4":
+                raise UsageError("--preview must be a folder when converting several videos.")
+            ensure_folder(target, "preview folder")
+            previews = [target / f"{v.stem}.preview.mp4" for v in videos]
+    jobs = [
+        Job(
+            video=video,
+            out=path,
+            preview=preview,
+            keypoints=path.with_name(_stem(path) + ".keypoints.npz") if args.keep_keypoints else None,
+        )
+        for video, path, preview in zip(videos, outs, previews, strict=True)
+    ]
+    if options.rig is not None:  # last: it starts Blender
+        check_rig(options.rig, options.armature, options.preset)
+    return jobs, options
+
+
+def _stem(path: Path) -> str:
+    """'clip' for clip.fbx and clip.motion.npz."""
+    name = path.name
+    return name[: -len(".motion.npz")] if name.lower().endswith(".motion.npz") else path.stem
+
+
+# -- the work ------------------------------------------------------------------------------------------------
+def retarget_onto_ours(
+    motion: Motion3D, smooth: float, foot_lock: bool
+) -> tuple[RestSkeleton, RetargetResult]:
+    """Our armature built from the person, and the motion retargeted onto it (numpy only)."""
+    from retarget.our_rig import build_rest_skeleton
+    from retarget.pipeline import RetargetConfig, retarget
+    from retarget.placement import place
+
+    world, _ = place(motion)
+    rest = build_rest_skeleton(world, motion.joint_names)
+    result = retarget(motion, rest, RetargetConfig(preset="ours", smoothing=smooth, foot_lock=foot_lock))
+    return rest, result
+
+
+def write_bvh_file(path: Path, rest: RestSkeleton, result: RetargetResult) -> None:
+    from retarget.bvh_writer import write_bvh
+
+    write_bvh(path, rest, result.animation)
+
+
+def motion_summary(result: RetargetResult) -> str:
+    """'about 1.70 m tall, root travelled 0.4 m, feet planted on 52% of frames'."""
+    world = result.world_joints
+    travelled = float(np.linalg.norm(np.diff(world[:, 0, :2], axis=0), axis=1).sum())
+    height = float(np.median(world[..., 2].max(axis=1) - world[..., 2].min(axis=1)))
+    planted = float(result.contacts.any(axis=1).mean())
+    return f"about {height:.2f} m tall, root travelled {travelled:.1f} m, feet planted on {planted:.0%} of frames"
+
+
+def render_preview(
+    video: Path,
+    keypoints: Keypoints2D,
+    motion: Motion3D,
+    result: RetargetResult,
+    out: Path,
+    progress: Progress | None = None,
+) -> PreviewReport:
+    """The preview video (and `<stem>.sheet.png` beside it) through lifting.app.preview.render_preview."""
+    from lifting.app.preview import render_preview as render  # imported when used: OpenCV drawing only
+
+    sheet = out.with_name(out.stem + ".sheet.png")
+    return render(
+        video,
+        keypoints,
+        result.world_joints,
+        motion.parents,
+        out,
+        sheet_png=sheet,
+        progress=progress,
+        joint_names=motion.joint_names,
+    )
+
+
+def convert_one(job: Job, options: ConvertOptions, stages: Stages = quiet_stages) -> str:
+    """detect → lift → retarget → write (→ preview) for one video; returns its summary."""
+    keypoints: Keypoints2D = stages(
+        "detect",
+        lambda progress: api.detect(
+            job.video,
+            frames=options.frames,
+            subject=options.subject,
+            workers=options.workers,
+            progress=progress,
+        ),
+    )
+    written: list[str] = []
+    if job.keypoints is not None:
+        written.append(str(keypoints.save(job.keypoints)))
+    lift_options: dict[str, Any] = {
+        "weights": options.weights,
+        "device": options.device,
+        "fov_deg": options.fov,
+        "focal_px": options.focal,
+        "constant_bones": options.constant_bones,
+        "refine": options.refine,
+    }
+    motion: Motion3D = stages("lift", lambda progress: api.lift(keypoints, progress=progress, **lift_options))
+    rest, result = retarget_onto_ours(motion, options.smooth, options.foot_lock)
+
+    def write(progress: Progress) -> None:
+        if options.fmt == "npz":
+            motion.save(job.out)
+        elif options.fmt == "bvh" and options.rig is None:
+            write_bvh_file(job.out, rest, result)
+        else:
+            write_with_blender(motion, job.out, options, job.video, keypoints, progress=progress)
+        progress(1.0)
+
+    stages(f"write {options.fmt}", write)
+    written.insert(0, str(job.out))
+    if job.preview is not None:
+        preview = job.preview
+        report = stages(
+            "preview",
+            lambda progress: render_preview(job.video, keypoints, motion, result, preview, progress),
+        )
+        sheet = f" and {report.sheet}" if report.sheet is not None else ""
+        written.append(f"{report.mp4} ({report.frames} frames){sheet}")
+    onto = "our armature" if options.rig is None else f"the armature of {options.rig.name}"
+    if options.fmt == "npz":
+        onto = "not retargeted"
+    return (
+        f"{job.video.name}: {keypoints.num_frames} frames at {keypoints.fps:g} fps, person found on "
+        f"{keypoints.detection_rate:.0%}; {motion_summary(result)}; {onto}\n  → " + "\n  → ".join(written)
+    )

@@ -1,0 +1,286 @@
+"""The engine's worker process: what the Blender add-on starts, a thin shell over `lifting.app.api`.
+
+    python -m lifting worker run --video V --out OUT.motion.npz [--keypoints-cache DIR] [--frames A:B]
+                                 [--fov DEG] [--weights STEM] [--device auto|cpu|cuda] [--refine] [--free-bones]
+    python -m lifting worker detect --video V --keypoints-cache DIR [--frames A:B]
+    python -m lifting worker check [--device auto|cpu|cuda]
+
+Protocol (version PROTOCOL_VERSION): stdout carries one JSON object per line and nothing else:
+
+    {"event": "progress", "stage": "detect" | "lift" | "save", "fraction": 0..1 within the stage, "message": str}
+    {"event": "check", ...versions and device...}            (check only)
+    {"event": "done", "result": PATH}                         (last line on success)
+    {"event": "error", "message": ONE SENTENCE}               (last line on failure)
+
+Exit status: 0 success, 2 a problem the user can fix (`MocapError`, `RetargetError`, bad arguments), 1 anything
+else (the traceback goes to stderr, which the add-on keeps in a log file). Results are written atomically
+(temporary file, then rename), so a killed worker never leaves a half-written motion file. `--frames A:B` are
+video frame indices, A inclusive, B exclusive (`A:` runs to the end). Heavy modules (torch, the API) are imported
+lazily, after the arguments have been checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import platform
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from lifting.errors import MocapError
+from retarget.errors import RetargetError
+
+PROTOCOL_VERSION = 1
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USER = 2
+DEVICES = ("auto", "cpu", "cuda")
+STAGES = ("detect", "lift", "save")
+# Smallest change of a stage's fraction worth a progress line (the last one, 1.0, is always sent).
+PROGRESS_STEP = 0.005
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+_PACKAGES = ("numpy", "torch", "opencv-python-headless", "mediapipe", "safetensors", "scipy")
+
+
+class UsageError(MocapError):
+    """Bad command-line arguments (exit status 2, reported as an error event)."""
+
+
+class Emitter:
+    """Writes protocol events as JSON lines on a text stream, flushing each one."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._last: dict[str, float] = {}
+
+    def event(self, name: str, **fields: Any) -> None:
+        self.stream.write(json.dumps({"event": name, **fields}, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def progress(self, stage: str, fraction: float, message: str = "") -> None:
+        """Report a stage's progress (fraction clamped to 0..1); tiny steps are dropped, 1.0 never is."""
+        f = min(max(float(fraction), 0.0), 1.0)
+        last = self._last.get(stage)
+        if last is not None and f < 1.0 and f - last < PROGRESS_STEP:
+            return
+        self._last[stage] = f
+        self.event("progress", stage=stage, fraction=round(f, 4), message=str(message))
+
+    def callback(self, stage: str) -> Callable[..., None]:
+        """A `progress(fraction, message="")` callback for the API, bound to one stage."""
+
+        def report(fraction: float, message: str = "", *_: Any, **__: Any) -> None:
+            self.progress(stage, fraction, message)
+
+        return report
+
+    def done(self, result: str) -> None:
+        self.event("done", result=result)
+
+    def error(self, message: str) -> None:
+        self.event("error", message=one_sentence(message))
+
+
+def one_sentence(message: str) -> str:
+    """The message on one line, ending with a full stop."""
+    text = " ".join(str(message).split()) or "the worker failed without a message."
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would print usage and exit; we report an event
+        raise UsageError(f"bad worker arguments: {message}")
+
+
+def parse_frames(text: str | None) -> tuple[int, int | None] | None:
+    """'A:B' -> (A, B) video frame indices (A inclusive, B exclusive, B None = to the end); None -> None."""
+    if text is None or text.strip() in ("", ":"):
+        return None
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start = int(parts[0]) if parts[0].strip() else 0
+        stop = int(parts[1]) if parts[1].strip() else None
+    except ValueError:
+        raise UsageError(f"--frames must look like A:B (for example 0:300), got {text!r}.") from None
+    if start < 0 or (stop is not None and stop <= start):
+        raise UsageError(f"--frames {text!r} is empty or negative; the end must come after the start.")
+    return start, stop
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m lifting worker", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="video -> .motion.npz (detect, then lift)")
+    run.add_argument("--video", required=True)
+    run.add_argument("--out", required=True, help="the .motion.npz to write")
+    run.add_argument("--keypoints-cache", default=None, help="folder for the .keypoints.npz cache")
+    run.add_argument("--frames", default=None, help="video frames A:B (B exclusive)")
+    run.add_argument("--fov", type=float, default=None, help="horizontal field of view in degrees")
+    run.add_argument(
+        "--weights", default=None, help="checkpoint stem (NAME for NAME.safetensors + NAME.json)"
+    )
+    run.add_argument("--device", choices=DEVICES, default="auto")
+    run.add_argument("--refine", action="store_true", help="per-clip self-correction after lifting")
+    run.add_argument(
+        "--free-bones",
+        action="store_true",
+        help="keep the network's per-frame bone lengths instead of one length per bone for the clip",
+    )
+    det = sub.add_parser("detect", help="video -> 2D keypoints cache only")
+    det.add_argument("--video", required=True)
+    det.add_argument("--keypoints-cache", required=True)
+    det.add_argument("--frames", default=None)
+    chk = sub.add_parser("check", help="versions and the device that would be used")
+    chk.add_argument("--device", choices=DEVICES, default="auto")
+    return parser
+
+
+def _api() -> Any:
+    try:
+        return importlib.import_module("lifting.app.api")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("lifting.app.api", "lifting"):
+            raise MocapError(
+                "this engine has no lifting.app.api module; update the add-on and reinstall the engine."
+            ) from None
+        raise MocapError(
+            f"the engine is missing the Python package {exc.name!r}; reinstall the engine from the add-on's preferences."
+        ) from None
+
+
+def _existing_video(path: str) -> Path:
+    video = Path(path)
+    if not video.is_file():
+        raise MocapError(f"the video {str(video)!r} does not exist; choose another file.")
+    return video
+
+
+def weights_stem(stem: str | None) -> str | None:
+    """A checkpoint stem (NAME for NAME.safetensors + NAME.json, either file named works) or None; a
+    MocapError when one of the two files is missing."""
+    if stem is None or stem == "":
+        return None
+    base = Path(stem)
+    if base.suffix in (".safetensors", ".json"):
+        base = base.with_suffix("")
+    for suffix in (".safetensors", ".json"):
+        if not base.with_name(base.name + suffix).is_file():
+            raise MocapError(
+                f"the weights {str(base)!r} lack their {suffix} file; pick a complete checkpoint."
+            )
+    return str(base)
+
+
+def cmd_detect(args: argparse.Namespace, emit: Emitter) -> int:
+    video = _existing_video(args.video)
+    frames = parse_frames(args.frames)
+    cache = Path(args.keypoints_cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    api = _api()
+    api.detect(video, frames=frames, cache_dir=cache, progress=emit.callback("detect"))
+    emit.progress("detect", 1.0)
+    emit.done(str(cache))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
+    video = _existing_video(args.video)
+    frames = parse_frames(args.frames)
+    out = Path(args.out)
+    if args.fov is not None and not 1.0 <= args.fov <= 179.0:
+        raise UsageError(f"--fov must be between 1 and 179 degrees, got {args.fov}.")
+    weights = weights_stem(args.weights)
+    cache = None if args.keypoints_cache is None else Path(args.keypoints_cache)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    api = _api()
+    lift_options: dict[str, Any] = {
+        "weights": weights,
+        "device": args.device,
+        "fov_deg": args.fov,
+        "progress": emit.callback("lift"),
+    }
+    if args.free_bones:
+        lift_options["constant_bones"] = False
+    if args.refine:  # per-clip self-correction (lifting.lift.refine), reported as a "refine" stage of "lift"
+        lift_options["refine"] = True
+    keypoints = api.detect(video, frames=frames, cache_dir=cache, progress=emit.callback("detect"))
+    emit.progress("detect", 1.0)
+    motion = api.lift(keypoints, **lift_options)
+    emit.progress("lift", 1.0)
+    emit.progress("save", 0.0, "writing the motion file")
+    motion.save(out)  # Motion3D.save is atomic: temporary file in the same folder, then os.replace
+    emit.progress("save", 1.0)
+    emit.done(str(out))
+    return EXIT_OK
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cmd_check(args: argparse.Namespace, emit: Emitter) -> int:
+    info: dict[str, Any] = {
+        "protocol": PROTOCOL_VERSION,
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "lifting": importlib.import_module("lifting").__version__,
+        "packages": {p: _version(p) for p in _PACKAGES},
+        "weights": sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors")) if WEIGHTS_DIR.is_dir() else [],
+        "api": importlib.util.find_spec("lifting.app.api") is not None,
+    }
+    try:
+        import torch
+    except ImportError:
+        emit.event("check", **info, device=None)
+        raise MocapError(
+            "the engine has no PyTorch; install the engine again from the add-on's preferences."
+        ) from None
+    cuda = bool(torch.cuda.is_available())
+    info["torch_cuda"] = torch.version.cuda
+    info["cuda_available"] = cuda
+    info["gpu"] = torch.cuda.get_device_name(0) if cuda else None
+    if args.device == "cuda" and not cuda:
+        emit.event("check", **info, device=None)
+        raise MocapError("CUDA was requested but this engine sees no NVIDIA GPU; choose Auto or CPU.")
+    device = "cuda" if (args.device == "cuda" or (args.device == "auto" and cuda)) else "cpu"
+    emit.event("check", **info, device=device)
+    emit.done(device)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Emitter], int]] = {
+    "run": cmd_run,
+    "detect": cmd_detect,
+    "check": cmd_check,
+}
+
+
+def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
+    """Run one worker command; returns the exit status (see the module docstring)."""
+    if stdout is None and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8", line_buffering=True)
+    emit = Emitter(stdout if stdout is not None else sys.stdout)
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args, emit)
+    except (MocapError, RetargetError) as exc:
+        emit.error(str(exc))
+        return EXIT_USER
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        emit.error(f"the worker failed ({type(exc).__name__}: {exc}); the engine log has the details")
+        return EXIT_INTERNAL

@@ -1,0 +1,308 @@
+"""2D keypoints → Motion3D: resampling, normalisation, the pose and trajectory models, test-time mirroring.
+
+The steps, for one clip:
+1. frames without a detection are filled by linear interpolation between detected frames (edges held) and get
+   confidence 0;
+2. keypoints are resampled from the video's frame times to the model's internal frame rate;
+3. they are normalised as the checkpoint says (camera rays with the clip's intrinsics, or screen units);
+4. the pose model (root-relative 3D joints) and the trajectory model (camera-space root) run over the whole
+   sequence in one call each, averaged with the mirrored prediction of the mirrored input;
+5. results are resampled back to the video's frame times, so Motion3D frame i is video frame i;
+6. every bone gets one length for the whole clip, with the joints moved as little as possible
+   (`LiftOptions.constant_bones`, on by default; `lifting.lift.constant_bones`), unless the clip is refined next;
+7. optionally (`LiftOptions.refine`), the clip is refined against its own 2D keypoints with constant bone
+   lengths and smooth motion (`lifting.lift.refine`), which mostly fixes the trajectory's depth.
+
+Unknown intrinsics default to a 26 mm (35 mm-equivalent) lens, the main camera of most phones: a diagonal field of
+view of about 79.5°, overridable with a field of view or a focal length in pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from lifting.camera import Intrinsics, normalize_camera, normalize_screen
+from lifting.errors import MocapError
+from lifting.learn.generators import merge_mirrored
+from lifting.lift.checkpoint import CheckpointConfig, load_checkpoint
+from lifting.lift.constant_bones import constant_bone_lengths
+from lifting.lift.device import resolve_device
+from lifting.lift.model import TemporalModel, predict_sequence
+from lifting.lift.refine import RefineConfig, refine_motion
+from lifting.skeleton import BLAZEPOSE, OUTPUT, JointSet, mirror_points
+from retarget.motion3d import Intrinsics as MotionIntrinsics
+from retarget.motion3d import Motion3D
+
+FloatArray = npt.NDArray[np.float64]
+Progress = Callable[[str, float], None]
+Cancel = Callable[[], bool]
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_WEIGHTS_NAME = "mocap"
+# 26 mm full-frame-equivalent focal length: 2·atan(43.27 / 2 / 26) of the 36×24 mm diagonal.
+DEFAULT_DIAGONAL_FOV_DEG = math.degrees(2.0 * math.atan(math.hypot(36.0, 24.0) / 2.0 / 26.0))
+
+# Which BlazePose landmarks observe each output joint (their mean visibility is the joint's confidence).
+_CONFIDENCE_LANDMARKS: dict[str, tuple[str, ...]] = {
+    "pelvis": ("left_hip", "right_hip"),
+    "spine": ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
+    "neck": ("left_shoulder", "right_shoulder"),
+    "head": ("left_ear", "right_ear"),
+    "nose": ("nose",),
+    "hip": ("{side}_hip",),
+    "knee": ("{side}_knee",),
+    "ankle": ("{side}_ankle",),
+    "toe": ("{side}_foot_index", "{side}_heel"),
+    "shoulder": ("{side}_shoulder",),
+    "elbow": ("{side}_elbow",),
+    "wrist": ("{side}_wrist",),
+    "hand": ("{side}_index", "{side}_pinky"),
+}
+
+
+class KeypointSequence(Protocol):
+    """What lifting needs of a Keypoints2D (see lifting.keypoints): pixel keypoints in BlazePose order."""
+
+    @property
+    def keypoints(self) -> npt.NDArray[np.float32]: ...  # (T, 33, 2) pixels
+    @property
+    def visibility(self) -> npt.NDArray[np.float32]: ...  # (T, 33) in 0..1
+    @property
+    def detected(self) -> npt.NDArray[np.bool_]: ...  # (T,)
+    @property
+    def timestamps(self) -> npt.NDArray[np.float64]: ...  # (T,) seconds
+    @property
+    def fps(self) -> float: ...
+    @property
+    def image_size(self) -> tuple[int, int]: ...  # (width, height) pixels
+
+
+@dataclass(frozen=True)
+class LiftOptions:
+    """weights: checkpoint stem/path (None = the shipped weights); device: auto, cpu or cuda; fov_deg/fov_axis or
+    focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; constant_bones: one
+    length per bone over the clip (`lifting.lift.constant_bones`; off gives the network's raw joints, whose bone lengths drift by
+    about 15 mm; refinement always gives constant lengths, its own); refine: per-clip self-correction against the 2D
+    keypoints (`lifting.lift.refine`) with `refine_config`."""
+
+    weights: Path | None = None
+    device: str = "auto"
+    fov_deg: float | None = None
+    fov_axis: str = "horizontal"
+    focal_px: float | None = None
+    mirror: bool = True
+    constant_bones: bool = True
+    refine: bool = False
+    refine_config: RefineConfig = field(default_factory=RefineConfig)
+
+
+def default_weights() -> Path:
+    """Stem of the shipped checkpoint; a clear error if it is missing (e.g. a source checkout without weights)."""
+    stem = WEIGHTS_DIR / DEFAULT_WEIGHTS_NAME
+    if not stem.with_suffix(".json").is_file():
+        raise MocapError(
+            f"No shipped weights were found at {stem}.json; pass --weights with a trained checkpoint."
+        )
+    return stem
+
+
+def clip_intrinsics(width: int, height: int, options: LiftOptions) -> Intrinsics:
+    """The camera to assume for a clip: a given focal length, a given field of view, or the phone default."""
+    if options.focal_px is not None:
+        if not options.focal_px > 0:
+            raise MocapError(f"The focal length must be a positive number of pixels, got {options.focal_px}.")
+        f = float(options.focal_px)
+        return Intrinsics(f, f, width / 2.0, height / 2.0, width, height)
+    if options.fov_deg is not None:
+        if options.fov_axis not in ("horizontal", "vertical", "diagonal"):
+            raise MocapError(
+                f"The field-of-view axis must be horizontal, vertical or diagonal, not {options.fov_axis!r}."
+            )
+        return Intrinsics.from_fov(width, height, options.fov_deg, axis=options.fov_axis)  # type: ignore[arg-type]
+    return Intrinsics.from_fov(width, height, DEFAULT_DIAGONAL_FOV_DEG, axis="diagonal")
+
+
+def resample(values: npt.ArrayLike, times: npt.ArrayLike, new_times: npt.ArrayLike) -> FloatArray:
+    """Linear interpolation along axis 0: values (T, ...) at increasing `times` (T,) → (N, ...) at `new_times`.
+
+    Times outside [times[0], times[-1]] take the edge values.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    t = np.asarray(times, dtype=np.float64)
+    q = np.asarray(new_times, dtype=np.float64)
+    if len(t) != len(v) or len(t) == 0:
+        raise ValueError(f"{len(t)} times for {len(v)} values")
+    if len(t) == 1:
+        return np.repeat(v, len(q), axis=0)
+    if np.any(np.diff(t) <= 0):
+        raise ValueError("times must be strictly increasing")
+    q = np.clip(q, t[0], t[-1])
+    hi = np.clip(np.searchsorted(t, q, side="right"), 1, len(t) - 1)
+    lo = hi - 1
+    w = ((q - t[lo]) / (t[hi] - t[lo])).reshape((-1,) + (1,) * (v.ndim - 1))
+    out: FloatArray = v[lo] * (1.0 - w) + v[hi] * w
+    return out
+
+
+def fill_missing(keypoints: npt.ArrayLike, detected: npt.ArrayLike) -> FloatArray:
+    """Keypoints (T, J, 2) with frames where `detected` (T,) is False replaced by linear interpolation between
+    the nearest detected frames (the first/last detection held at the ends). Needs at least one detection."""
+    k = np.asarray(keypoints, dtype=np.float64)
+    d = np.asarray(detected, dtype=bool)
+    if not d.any():
+        raise MocapError(
+            "No person was detected in any frame of the clip; check the video or the frame range."
+        )
+    idx = np.flatnonzero(d)
+    return resample(k[idx], idx.astype(np.float64), np.arange(len(k), dtype=np.float64))
+
+
+def output_confidence(
+    visibility: npt.ArrayLike, detected: npt.ArrayLike, joints: JointSet = OUTPUT
+) -> FloatArray:
+    """Per-joint confidence (T, J) in 0..1: mean visibility of the landmarks that observe the joint, 0 where the
+    frame had no detection. visibility: (T, 33) BlazePose order; detected: (T,)."""
+    vis = np.clip(np.asarray(visibility, dtype=np.float64), 0.0, 1.0)
+    det = np.asarray(detected, dtype=bool)
+    out = np.zeros((len(vis), joints.num_joints))
+    for j, name in enumerate(joints.names):
+        side, base = (
+            ("left", name[2:])
+            if name.startswith("l_")
+            else ("right", name[2:])
+            if name.startswith("r_")
+            else ("", name)
+        )
+        landmarks = [lm.format(side=side) for lm in _CONFIDENCE_LANDMARKS[base]]
+        out[:, j] = vis[:, BLAZEPOSE.indices(landmarks)].mean(axis=1)
+    out[~det] = 0.0
+    return out
+
+
+def model_inputs(
+    keypoints_px: npt.ArrayLike, visibility: npt.ArrayLike, intrinsics: Intrinsics, config: CheckpointConfig
+) -> npt.NDArray[np.float32]:
+    """(T, 33, C) model input as the checkpoint expects: normalised coordinates (+ visibility when C = 3)."""
+    px = np.asarray(keypoints_px, dtype=np.float64)
+    if config.normalisation == "camera":
+        xy = normalize_camera(px, intrinsics)
+    else:
+        xy = normalize_screen(px, intrinsics.width, intrinsics.height)
+    parts = [xy]
+    if "visibility" in config.features:
+        parts.append(np.clip(np.asarray(visibility, dtype=np.float64), 0.0, 1.0)[..., None])
+    return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def run_models(
+    models: dict[str, TemporalModel],
+    inputs: npt.NDArray[np.float32],
+    config: CheckpointConfig,
+    mirror: bool,
+    device: torch.device,
+) -> tuple[FloatArray, FloatArray | None]:
+    """Pose (T, J, 3) root-relative and trajectory (T, 3) camera space (None without a trajectory model).
+
+    Mixes numpy (in/out) and torch (the models) on purpose: this is the boundary between them.
+    """
+    x = np.stack([inputs, mirror_points(inputs, config.input_joints, axis=0)]) if mirror else inputs[None]
+    xt = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+    pose_out = predict_sequence(models["pose"], xt).cpu().numpy().astype(np.float64)
+    pose = merge_mirrored(pose_out, config.output_joints).astype(np.float64) if mirror else pose_out[0]
+    trajectory = None
+    if "trajectory" in models:
+        traj_out = predict_sequence(models["trajectory"], xt).cpu().numpy().astype(np.float64)[:, :, 0]
+        if mirror:
+            traj_out[1, :, 0] *= -1.0
+            trajectory = traj_out.mean(axis=0)
+        else:
+            trajectory = traj_out[0]
+    return pose, trajectory
+
+
+def lift_keypoints(
+    keypoints: KeypointSequence,
+    options: LiftOptions | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> Motion3D:
+    """Lift one clip's 2D keypoints to a Motion3D at the clip's frame times (see the module docstring)."""
+    options = options or LiftOptions()
+
+    def report(stage: str, fraction: float) -> None:
+        if cancel is not None and cancel():
+            raise MocapError("Lifting was cancelled.")
+        if progress is not None:
+            progress(stage, fraction)
+
+    kp = np.asarray(keypoints.keypoints, dtype=np.float64)
+    frames = len(kp)
+    if kp.ndim != 3 or kp.shape[1:] != (BLAZEPOSE.num_joints, 2) or frames == 0:
+        raise MocapError(f"The keypoints have shape {kp.shape}, not (frames, 33, 2); re-run detection.")
+    width, height = (int(v) for v in keypoints.image_size)
+    report("load model", 0.0)
+    device = resolve_device(options.device)
+    config, models = load_checkpoint(options.weights or default_weights(), device=device)
+    if config.input_joints != BLAZEPOSE:
+        raise MocapError(
+            f"The weights expect {config.input_joints.name} input, but detection gives BlazePose landmarks."
+        )
+    intrinsics = clip_intrinsics(width, height, options)
+
+    report("prepare", 0.1)
+    detected = np.asarray(keypoints.detected, dtype=bool)
+    filled = fill_missing(kp, detected)
+    vis = np.where(detected[:, None], np.asarray(keypoints.visibility, dtype=np.float64), 0.0)
+    # The model never saw a frame with every landmark invisible in training: on undetected frames it gets the
+    # visibility interpolated from the neighbouring detections, like the keypoints (their confidence stays 0).
+    vis_in = fill_missing(vis[:, :, None], detected)[:, :, 0]
+    times = np.asarray(keypoints.timestamps, dtype=np.float64)
+    if len(times) != frames:
+        times = np.arange(frames) / float(keypoints.fps)
+    times = times - times[0]
+    model_times = np.arange(0.0, times[-1] + 0.5 / config.fps, 1.0 / config.fps)
+    inputs = model_inputs(
+        resample(filled, times, model_times), resample(vis_in, times, model_times), intrinsics, config
+    )
+
+    report("lift", 0.2)
+    with torch.no_grad():
+        pose, trajectory = run_models(models, inputs, config, options.mirror, device)
+    report("finish", 0.4 if options.refine else 0.9)
+    joints = resample(pose, model_times, times)
+    joints -= joints[:, :1]  # exactly root-relative after interpolation
+    if options.constant_bones and not options.refine:
+        # After resampling, so the lengths hold exactly on the video's frames. Refinement fixes the lengths
+        # itself and its settings were chosen starting from the network's raw joints, so it gets those.
+        joints = constant_bone_lengths(joints, config.output_joints.names, config.output_joints.parents)
+    root = resample(trajectory, model_times, times) if trajectory is not None else np.zeros((frames, 3))
+    motion = Motion3D(
+        joints=joints.astype(np.float32),
+        root=root.astype(np.float32),
+        joint_names=config.output_joints.names,
+        parents=config.output_joints.parents,
+        fps=float(keypoints.fps),
+        intrinsics=MotionIntrinsics(
+            intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy, width, height
+        ),
+        confidence=output_confidence(vis, detected, config.output_joints).astype(np.float32),
+        joint_set=config.output_joints.name,
+    )
+    if options.refine:
+        motion, _ = refine_motion(
+            motion,
+            keypoints,
+            options.refine_config,
+            progress=lambda stage, fraction: report(stage, 0.45 + 0.5 * fraction),
+            cancel=cancel,
+        )
+    report("done", 1.0)
+    return motion

@@ -1,0 +1,566 @@
+"""Per-clip self-correction: optimise a lifted clip so its projection agrees with the detected 2D keypoints.
+
+The network's output (`lifting.lift.lift`) is smooth and plausible, but its bone lengths wobble from frame to frame
+and its camera-space root trajectory is weak: the depth drifts, so the person "travels" through the scene.
+With bone lengths held constant over the clip, the size of the 2D skeleton fixes the depth, and one
+optimisation over the whole clip pulls the joints onto the 2D evidence (the self-correction loop of Wang et al.,
+"3D Human Pose Machines with Self-supervised Learning", here as test-time optimisation of the sequence rather
+than of the network).
+
+Variables (the whole clip at once):
+- the root (pelvis) trajectory in camera space, as its image position (u, v) and log depth, so the person
+  slides along camera rays when only the depth is wrong;
+- one direction per bone and frame (T, B, 3), normalised in the forward pass;
+- bone lengths: one set for the whole clip, starting from the network's per-bone median with left and right
+  averaged; their proportions may adapt to the 2D (one log-scale per left/right pair of bones, with a prior
+  towards the median), but the clip's total bone length stays fixed: the global scale must not move, or
+  depth becomes ambiguous.
+Joints follow by forward kinematics along the tree, so every bone keeps one length over the whole clip.
+
+Energy (each term summed over its elements and divided by the number of frames):
+- reprojection: for the output joints with a MediaPipe counterpart (`CORRESPONDENCES`, placed like the virtual
+  landmarks of `lifting.learn.datasets.landmarks`: hips offset up and outwards in the pelvis frame, the head between the
+  ears, the hand between the index and pinky knuckles), the distance between the projected point and the
+  landmark in normalised camera units times the subject's depth (metres at the subject, so the scale does not
+  depend on resolution or distance), weighted by visibility (0 on frames without a detection and on frames
+  the detector only interpolated), under a robust penalty (Huber by default) against detector outliers;
+- pose prior: each bone vector stays near the network's, which keeps the depth ordering the network chose
+  where the 2D says nothing; a prior on the bone proportions (once per clip);
+- smoothness: the acceleration of the root-relative joints and, separately and more strongly in depth, of the
+  root (accelerations measured per 1/30 s whatever the clip's frame rate).
+
+The root is first solved in closed form per frame (linear least squares on the projection equations with the
+network's pose at the fixed bone lengths, reweighted towards the robust geometric error), which places the
+person at the depth their 2D size implies; L-BFGS then minimises the energy. Everything runs in torch (float64,
+one thread) inside `refine_motion`; its inputs and outputs are numpy arrays and `Motion3D`s, and the result is
+deterministic. Settings were chosen on the validation split (`bench/refine_experiment.py`, docs/refine.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from lifting.errors import MocapError
+from lifting.learn.datasets.landmarks import FACE_OFFSETS, HAND_OFFSETS, HIP_OFFSET
+from lifting.lift.constant_bones import bone_pairs, clip_bone_lengths
+from lifting.skeleton import BLAZEPOSE
+from retarget.motion3d import Motion3D
+
+FloatArray = npt.NDArray[np.float64]
+Progress = Callable[[str, float], None]
+Cancel = Callable[[], bool]
+
+MODEL_FPS = 30.0  # accelerations are measured per frame at this rate, whatever the clip's rate
+LENGTH_UNIT = 0.3  # metres per unit of log bone scale in the optimiser's variables (a typical bone length)
+
+# Output joint → the BlazePose landmarks whose mean it is compared with. "l_hip"/"r_hip" are compared after the
+# landmark offset of lifting.learn.datasets.landmarks (MediaPipe's hips sit higher and wider than the joint centres);
+# "*_hand" after extending wrist → hand to the knuckles' mean distal offset.
+CORRESPONDENCES: dict[str, tuple[str, ...]] = {
+    "nose": ("nose",),
+    "head": ("left_ear", "right_ear"),
+    "l_hip": ("left_hip",),
+    "r_hip": ("right_hip",),
+    "l_knee": ("left_knee",),
+    "r_knee": ("right_knee",),
+    "l_ankle": ("left_ankle",),
+    "r_ankle": ("right_ankle",),
+    "l_toe": ("left_foot_index",),
+    "r_toe": ("right_foot_index",),
+    "l_shoulder": ("left_shoulder",),
+    "r_shoulder": ("right_shoulder",),
+    "l_elbow": ("left_elbow",),
+    "r_elbow": ("right_elbow",),
+    "l_wrist": ("left_wrist",),
+    "r_wrist": ("right_wrist",),
+    "l_hand": ("left_index", "left_pinky"),
+    "r_hand": ("right_index", "right_pinky"),
+}
+# Mean distal offset of the index and pinky knuckles, in wrist → hand lengths (their mean radial offset,
+# 5% of that length, about 4 mm, is left out: the joints do not give the hand's radial axis).
+HAND_EXTENSION = 0.5 * (HAND_OFFSETS["index"][0] + HAND_OFFSETS["pinky"][0])
+# The ears' midpoint lies this far in front of the head centre (metres; negative: behind), along the head's
+# forward axis, taken as the direction head → nose.
+EARS_FORWARD = FACE_OFFSETS["left_ear"][1]
+
+
+class KeypointTrack(Protocol):
+    """What refinement needs of a Keypoints2D: pixel keypoints (T, 33, 2) in BlazePose order, visibility
+    (T, 33) in 0..1 and detected (T,), at the Motion3D's frames."""
+
+    @property
+    def keypoints(self) -> npt.NDArray[np.float32]: ...
+    @property
+    def visibility(self) -> npt.NDArray[np.float32]: ...
+    @property
+    def detected(self) -> npt.NDArray[np.bool_]: ...
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Settings of the optimisation; lengths in metres, accelerations in metres per (1/30 s)².
+
+    Each term is a squared error over a sigma, so the sigmas say how large each kind of error typically is.
+    iterations: L-BFGS iterations; reprojection_sigma: expected 2D error (metres at the subject's depth);
+    robust / robust_scale: the penalty ("huber", "cauchy" or "geman-mcclure") and the error above which a 2D
+    point counts as an outlier; pose_sigma: how far a bone's end may leave the network's; smooth_sigma:
+    acceleration of the root-relative joints; root_smooth_sigma / root_depth_smooth_sigma: acceleration of
+    the root along the camera's x and y axes / along its z axis (depth); min_visibility: landmarks below it are ignored;
+    length_percentile: which percentile of the network's per-frame bone lengths to start from (50: the
+    median); symmetric_bones: left and right bones share one length; length_sigma: how far (log scale) a
+    bone's length may leave that start, the clip's total bone length staying fixed (0: lengths fixed).
+    """
+
+    iterations: int = 100
+    reprojection_sigma: float = 0.02
+    robust: str = "huber"
+    robust_scale: float = 0.05
+    pose_sigma: float = 0.05
+    smooth_sigma: float = 0.05
+    root_smooth_sigma: float = 0.01
+    root_depth_smooth_sigma: float = 0.003
+    min_visibility: float = 0.2
+    length_percentile: float = 50.0
+    symmetric_bones: bool = True
+    length_sigma: float = 0.2
+
+
+@dataclass(frozen=True)
+class RefineReport:
+    """Reprojection error before and after (`reprojection_error`: pixels, and relative to the person's height
+    in the image); L-BFGS iterations run and energy evaluations; wall seconds; energy before and after (at the
+    closed-form root, and at the end)."""
+
+    reprojection_px_before: float
+    reprojection_px_after: float
+    reprojection_rel_before: float
+    reprojection_rel_after: float
+    iterations: int
+    evaluations: int
+    seconds: float
+    energy_before: float
+    energy_after: float
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Skeleton helpers (numpy)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _ancestry(parents: tuple[int, ...]) -> FloatArray:
+    """(J, B) matrix A with A[j, b] = 1 when bone b lies on the path from the root to joint j, so root-relative
+    joints are `A @ bone_vectors`."""
+    _, child = bone_pairs(parents)
+    bone_of = {int(c): b for b, c in enumerate(child)}
+    out = np.zeros((len(parents), len(child)))
+    for j in range(len(parents)):
+        k = j
+        while parents[k] >= 0:
+            out[j, bone_of[k]] = 1.0
+            k = parents[k]
+    return out
+
+
+def _twin_key(name: str, symmetric: bool) -> str:
+    """The name shared by a left/right pair of joints (`l_knee`, `r_knee` → `knee`) when `symmetric`."""
+    return name[2:] if symmetric and name.startswith(("l_", "r_")) else name
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Observed 2D per compared joint: normalised camera coordinates obs (T, K, 2), weights (T, K), pixels
+    obs_px (T, K, 2), the joints compared (K,) and the person's height in pixels per frame (T,)."""
+
+    joints: tuple[int, ...]
+    obs: FloatArray
+    obs_px: FloatArray
+    weights: FloatArray
+    person_px: FloatArray
+
+
+def _targets(motion: Motion3D, keypoints: KeypointTrack, config: RefineConfig) -> _Targets:
+    kp = np.asarray(keypoints.keypoints, dtype=np.float64)
+    vis = np.clip(np.asarray(keypoints.visibility, dtype=np.float64), 0.0, 1.0)
+    det = np.asarray(keypoints.detected, dtype=bool).copy()
+    frames = motion.num_frames
+    if kp.shape != (frames, BLAZEPOSE.num_joints, 2) or vis.shape != (frames, BLAZEPOSE.num_joints):
+        raise MocapError(
+            f"The keypoints have shape {kp.shape} for a motion of {frames} frames; refine with the keypoints "
+            "the motion was lifted from."
+        )
+    if det.shape != (frames,):
+        raise MocapError(f"The keypoints mark {det.shape} detections for {frames} frames; re-run detection.")
+    interpolated = getattr(keypoints, "interpolated", None)
+    if interpolated is not None and np.shape(interpolated) == (frames,):
+        det &= ~np.asarray(interpolated, dtype=bool)  # filled gaps carry no evidence of their own
+    det &= np.all(np.isfinite(kp), axis=(1, 2))
+    names = [n for n in CORRESPONDENCES if n in motion.index]
+    if len(names) < 4:
+        raise MocapError(
+            f"The motion's joint set {motion.joint_set!r} has too few joints with a MediaPipe counterpart to refine."
+        )
+    k = motion.intrinsics
+    obs_px = np.zeros((frames, len(names), 2))
+    weights = np.zeros((frames, len(names)))
+    for i, name in enumerate(names):
+        idx = BLAZEPOSE.indices(list(CORRESPONDENCES[name]))
+        obs_px[:, i] = np.nan_to_num(kp[:, idx].mean(axis=1))
+        weights[:, i] = vis[:, idx].min(axis=1)
+    weights = np.where(weights >= config.min_visibility, weights, 0.0) * det[:, None]
+    obs = (obs_px - np.array([k.cx, k.cy])) / np.array([k.fx, k.fy])
+    extent = np.nan_to_num(kp).max(axis=1) - np.nan_to_num(kp).min(axis=1)
+    person_px = np.maximum(extent.max(axis=-1), 1.0)
+    return _Targets(tuple(motion.index[n] for n in names), obs, obs_px, weights, person_px)
+
+
+def _compared_points(absolute: FloatArray, names: tuple[str, ...], joints: tuple[int, ...]) -> FloatArray:
+    """`_compared_points_torch` for numpy joints (T, J, 3) → (T, K, 3): numpy in and out, the same torch code
+    inside (no gradient), so both can never disagree."""
+    t = torch.from_numpy(np.ascontiguousarray(absolute, dtype=np.float64))
+    with torch.no_grad():
+        out: FloatArray = _compared_points_torch(t, names, joints).numpy()
+    return out
+
+
+def _compared_points_torch(
+    absolute: torch.Tensor, names: tuple[str, ...], joints: tuple[int, ...]
+) -> torch.Tensor:
+    """(T, K, 3) camera-space points compared with the landmarks, from absolute joints (T, J, 3)."""
+    index = {n: i for i, n in enumerate(names)}
+    pts = absolute[:, list(joints)].clone()
+    compared = [names[j] for j in joints]
+    hips = [k for k, n in enumerate(compared) if n in ("l_hip", "r_hip")]
+    if hips and all(n in index for n in ("l_hip", "r_hip", "spine", "pelvis")):
+        up = absolute[:, index["spine"]] - absolute[:, index["pelvis"]]
+        up = up / torch.clamp(torch.linalg.vector_norm(up, dim=-1, keepdim=True), min=1e-9)
+        left = absolute[:, index["l_hip"]] - absolute[:, index["r_hip"]]
+        left = left - (left * up).sum(-1, keepdim=True) * up
+        left = left / torch.clamp(torch.linalg.vector_norm(left, dim=-1, keepdim=True), min=1e-9)
+        for k in hips:
+            sign = 1.0 if compared[k] == "l_hip" else -1.0
+            pts[:, k] = pts[:, k] + sign * HIP_OFFSET[0] * left + HIP_OFFSET[2] * up
+    for k, n in enumerate(compared):
+        if n == "head" and "nose" in index:
+            forward = absolute[:, index["nose"]] - pts[:, k]
+            forward = forward / torch.clamp(torch.linalg.vector_norm(forward, dim=-1, keepdim=True), min=1e-9)
+            pts[:, k] = pts[:, k] + EARS_FORWARD * forward
+        if n.endswith("_hand") and n[:2] + "wrist" in index:
+            wrist = absolute[:, index[n[:2] + "wrist"]]
+            pts[:, k] = wrist + HAND_EXTENSION * (pts[:, k] - wrist)
+    return pts
+
+
+def _project(points: torch.Tensor) -> torch.Tensor:
+    """Camera points (..., 3) → normalised camera coordinates (..., 2), depth clamped at 1 cm."""
+    return points[..., :2] / torch.clamp(points[..., 2:3], min=1e-2)
+
+
+def reprojection_error(
+    motion: Motion3D, keypoints: KeypointTrack, config: RefineConfig = RefineConfig()
+) -> tuple[float, float]:
+    """How far the motion's joints project from the keypoints: the visibility-weighted mean distance over the
+    joints with a MediaPipe counterpart (`CORRESPONDENCES`) and the detected frames, in pixels and as a
+    fraction of the person's height in the image (the larger side of the landmarks' bounding box). NaN when
+    nothing is visible."""
+    return _reprojection_error(motion.absolute_joints(), motion, _targets(motion, keypoints, config))
+
+
+def _reprojection_error(absolute: npt.ArrayLike, motion: Motion3D, targets: _Targets) -> tuple[float, float]:
+    """`reprojection_error` for camera-space joints (T, J, 3) and prepared targets."""
+    pts = _compared_points(np.asarray(absolute, dtype=np.float64), motion.joint_names, targets.joints)
+    k = motion.intrinsics
+    z = np.maximum(pts[..., 2:3], 1e-2)
+    px = pts[..., :2] / z * np.array([k.fx, k.fy]) + np.array([k.cx, k.cy])
+    err = np.linalg.norm(px - targets.obs_px, axis=-1)
+    w = targets.weights
+    total = w.sum()
+    if total <= 0:
+        return float("nan"), float("nan")
+    return float((w * err).sum() / total), float((w * err / targets.person_px[:, None]).sum() / total)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Closed-form root
+# ---------------------------------------------------------------------------------------------------------
+
+
+def solve_root(
+    relative_points: npt.ArrayLike,
+    obs: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    robust_scale: float,
+    rounds: int = 3,
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Per-frame camera-space translation t (T, 3) that best places points (T, K, 3) (root-relative metres) on
+    their observed normalised camera coordinates obs (T, K, 2), weights (T, K).
+
+    Linear least squares on `(p + t)_x - u (p + t)_z = 0` (and y), reweighted `rounds - 1` times by the inverse
+    squared depth (towards the geometric error) and Huber's factor min(1, c / error) with c = `robust_scale`
+    (metres at the point's depth). Returns the translations and which frames were solvable (at least three
+    weighted points, well conditioned, in front of the camera); others hold zeros.
+    """
+    p = np.asarray(relative_points, dtype=np.float64)
+    o = np.asarray(obs, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64).copy()
+    frames = len(p)
+    t = np.zeros((frames, 3))
+    ok = (w > 0).sum(axis=1) >= 3
+    rw = np.ones_like(w)
+    for _ in range(max(rounds, 1)):
+        ww = w * rw
+        # Rows per point: [1, 0, -u] t = u p_z - p_x and [0, 1, -v] t = v p_z - p_y.
+        a = np.zeros((frames, p.shape[1], 2, 3))
+        a[..., 0, 0] = 1.0
+        a[..., 1, 1] = 1.0
+        a[..., 0, 2] = -o[..., 0]
+        a[..., 1, 2] = -o[..., 1]
+        b = np.stack([o[..., 0] * p[..., 2] - p[..., 0], o[..., 1] * p[..., 2] - p[..., 1]], axis=-1)
+        ata = np.einsum("tk,tkri,tkrj->tij", ww, a, a)
+        atb = np.einsum("tk,tkri,tkr->ti", ww, a, b)
+        cond = np.linalg.cond(ata + np.eye(3) * 1e-12)
+        good = ok & np.isfinite(cond) & (cond < 1e8)
+        sol = np.zeros((frames, 3))
+        sol[good] = np.linalg.solve(ata[good], atb[good][..., None])[..., 0]
+        good &= sol[:, 2] > 0.2
+        t = np.where(good[:, None], sol, 0.0)
+        ok = good
+        depth = np.maximum(p[..., 2] + t[:, None, 2], 0.2)
+        proj = (p[..., :2] + t[:, None, :2]) / depth[..., None]
+        err = np.linalg.norm(proj - o, axis=-1) * depth  # metres at the point's depth
+        rw = np.minimum(1.0, robust_scale / np.maximum(err, 1e-12)) / depth**2
+    return t, ok
+
+
+def _fill(values: FloatArray, ok: npt.NDArray[np.bool_]) -> FloatArray:
+    """values (T, D) with rows where `ok` is False interpolated from the good rows (ends held); needs one."""
+    idx = np.flatnonzero(ok)
+    frames = np.arange(len(values))
+    out: FloatArray = np.stack(
+        [np.interp(frames, idx, values[idx, d]) for d in range(values.shape[1])], axis=1
+    )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Optimisation (torch)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _robust(err2: torch.Tensor, sigma: float, scale: float, kind: str) -> torch.Tensor:
+    """Robust penalty of squared errors err² (metres²), err²/σ² for errors well below `scale` (c).
+
+    "geman-mcclure": (err²/σ²) · c² / (c² + err²), bounded by c²/σ², so outliers stop pulling;
+    "cauchy": (c²/σ²) · log(1 + err²/c²), whose pull fades slowly; "huber": quadratic up to c, then linear.
+    """
+    c2 = scale * scale
+    if kind == "geman-mcclure":
+        return (err2 / (sigma * sigma)) * (c2 / (c2 + err2))
+    if kind == "cauchy":
+        return (c2 / (sigma * sigma)) * torch.log1p(err2 / c2)
+    if kind == "huber":
+        err = torch.sqrt(torch.clamp(err2, min=c2))  # = c where quadratic, so no infinite gradient at 0
+        return torch.where(err2 <= c2, err2, 2.0 * scale * err - c2) / (sigma * sigma)
+    raise MocapError(f"Unknown robust penalty {kind!r}; use huber, cauchy or geman-mcclure.")
+
+
+def _second_difference(x: torch.Tensor) -> torch.Tensor:
+    return x[2:] - 2.0 * x[1:-1] + x[:-2]
+
+
+@contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """Run torch on `count` threads inside the block, then restore the previous setting. The clip's tensors
+    are small (thousands of elements), where thread hand-offs cost more than they save, and on a loaded
+    machine they cost a hundred times more."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def refine_motion(
+    motion: Motion3D,
+    keypoints: KeypointTrack,
+    config: RefineConfig = RefineConfig(),
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> tuple[Motion3D, RefineReport]:
+    """Refine a lifted clip against its 2D keypoints (see the module docstring).
+
+    motion: the network's Motion3D (its intrinsics are the camera used for projection); keypoints: pixel
+    keypoints (T, 33, 2), visibility (T, 33) and detected (T,) at the motion's frames (a `Keypoints2D`).
+    Returns a new Motion3D (root-relative joints with constant bone lengths, camera-space root; names, fps,
+    intrinsics and confidence unchanged) and a `RefineReport`. `progress(stage, fraction)` is called with stage
+    "refine"; `cancel()` returning True raises MocapError. numpy at the boundary, torch inside.
+    """
+    with _torch_threads(1):
+        return _refine(motion, keypoints, config, progress, cancel)
+
+
+def _refine(
+    motion: Motion3D,
+    keypoints: KeypointTrack,
+    config: RefineConfig,
+    progress: Progress | None,
+    cancel: Cancel | None,
+) -> tuple[Motion3D, RefineReport]:
+    """`refine_motion` without the thread setting: numpy set-up, torch optimisation, numpy out."""
+    start = time.perf_counter()
+
+    def report(fraction: float) -> None:
+        if cancel is not None and cancel():
+            raise MocapError("Refinement was cancelled.")
+        if progress is not None:
+            progress("refine", fraction)
+
+    report(0.0)
+    if config.iterations < 0:
+        raise MocapError(
+            f"The number of refinement iterations must not be negative, got {config.iterations}."
+        )
+    targets = _targets(motion, keypoints, config)
+    names, parents = motion.joint_names, motion.parents
+    if parents[0] != -1 or any(p < 0 for p in parents[1:]):
+        raise MocapError("Refinement needs a skeleton with a single root joint first; re-lift the clip.")
+    frames = motion.num_frames
+    parent, child = bone_pairs(parents)
+    ancestry = _ancestry(parents)
+    net_rel = motion.joints.astype(np.float64)
+    net_rel = net_rel - net_rel[:, :1]
+    lengths = clip_bone_lengths(net_rel, names, parents, config.length_percentile, config.symmetric_bones)
+    vec = net_rel[:, child] - net_rel[:, parent]
+    dirs0 = vec / np.maximum(np.linalg.norm(vec, axis=-1, keepdims=True), 1e-9)
+    rel0 = np.einsum("jb,tbc->tjc", ancestry, dirs0 * lengths[:, None])  # network pose, fixed bone lengths
+
+    # Closed-form root per frame; frames without enough evidence are interpolated from their neighbours.
+    root, ok = solve_root(
+        _compared_points(rel0, names, targets.joints), targets.obs, targets.weights, config.robust_scale
+    )
+    if not ok.any():
+        raise MocapError(
+            "Too few keypoints are visible on any frame to place the person; lift the clip without refinement."
+        )
+    root = _fill(root, ok)
+    before_px, before_rel = _reprojection_error(motion.absolute_joints(), motion, targets)
+    report(0.05)
+
+    dtype = torch.float64
+    a_t = torch.from_numpy(ancestry).to(dtype)
+    len_t = torch.from_numpy(lengths).to(dtype)[:, None]
+    dirs0_t = torch.from_numpy(dirs0).to(dtype)
+    obs_t = torch.from_numpy(targets.obs).to(dtype)
+    w_t = torch.from_numpy(targets.weights).to(dtype)
+    depth_t = torch.from_numpy(np.ascontiguousarray(root[:, 2:3])).to(dtype)  # metres per normalised unit
+    rate = (motion.fps / MODEL_FPS) ** 2  # per-frame accelerations → per (1/30 s)²
+    bones = len(child)
+    # Bone proportions may adapt per clip (one log-scale per bone, shared by left and right twins when
+    # `symmetric_bones`), with the clip's total bone length, hence its scale, held fixed.
+    group_names = [_twin_key(names[int(c)], config.symmetric_bones) for c in child]
+    groups = sorted(set(group_names), key=group_names.index)
+    group_of = torch.tensor([groups.index(g) for g in group_names])
+    free_lengths = config.length_sigma > 0
+    # One flat vector of unknowns, all in metres so that one step suits them all: the root's image position
+    # (u, v) and log depth, each times the initial depth, each bone direction times its length, and the log
+    # proportions times LENGTH_UNIT.
+    x0 = np.concatenate(
+        [
+            root[:, :2].ravel(),
+            np.log(root[:, 2]) * root[:, 2],
+            (dirs0 * lengths[:, None]).ravel(),
+            np.zeros(len(groups) if free_lengths else 0),
+        ]
+    )
+    x = torch.from_numpy(x0).to(dtype).requires_grad_(True)
+    n_dirs = 3 * frames + 3 * frames * bones
+
+    def energy() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(energy per frame, root-relative joints (T, J, 3), root (T, 3))."""
+        uv = x[: 2 * frames].view(frames, 2) / depth_t
+        z = torch.exp(x[2 * frames : 3 * frames].view(frames, 1) / depth_t)
+        dirs = x[3 * frames : n_dirs].view(frames, bones, 3)
+        d = dirs / torch.clamp(torch.linalg.vector_norm(dirs, dim=-1, keepdim=True), min=1e-9)
+        length = len_t
+        if free_lengths:
+            log_scale = x[n_dirs:] / LENGTH_UNIT
+            length = len_t * torch.exp(log_scale[group_of])[:, None]
+            length = length * (len_t.sum() / length.sum())
+        rel = torch.einsum("jb,tbc->tjc", a_t, d * length)
+        r = torch.cat([uv * z, z], dim=-1)
+        pts = _compared_points_torch(rel + r[:, None], names, targets.joints)
+        err2 = ((_project(pts) - obs_t) ** 2).sum(-1) * depth_t**2
+        e = (w_t * _robust(err2, config.reprojection_sigma, config.robust_scale, config.robust)).sum()
+        e = e + (((d - dirs0_t) * length) ** 2).sum() / config.pose_sigma**2
+        if frames > 2:
+            e = e + ((_second_difference(rel) * rate) ** 2).sum() / config.smooth_sigma**2
+            acc_root = (_second_difference(r) * rate) ** 2
+            e = e + acc_root[:, :2].sum() / config.root_smooth_sigma**2
+            e = e + acc_root[:, 2].sum() / config.root_depth_smooth_sigma**2
+        e = e / frames
+        if free_lengths:  # one prior for the clip: the longer the clip, the more its evidence counts
+            e = e + (log_scale**2).sum() / config.length_sigma**2
+        return e, rel, r
+
+    with torch.no_grad():
+        energy_before = float(energy()[0])
+    # L-BFGS in rounds of a few iterations, so progress and cancel are checked between them.
+    rounds = min(max(config.iterations, 1), 20)
+    lbfgs = torch.optim.LBFGS(
+        [x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe", tolerance_change=1e-12
+    )
+
+    def closure() -> torch.Tensor:
+        lbfgs.zero_grad()
+        e = energy()[0]
+        e.backward()  # type: ignore[no-untyped-call]
+        return e
+
+    done = 0
+    for k in range(rounds):
+        chunk = config.iterations * (k + 1) // rounds - done
+        if chunk > 0:
+            lbfgs.param_groups[0]["max_iter"] = chunk
+            lbfgs.param_groups[0]["max_eval"] = chunk * 5 // 4 + 10
+            lbfgs.step(closure)  # type: ignore[no-untyped-call]
+            done += chunk
+        report(0.05 + 0.9 * (k + 1) / rounds)
+    state = lbfgs.state[x]
+    with torch.no_grad():
+        e, rel_t, root_t = energy()
+        energy_after = float(e)
+        rel_out = rel_t.numpy()
+        root_out = root_t.numpy()
+    if not (np.isfinite(rel_out).all() and np.isfinite(root_out).all()):
+        raise MocapError("Refinement diverged on this clip; lift it without refinement.")
+    refined = Motion3D(
+        joints=rel_out.astype(np.float32),
+        root=root_out.astype(np.float32),
+        joint_names=motion.joint_names,
+        parents=motion.parents,
+        fps=motion.fps,
+        intrinsics=motion.intrinsics,
+        confidence=motion.confidence,
+        joint_set=motion.joint_set,
+    )
+    after_px, after_rel = _reprojection_error(refined.absolute_joints(), motion, targets)
+    report(1.0)
+    return refined, RefineReport(
+        reprojection_px_before=before_px,
+        reprojection_px_after=after_px,
+        reprojection_rel_before=before_rel,
+        reprojection_rel_after=after_rel,
+        iterations=int(state.get("n_iter", 0)),
+        evaluations=int(state.get("func_evals", 0)),
+        seconds=time.perf_counter() - start,
+        energy_before=energy_before,
+        energy_after=energy_after,
+    )

@@ -1,0 +1,85 @@
+"""MediaPipe Pose settings and helpers shared by detection (`lifting.video2d.detect`) and its tracker.
+
+MediaPipe's pose solution (`mediapipe==0.10.21`, `model_complexity=1`: the only model that ships inside the
+wheel) returns one person per frame; choosing and following one subject is `lifting.video2d.tracking`'s job. Here: the
+settings that change the detector's output (part of the cache key), the lazy MediaPipe import, and the filling
+of short gaps by linear interpolation with low visibility (longer gaps stay marked).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lifting.errors import MocapError
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """Everything about MediaPipe that changes the detector's output; part of the cache key (the tracker's
+    own settings are `lifting.video2d.tracking.TrackingSettings`). max_gap_s: gaps up to this long are interpolated.
+    interpolated_visibility: visibility factor on filled frames. `lifting.video2d.detect.DEFAULT_SETTINGS` lowers
+    min_detection_confidence to 0.3, which small, backlit people need."""
+
+    model_complexity: int = 1
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    max_gap_s: float = 0.5
+    interpolated_visibility: float = 0.3
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PoseResult:
+    """One frame's detection: keypoints (33, 2) pixels and visibility (33,), or None when nothing was found."""
+
+    keypoints: npt.NDArray[np.float64]
+    visibility: npt.NDArray[np.float64]
+
+
+def import_mediapipe() -> Any:
+    # MediaPipe's C++ side logs warnings on stderr unless told not to; users should only see our output.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import mediapipe as mp
+    except ImportError:
+        raise MocapError(
+            "MediaPipe is not installed in this environment; run `python3.11 dev.py setup` or install the engine."
+        ) from None
+    return mp
+
+
+def mediapipe_version() -> str:
+    return str(import_mediapipe().__version__)
+
+
+def fill_short_gaps(
+    keypoints: npt.NDArray[np.float64],
+    visibility: npt.NDArray[np.float64],
+    detected: npt.NDArray[np.bool_],
+    max_gap: int,
+    visibility_factor: float,
+) -> npt.NDArray[np.bool_]:
+    """Interpolate gaps of at most `max_gap` frames between two detections, in place; returns the filled mask.
+
+    keypoints (T, 33, 2) and visibility (T, 33) are modified; `detected` (T,) is set True on filled frames.
+    """
+    filled = np.zeros(len(detected), dtype=bool)
+    idx = np.flatnonzero(detected)
+    for a, b in itertools.pairwise(idx):
+        gap = b - a - 1
+        if 0 < gap <= max_gap:
+            w = (np.arange(1, gap + 1) / (gap + 1))[:, None, None]
+            keypoints[a + 1 : b] = keypoints[a] * (1 - w) + keypoints[b] * w
+            visibility[a + 1 : b] = np.minimum(visibility[a], visibility[b]) * visibility_factor
+            filled[a + 1 : b] = True
+    detected |= filled
+    return filled

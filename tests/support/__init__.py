@@ -1,0 +1,1 @@
+"""Test support: code the tests share (synthetic motions), never shipped."""
