@@ -23,10 +23,11 @@ package, registered under `video_mocap_headless.retarget[.<sub>]` for every one 
 (errors included) are the same objects whichever name imports them. In the built add-on, where `retarget/`
 is vendored inside the add-on folder, that folder's own copy is used.
 
-Protocol on the standard streams: `video-mocap-progress: FRACTION MESSAGE` lines on stdout while working;
-a user error (bad rig, no armature, several armatures and no `--armature`, an apply or export failure) is
-ONE line `video-mocap-error: MESSAGE` on stderr and exit status 2; success prints
-`video-mocap-done: PATH` (with --check: `video-mocap-done: ARMATURE (PRESET)`) and exits 0. Anything else is a bug: traceback and exit status 1.
+Protocol: the project's event protocol (`retarget/events.py`, the add-on's vendored copy): JSON lines on stdout,
+`progress` events (stage "blender") while working, then `done` with the written path (with --check:
+"ARMATURE (PRESET)") and exit status 0, or one `error` event with one sentence and exit status 2 for a problem
+the user can fix (bad rig, no armature, several armatures and no `--armature`, an apply or export failure).
+Anything else is a bug: traceback on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -37,16 +38,14 @@ import importlib.util
 import os
 import pkgutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
 PACKAGE = "video_mocap_headless"
-PROGRESS = "video-mocap-progress:"
-ERROR = "video-mocap-error:"
-DONE = "video-mocap-done:"
-EXIT_USER_ERROR = 2
+STAGE = "blender"
 SUFFIXES = (".fbx", ".blend", ".bvh")
 FBX_PRESETS = ("generic", "unity", "unreal")
 
@@ -105,6 +104,7 @@ class Addon:
     apply: ModuleType
     export: ModuleType
     armature_io: ModuleType
+    events: ModuleType
     user_errors: tuple[type[BaseException], ...]
 
 
@@ -121,6 +121,7 @@ def addon_modules() -> Addon:
     export = importlib.import_module(f"{package}.export")
     armature_io = importlib.import_module(f"{package}.armature_io")
     errors = importlib.import_module(f"{package}.retarget.errors")
+    events = importlib.import_module(f"{package}.retarget.events")
     user_errors = (
         HeadlessError,
         apply.ApplyError,
@@ -128,7 +129,7 @@ def addon_modules() -> Addon:
         armature_io.ArmatureError,
         errors.RetargetError,
     )
-    return Addon(apply, export, armature_io, user_errors)
+    return Addon(apply, export, armature_io, events, user_errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,10 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--video", default="", help="the video, as the .blend camera's background")
     parser.add_argument("--video-first-frame", type=int, default=0, help="video frame of the first key")
     return parser
-
-
-def progress(fraction: float, message: str) -> None:
-    print(f"{PROGRESS} {fraction:.3f} {message}", flush=True)
 
 
 def open_scene(bpy: Any, rig: str | None) -> None:
@@ -208,7 +205,7 @@ def check_rig(args: argparse.Namespace, addon: Addon) -> str:
     return f"{target.name} ({bone_map.preset})"
 
 
-def run(args: argparse.Namespace, addon: Addon) -> Path:
+def run(args: argparse.Namespace, addon: Addon, progress: Callable[[float, str], None]) -> Path:
     """Apply the motion and write the output; returns its path. User errors raise one of
     `addon.user_errors`."""
     if args.motion is None or args.out is None:
@@ -267,22 +264,16 @@ def run(args: argparse.Namespace, addon: Addon) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    addon = addon_modules()
+    emit = addon.events.Emitter(sys.stdout)
     try:
         args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-        addon = addon_modules()
-    except HeadlessError as exc:
-        return _user_error(str(exc))
-    try:
-        done = check_rig(args, addon) if args.check else str(run(args, addon))
+        done = check_rig(args, addon) if args.check else str(run(args, addon, emit.callback(STAGE)))
     except addon.user_errors as exc:
-        return _user_error(str(exc))
-    print(f"{DONE} {done}", flush=True)
-    return 0
-
-
-def _user_error(message: str) -> int:
-    print(f"{ERROR} {' '.join(message.split())}", file=sys.stderr, flush=True)
-    return EXIT_USER_ERROR
+        emit.error(str(exc))
+        return int(addon.events.EXIT_USER)
+    emit.done(done)
+    return int(addon.events.EXIT_OK)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from .engine import (
     worker_env,
 )
 from .preferences import preferences
+from .retarget.events import PROTOCOL_VERSION
 from .worker_client import JobSequence, Outcome, WorkerJob
 
 # Share of the whole run each worker stage takes, for one progress bar.
@@ -125,7 +126,7 @@ def engine_python(context: bpy.types.Context) -> str:
         check_python(python)
     except EngineError as exc:
         raise TaskError(_sentence(str(exc))) from None
-    if not (paths.ENGINE_SOURCE / "lifting" / "worker.py").is_file():
+    if not (paths.ENGINE_SOURCE / "lifting" / "app" / "worker.py").is_file():
         raise TaskError("The add-on's engine files are missing; reinstall the add-on.")
     return python
 
@@ -302,12 +303,18 @@ class CheckTask(EngineTask):
             self.info = ev
         super().on_event(ev)
 
+    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        protocol = self.info.get("protocol")
+        if protocol != PROTOCOL_VERSION:
+            raise TaskError(
+                f"The engine speaks event protocol {protocol}, this add-on {PROTOCOL_VERSION}: they come from "
+                "different versions; install the engine again from the add-on's preferences."
+            )
+        return f"Engine ready; it will run on {outcome.result}."
+
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> str:
         context.window_manager.video_mocap_status.engine_info = engine_summary(self.info) if self.info else ""
         return super().finish(context, outcome)
-
-    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
-        return f"Engine ready; it will run on {outcome.result}."
 
 
 def engine_summary(info: dict[str, Any]) -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .retarget.events import parse_line
+
 LOG_TAIL_LINES = 40
 
 
@@ -106,14 +108,7 @@ class WorkerJob:
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if not line.strip():
                 continue
-            event: dict[str, Any] | None = None
-            if line.lstrip().startswith("{"):
-                try:
-                    parsed = json.loads(line)
-                    if isinstance(parsed, dict) and isinstance(parsed.get("event"), str):
-                        event = parsed
-                except ValueError:
-                    event = None
+            event = parse_line(line)
             if event is None:
                 event = {"event": "log", "line": line}
                 self.tail = [*self.tail, line][-LOG_TAIL_LINES:]

@@ -7,6 +7,7 @@ door for users' scripts (`lifting.app.api`), whatever the folders below it.
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 __version__ = "0.1.0"
@@ -15,7 +16,5 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> ModuleType:
     # The API is imported when first asked for, so `import lifting` stays light (no torch, no OpenCV).
     if name == "api":
-        from lifting.app import api
-
-        return api
+        return importlib.import_module(f"{__name__}.app.api")
     raise AttributeError(f"module 'lifting' has no attribute {name!r}")

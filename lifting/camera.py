@@ -11,8 +11,7 @@ Conventions
 - Normalised screen coordinates follow VideoPose3D: x maps [0, w] to [-1, 1] and y maps [0, h] to
   [-h/w, h/w], so the aspect ratio is kept and one unit is w/2 pixels in both directions.
 
-The numpy functions are for geometry everywhere; the torch function (`project_torch`, in its own section at
-the end) is the same maths, differentiable, for losses.
+numpy only: the same projection, differentiable in torch, is `lifting.learn.losses.project_torch`.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from lifting.errors import MocapError
 
@@ -167,7 +165,7 @@ class Intrinsics:
         )
 
     def as_array(self) -> npt.NDArray[np.float32]:
-        """(9,) float32 `[fx, fy, cx, cy, k1, k2, p1, p2, k3]` in pixels: the layout `project_torch` takes."""
+        """(9,) float32 `[fx, fy, cx, cy, k1, k2, p1, p2, k3]` in pixels: the layout `lifting.learn.losses.project_torch` takes."""
         return np.array([self.fx, self.fy, self.cx, self.cy, *self.dist], dtype=np.float32)
 
     def as_normalized_array(self) -> npt.NDArray[np.float32]:
@@ -269,7 +267,7 @@ def project(points_cam: npt.ArrayLike, intrinsics: Intrinsics, min_depth: float 
     """Camera coordinates (..., 3) metres → pixels (..., 2), with OpenCV's distortion model.
 
     Depths below `min_depth` (including points behind the camera) are clamped to it before dividing, exactly
-    as in `project_torch`, so the result is finite; such points have no meaningful image position, and
+    as in `lifting.learn.losses.project_torch`, so the result is finite; such points have no meaningful image position, and
     callers that care must test z themselves.
     """
     p = np.asarray(points_cam, dtype=np.float64)
@@ -401,34 +399,3 @@ def look_at(
     x = x / nx
     y = np.cross(z, x)
     return np.stack([x, y, z])
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Projection (torch, differentiable; for losses)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def project_torch(
-    points_cam: torch.Tensor, intrinsics: torch.Tensor, min_depth: float = MIN_DEPTH
-) -> torch.Tensor:
-    """Differentiable `project`: camera points (..., 3) → image points (..., 2).
-
-    intrinsics: (..., 9) broadcastable against the points' leading dims, laid out as `Intrinsics.as_array()`
-    (pixels; the result is then pixels) or `Intrinsics.as_normalized_array()` (the result is then in
-    normalised screen units). Depth is clamped to `min_depth` before dividing, so points at or behind the
-    camera give finite values (and no gradient through z while clamped) instead of inf/NaN.
-    """
-    if points_cam.shape[-1] != 3:
-        raise ValueError(f"points_cam must have shape (..., 3), got {tuple(points_cam.shape)}")
-    if intrinsics.shape[-1] != 9:
-        raise ValueError(f"intrinsics must have shape (..., 9), got {tuple(intrinsics.shape)}")
-    k = intrinsics.to(dtype=points_cam.dtype)
-    fx, fy, cx, cy, k1, k2, p1, p2, k3 = (k[..., i] for i in range(9))
-    z = torch.clamp(points_cam[..., 2], min=min_depth)
-    x = points_cam[..., 0] / z
-    y = points_cam[..., 1] / z
-    r2 = x * x + y * y
-    radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    xd = x * radial + 2.0 * p1 * x * y + p2 * (r2 + 2.0 * x * x)
-    yd = y * radial + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * x * y
-    return torch.stack([fx * xd + cx, fy * yd + cy], dim=-1)

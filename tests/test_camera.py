@@ -16,12 +16,12 @@ from lifting.camera import (
     look_at,
     normalize_screen,
     project,
-    project_torch,
     unnormalize_screen,
     unproject,
     world_to_camera,
 )
 from lifting.errors import MocapError
+from lifting.learn.losses import project_torch
 
 DIST = (-0.25, 0.08, 0.001, -0.0007, -0.01)
 

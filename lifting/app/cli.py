@@ -47,27 +47,23 @@ from typing import Any, NoReturn, TypeVar
 from tqdm import tqdm
 
 from lifting.app import api
-from lifting.app.api import Progress
 from lifting.app.jobs import (
-    DEFAULT_FORMAT,
     FORMAT_SUFFIX,
-    VIDEO_SUFFIXES,
-    ConvertOptions,
     Stages,
-    UsageError,
     convert_one,
     motion_summary,
-    parse_point,
     plan,
     preview_problem,
     render_preview,
     retarget_onto_ours,
     write_bvh_file,
 )
+from lifting.app.options import DEFAULT_FORMAT, ConvertOptions, UsageError, parse_frames, parse_point
 from lifting.app.via_blender import BPY_PIN, blender_problem, write_with_blender
-from lifting.app.worker import parse_frames
 from lifting.errors import MocapError
+from lifting.progress import Progress
 from lifting.video2d.keypoints2d import Keypoints2D
+from lifting.video2d.video import VIDEO_SUFFIXES
 from retarget.errors import RetargetError
 from retarget.presets import preset_names
 

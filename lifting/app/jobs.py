@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 
 from lifting.app import api
-from lifting.app.api import Progress
+from lifting.app.options import DEFAULT_FORMAT, ConvertOptions, UsageError, parse_frames, parse_point
 from lifting.app.via_blender import blender_problem, check_rig, write_with_blender
-from lifting.app.worker import parse_frames, weights_stem
 from lifting.errors import MocapError
+from lifting.lift.checkpoint import weights_stem
 from lifting.lift.device import resolve_device
+from lifting.progress import Progress
 from lifting.video2d.keypoints2d import Keypoints2D
+from lifting.video2d.video import VIDEO_SUFFIXES, videos_in
 from retarget.motion3d import Motion3D
 from retarget.pipeline import RetargetResult
 from retarget.presets import preset_names
@@ -41,43 +43,12 @@ from retarget.rest_skeleton import RestSkeleton
 if TYPE_CHECKING:
     from lifting.app.preview import PreviewReport
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 # format -> file suffix in folder mode; output suffix -> format.
 FORMAT_SUFFIX = {"fbx": ".fbx", "blend": ".blend", "bvh": ".bvh", "npz": ".motion.npz"}
 SUFFIX_FORMAT = {".fbx": "fbx", ".blend": "blend", ".bvh": "bvh", ".npz": "npz"}
-DEFAULT_FORMAT = "bvh"
 BLENDER_FORMATS = ("fbx", "blend")
 
 T = TypeVar("T")
-
-
-class UsageError(MocapError):
-    """Bad arguments or options, found before any work starts."""
-
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    """Everything a conversion needs besides the video and the output path.
-
-    frames: video frames (A, B exclusive / None); subject: (x, y) pixels; fov: horizontal degrees; focal: pixels;
-    smooth: 0..1; rig: a .blend (None: our armature); preset: bone-name preset of the rig (None: detected)."""
-
-    fmt: str = DEFAULT_FORMAT
-    frames: tuple[int, int | None] | None = None
-    subject: tuple[float, float] | None = None
-    workers: int | None = None
-    device: str = "auto"
-    weights: str | None = None
-    fov: float | None = None
-    focal: float | None = None
-    constant_bones: bool = True
-    refine: bool = False
-    smooth: float = 0.3
-    foot_lock: bool = True
-    rig: Path | None = None
-    armature: str | None = None
-    preset: str | None = None
-    fbx_preset: str = "generic"
 
 
 @dataclass(frozen=True)
@@ -107,29 +78,9 @@ def _ignore_progress(*_: Any) -> None:
 
 
 # -- plan and checks (before any heavy work) -----------------------------------------------------------------
-def parse_point(text: str | None) -> tuple[float, float] | None:
-    """`X,Y` pixels → (x, y); None stays None."""
-    if text is None:
-        return None
-    try:
-        x, y = (float(v) for v in text.split(","))
-    except ValueError:
-        raise MocapError(f"--subject takes X,Y in pixels (like 640,360), not {text!r}.") from None
-    return x, y
-
-
 def output_format(path: Path) -> str | None:
     """The format an output file's suffix names (.fbx .blend .bvh .npz, any case), or None."""
     return SUFFIX_FORMAT.get(path.suffix.lower())
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
-
-
-def videos_in(folder: Path) -> list[Path]:
-    """The videos directly in `folder` (by suffix, `VIDEO_SUFFIXES`), sorted by name; possibly none."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_video(p))
 
 
 def find_videos(inputs: Sequence[str]) -> tuple[list[Path], bool]:
@@ -173,7 +124,7 @@ def ensure_folder(folder: Path, what: str) -> None:
 
 
 def check_weights(stem: str | None) -> str | None:
-    """`lifting.app.worker.weights_stem`, its error as a UsageError (found before any work)."""
+    """`lifting.lift.checkpoint.weights_stem`, its error as a UsageError (found before any work)."""
     try:
         return weights_stem(stem)
     except MocapError as exc:
@@ -386,7 +337,7 @@ def convert_one(job: Job, options: ConvertOptions, stages: Stages = quiet_stages
             write_bvh_file(job.out, rest, result)
         else:
             write_with_blender(motion, job.out, options, job.video, keypoints, progress=progress)
-        progress(1.0)
+        progress(1.0, "")
 
     stages(f"write {options.fmt}", write)
     written.insert(0, str(job.out))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,16 +33,15 @@ import numpy as np
 import numpy.typing as npt
 
 from lifting.errors import MocapError
+from lifting.progress import Cancel, Cancelled, Progress, as_cancel
 from lifting.skeleton import BLAZEPOSE, OUTPUT
 from lifting.video2d import video as videoio
-from lifting.video2d.detect import Cancelled, CancelLike, as_cancel
 from lifting.video2d.keypoints2d import Keypoints2D
 from retarget.atomic_write import atomic_write
 
 FloatArray = npt.NDArray[np.float64]
 ImageU8 = npt.NDArray[np.uint8]
 Colour = tuple[int, int, int]
-Progress = Callable[[float, str], None]
 
 SHEET_COLUMNS = 4
 SHEET_SCALE = 0.5  # contact-sheet cell size, as a fraction of the preview frame
@@ -391,7 +390,7 @@ def render_preview(
     sheet_png: str | os.PathLike[str] | None = None,
     *,
     progress: Progress | None = None,
-    cancel: CancelLike | None = None,
+    cancel: Cancel | None = None,
     height: int = 540,
     sheet_frames: int = 12,
     joint_names: Sequence[str] | None = None,
@@ -401,7 +400,7 @@ def render_preview(
     video_path: the video the keypoints were detected on; keypoints: its Keypoints2D (T frames; only the video
     frames in `keypoints.frame_index` are rendered); world_joints (T, J, 3) metres, Z up, floor Z = 0 (e.g.
     `RetargetResult.world_joints`); parents (J,) the joint tree. `progress(fraction, message)`; `cancel` a
-    callable returning True or an Event, checked every frame: the run then raises `detect.Cancelled` and
+    callable returning True or an Event, checked every frame: the run then raises `lifting.progress.Cancelled` and
     leaves no file. Raises MocapError when the video cannot be read or does not match the keypoints, the
     frame counts differ, or a file cannot be written.
     """

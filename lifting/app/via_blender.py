@@ -6,10 +6,9 @@ opens a rig in Blender (`headless.py --check`) so a bad one is refused before de
 `write_with_blender` saves the motion to a temporary .motion.npz and runs headless.py on it
 (`headless_command`, `run_headless`).
 
-The protocol with headless.py (see its docstring): `video-mocap-progress: FRACTION MESSAGE` lines on stdout
-while it works, relayed to a progress callback; a user error is ONE line `video-mocap-error: MESSAGE` and
-exit status 2, raised here as a MocapError with that message; any other failure raises a MocapError quoting
-the last line it printed.
+headless.py speaks the project's event protocol (`retarget.events`): its progress events are relayed to a
+progress callback; a user error is one error event and exit status EXIT_USER, raised here as a MocapError with
+that message; any other failure raises a MocapError quoting the last line it printed.
 """
 
 from __future__ import annotations
@@ -23,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lifting.errors import MocapError
+from retarget.events import EXIT_USER, parse_line
 
 if TYPE_CHECKING:
-    from lifting.app.api import Progress
-    from lifting.app.jobs import ConvertOptions
+    from lifting.app.options import ConvertOptions
+    from lifting.progress import Progress
     from lifting.video2d.keypoints2d import Keypoints2D
     from retarget.motion3d import Motion3D
 
@@ -34,10 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # blender_addon/headless.py in a repository; <add-on>/headless.py when this runs from a built add-on's engine/.
 HEADLESS_CANDIDATES = (ROOT / "blender_addon" / "headless.py", ROOT.parent / "headless.py")
 BPY_PIN = "bpy==5.0.1"
-# headless.py's protocol (see its docstring).
-HEADLESS_PROGRESS = "video-mocap-progress:"
-HEADLESS_ERROR = "video-mocap-error:"
-HEADLESS_USER_ERROR = 2
 
 
 def headless_script() -> Path | None:
@@ -119,24 +115,23 @@ def run_headless(cmd: list[str], out_name: str, progress: Progress | None = None
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            text = line.strip()
-            if text.startswith(HEADLESS_PROGRESS):
-                fraction, _, message = text[len(HEADLESS_PROGRESS) :].strip().partition(" ")
-                if progress is not None:
-                    try:
-                        progress(float(fraction), message)
-                    except ValueError:
-                        pass
-            elif text.startswith(HEADLESS_ERROR):
-                error = text[len(HEADLESS_ERROR) :].strip()
-            elif text:
-                tail.append(text)
+            event = parse_line(line)
+            if event is None:
+                if line.strip():
+                    tail.append(line.strip())
+            elif event["event"] == "progress" and progress is not None:
+                try:
+                    progress(float(event.get("fraction", 0.0)), str(event.get("message", "")))
+                except (TypeError, ValueError):
+                    pass
+            elif event["event"] == "error":
+                error = str(event.get("message", ""))
         code = proc.wait()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    if code == HEADLESS_USER_ERROR and error:
+    if code == EXIT_USER and error:
         raise MocapError(error)
     if code != 0:
         last = tail[-1] if tail else "no output"

@@ -25,7 +25,6 @@ import argparse
 import importlib
 import importlib.metadata
 import importlib.util
-import json
 import platform
 import sys
 import traceback
@@ -33,86 +32,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from lifting.app.options import UsageError, parse_frames
 from lifting.errors import MocapError
 from retarget.errors import RetargetError
+from retarget.events import EXIT_INTERNAL, EXIT_OK, EXIT_USER, PROTOCOL_VERSION, Emitter
 
-PROTOCOL_VERSION = 1
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_USER = 2
 DEVICES = ("auto", "cpu", "cuda")
 STAGES = ("detect", "lift", "save")
-# Smallest change of a stage's fraction worth a progress line (the last one, 1.0, is always sent).
-PROGRESS_STEP = 0.005
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 _PACKAGES = ("numpy", "torch", "opencv-python-headless", "mediapipe", "safetensors", "scipy")
-
-
-class UsageError(MocapError):
-    """Bad command-line arguments (exit status 2, reported as an error event)."""
-
-
-class Emitter:
-    """Writes protocol events as JSON lines on a text stream, flushing each one."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self._last: dict[str, float] = {}
-
-    def event(self, name: str, **fields: Any) -> None:
-        self.stream.write(json.dumps({"event": name, **fields}, ensure_ascii=False) + "\n")
-        self.stream.flush()
-
-    def progress(self, stage: str, fraction: float, message: str = "") -> None:
-        """Report a stage's progress (fraction clamped to 0..1); tiny steps are dropped, 1.0 never is."""
-        f = min(max(float(fraction), 0.0), 1.0)
-        last = self._last.get(stage)
-        if last is not None and f < 1.0 and f - last < PROGRESS_STEP:
-            return
-        self._last[stage] = f
-        self.event("progress", stage=stage, fraction=round(f, 4), message=str(message))
-
-    def callback(self, stage: str) -> Callable[..., None]:
-        """A `progress(fraction, message="")` callback for the API, bound to one stage."""
-
-        def report(fraction: float, message: str = "", *_: Any, **__: Any) -> None:
-            self.progress(stage, fraction, message)
-
-        return report
-
-    def done(self, result: str) -> None:
-        self.event("done", result=result)
-
-    def error(self, message: str) -> None:
-        self.event("error", message=one_sentence(message))
-
-
-def one_sentence(message: str) -> str:
-    """The message on one line, ending with a full stop."""
-    text = " ".join(str(message).split()) or "the worker failed without a message."
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would print usage and exit; we report an event
         raise UsageError(f"bad worker arguments: {message}")
-
-
-def parse_frames(text: str | None) -> tuple[int, int | None] | None:
-    """'A:B' -> (A, B) video frame indices (A inclusive, B exclusive, B None = to the end); None -> None."""
-    if text is None or text.strip() in ("", ":"):
-        return None
-    parts = text.split(":")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        start = int(parts[0]) if parts[0].strip() else 0
-        stop = int(parts[1]) if parts[1].strip() else None
-    except ValueError:
-        raise UsageError(f"--frames must look like A:B (for example 0:300), got {text!r}.") from None
-    if start < 0 or (stop is not None and stop <= start):
-        raise UsageError(f"--frames {text!r} is empty or negative; the end must come after the start.")
-    return start, stop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,13 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _api() -> Any:
+def _engine(module: str) -> Any:
+    """Import one of the engine's heavy modules (torch and the rest come with it), with a clear error when the
+    engine lacks it or one of its packages."""
     try:
-        return importlib.import_module("lifting.app.api")
+        return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name in ("lifting.app.api", "lifting"):
+        if exc.name is not None and (exc.name == "lifting" or module.startswith(exc.name)):
             raise MocapError(
-                "this engine has no lifting.app.api module; update the add-on and reinstall the engine."
+                f"this engine has no {module} module; update the add-on and reinstall the engine."
             ) from None
         raise MocapError(
             f"the engine is missing the Python package {exc.name!r}; reinstall the engine from the add-on's preferences."
@@ -163,28 +98,12 @@ def _existing_video(path: str) -> Path:
     return video
 
 
-def weights_stem(stem: str | None) -> str | None:
-    """A checkpoint stem (NAME for NAME.safetensors + NAME.json, either file named works) or None; a
-    MocapError when one of the two files is missing."""
-    if stem is None or stem == "":
-        return None
-    base = Path(stem)
-    if base.suffix in (".safetensors", ".json"):
-        base = base.with_suffix("")
-    for suffix in (".safetensors", ".json"):
-        if not base.with_name(base.name + suffix).is_file():
-            raise MocapError(
-                f"the weights {str(base)!r} lack their {suffix} file; pick a complete checkpoint."
-            )
-    return str(base)
-
-
 def cmd_detect(args: argparse.Namespace, emit: Emitter) -> int:
     video = _existing_video(args.video)
     frames = parse_frames(args.frames)
     cache = Path(args.keypoints_cache)
     cache.mkdir(parents=True, exist_ok=True)
-    api = _api()
+    api = _engine("lifting.app.api")
     api.detect(video, frames=frames, cache_dir=cache, progress=emit.callback("detect"))
     emit.progress("detect", 1.0)
     emit.done(str(cache))
@@ -197,12 +116,12 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
     out = Path(args.out)
     if args.fov is not None and not 1.0 <= args.fov <= 179.0:
         raise UsageError(f"--fov must be between 1 and 179 degrees, got {args.fov}.")
-    weights = weights_stem(args.weights)
+    weights = _engine("lifting.lift.checkpoint").weights_stem(args.weights)
     cache = None if args.keypoints_cache is None else Path(args.keypoints_cache)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    api = _api()
+    api = _engine("lifting.app.api")
     lift_options: dict[str, Any] = {
         "weights": weights,
         "device": args.device,

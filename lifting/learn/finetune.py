@@ -2,7 +2,7 @@
 
     python -m lifting finetune --clips FILES_OR_FOLDER [...] --out WEIGHTS_DIR [--base STEM] [--fov DEG]
 
-1. 2D keypoints are detected on every clip (cached, like `lifting.app.api.detect`; `.keypoints.npz` files are used
+1. 2D keypoints are detected on every clip (cached, by `lifting.video2d.detect.detect`; `.keypoints.npz` files are used
    as they are); clips where the person is found too rarely, or too briefly, are refused with a clear message.
 2. Training starts from the base weights (the shipped ones by default). After `warmup_epochs` of supervised
    training only, every step trains on one labeled batch and one unlabeled batch in a single forward pass:
@@ -38,7 +38,6 @@ import numpy.typing as npt
 import torch
 import torch.distributed as dist
 
-from lifting.app.jobs import VIDEO_SUFFIXES, videos_in
 from lifting.camera import Intrinsics
 from lifting.errors import MocapError
 from lifting.learn.generators import Batch, ChunkedGenerator
@@ -65,7 +64,10 @@ from lifting.lift.lift import (
 from lifting.lift.model import TemporalModel
 from lifting.metrics import bone_length_std
 from lifting.skeleton import observation_matrix
+from lifting.video2d.detect import detect
 from lifting.video2d.keypoints2d import Keypoints2D
+from lifting.video2d.video import VIDEO_SUFFIXES, videos_in
+from retarget.events import Emitter
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -178,9 +180,7 @@ def load_keypoints(
     """2D keypoints of a clip: read a `.keypoints.npz` file, or detect them on a video (cached)."""
     if path.name.endswith(".keypoints.npz"):
         return Keypoints2D.load(path)
-    from lifting.app import api
-
-    return api.detect(path, progress=progress, **detect_options)
+    return detect(path, progress=progress, **detect_options)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -690,8 +690,6 @@ def main(argv: Sequence[str] | None = None, stdout: Any = None) -> int:
     cfg = parse_args(args)
     emitter = None
     if cfg.events:
-        from lifting.app.worker import Emitter
-
         emitter = Emitter(stdout or sys.stdout)
     try:
         stem = finetune(cfg, args, emitter.progress if emitter is not None else None)

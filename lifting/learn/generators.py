@@ -246,14 +246,3 @@ class EvaluationGenerator:
                 else np.asarray(self.trajectories[i], dtype=np.float32),
                 sequence=i,
             )
-
-
-def merge_mirrored(pred: npt.NDArray[np.floating[Any]], joints: JointSet) -> FloatArray:
-    """Test-time augmentation: average a prediction with the un-mirrored prediction of the mirrored input.
-
-    pred: (2, T, J, 3), index 0 from the original input, index 1 from the mirrored input. Returns (T, J, 3).
-    """
-    if pred.shape[0] != 2:
-        raise ValueError(f"expected a pair of predictions on axis 0, got shape {pred.shape}")
-    back = mirror_points(np.asarray(pred[1]), joints, axis=0)
-    return np.asarray((pred[0] + back) / 2.0, dtype=np.float32)

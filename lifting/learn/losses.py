@@ -11,7 +11,33 @@ from collections.abc import Sequence
 
 import torch
 
-from lifting.camera import MIN_DEPTH, project_torch
+from lifting.camera import MIN_DEPTH
+
+
+def project_torch(
+    points_cam: torch.Tensor, intrinsics: torch.Tensor, min_depth: float = MIN_DEPTH
+) -> torch.Tensor:
+    """Differentiable `project`: camera points (..., 3) → image points (..., 2).
+
+    intrinsics: (..., 9) broadcastable against the points' leading dims, laid out as `Intrinsics.as_array()`
+    (pixels; the result is then pixels) or `Intrinsics.as_normalized_array()` (the result is then in
+    normalised screen units). Depth is clamped to `min_depth` before dividing, so points at or behind the
+    camera give finite values (and no gradient through z while clamped) instead of inf/NaN.
+    """
+    if points_cam.shape[-1] != 3:
+        raise ValueError(f"points_cam must have shape (..., 3), got {tuple(points_cam.shape)}")
+    if intrinsics.shape[-1] != 9:
+        raise ValueError(f"intrinsics must have shape (..., 9), got {tuple(intrinsics.shape)}")
+    k = intrinsics.to(dtype=points_cam.dtype)
+    fx, fy, cx, cy, k1, k2, p1, p2, k3 = (k[..., i] for i in range(9))
+    z = torch.clamp(points_cam[..., 2], min=min_depth)
+    x = points_cam[..., 0] / z
+    y = points_cam[..., 1] / z
+    r2 = x * x + y * y
+    radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    xd = x * radial + 2.0 * p1 * x * y + p2 * (r2 + 2.0 * x * x)
+    yd = y * radial + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * x * y
+    return torch.stack([fx * xd + cx, fy * yd + cy], dim=-1)
 
 
 def _norm(x: torch.Tensor) -> torch.Tensor:

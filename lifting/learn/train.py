@@ -39,13 +39,14 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from lifting.errors import MocapError
-from lifting.learn.generators import Batch, ChunkedGenerator, EvaluationGenerator, merge_mirrored
+from lifting.learn.generators import Batch, ChunkedGenerator, EvaluationGenerator
 from lifting.learn.losses import bone_length_std, depth_weighted_mpjpe, masked_velocity_loss, weighted_mpjpe
 from lifting.learn.sources import Source, SyntheticSource, Views
 from lifting.lift.checkpoint import CheckpointConfig, checkpoint_paths, save_checkpoint
 from lifting.lift.device import resolve_device
 from lifting.lift.model import TemporalModel, TemporalModelConfig
 from lifting.metrics import mpjpe, n_mpjpe, p_mpjpe, root_trajectory_error
+from lifting.skeleton import merge_mirrored
 
 STATE_FORMAT = "video-mocap-train-state"
 

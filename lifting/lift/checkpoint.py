@@ -255,3 +255,19 @@ def load_checkpoint(
             f"{weights_path} has weights for a model its config does not describe ({extra[0]!r}); use the matching .json."
         )
     return config, models
+
+
+def weights_stem(stem: str | None) -> str | None:
+    """A checkpoint stem (NAME for NAME.safetensors + NAME.json, either file named works) or None; a
+    MocapError when one of the two files is missing."""
+    if stem is None or stem == "":
+        return None
+    base = Path(stem)
+    if base.suffix in (".safetensors", ".json"):
+        base = base.with_suffix("")
+    for suffix in (".safetensors", ".json"):
+        if not base.with_name(base.name + suffix).is_file():
+            raise MocapError(
+                f"the weights {str(base)!r} lack their {suffix} file; pick a complete checkpoint."
+            )
+    return str(base)

@@ -20,7 +20,6 @@ view of about 79.5°, overridable with a field of view or a focal length in pixe
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -31,19 +30,17 @@ import torch
 
 from lifting.camera import Intrinsics, normalize_camera, normalize_screen
 from lifting.errors import MocapError
-from lifting.learn.generators import merge_mirrored
 from lifting.lift.checkpoint import CheckpointConfig, load_checkpoint
 from lifting.lift.constant_bones import constant_bone_lengths
 from lifting.lift.device import resolve_device
 from lifting.lift.model import TemporalModel, predict_sequence
 from lifting.lift.refine import RefineConfig, refine_motion
-from lifting.skeleton import BLAZEPOSE, OUTPUT, JointSet, mirror_points
+from lifting.progress import Cancel, Cancelled, Progress, as_cancel
+from lifting.skeleton import BLAZEPOSE, OUTPUT, JointSet, merge_mirrored, mirror_points
 from retarget.motion3d import Intrinsics as MotionIntrinsics
 from retarget.motion3d import Motion3D
 
 FloatArray = npt.NDArray[np.float64]
-Progress = Callable[[str, float], None]
-Cancel = Callable[[], bool]
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_WEIGHTS_NAME = "mocap"
@@ -236,19 +233,20 @@ def lift_keypoints(
 ) -> Motion3D:
     """Lift one clip's 2D keypoints to a Motion3D at the clip's frame times (see the module docstring)."""
     options = options or LiftOptions()
+    cancelled = as_cancel(cancel)
 
-    def report(stage: str, fraction: float) -> None:
-        if cancel is not None and cancel():
-            raise MocapError("Lifting was cancelled.")
+    def report(fraction: float, stage: str) -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled("Lifting was cancelled.")
         if progress is not None:
-            progress(stage, fraction)
+            progress(fraction, stage)
 
     kp = np.asarray(keypoints.keypoints, dtype=np.float64)
     frames = len(kp)
     if kp.ndim != 3 or kp.shape[1:] != (BLAZEPOSE.num_joints, 2) or frames == 0:
         raise MocapError(f"The keypoints have shape {kp.shape}, not (frames, 33, 2); re-run detection.")
     width, height = (int(v) for v in keypoints.image_size)
-    report("load model", 0.0)
+    report(0.0, "load model")
     device = resolve_device(options.device)
     config, models = load_checkpoint(options.weights or default_weights(), device=device)
     if config.input_joints != BLAZEPOSE:
@@ -257,7 +255,7 @@ def lift_keypoints(
         )
     intrinsics = clip_intrinsics(width, height, options)
 
-    report("prepare", 0.1)
+    report(0.1, "prepare")
     detected = np.asarray(keypoints.detected, dtype=bool)
     filled = fill_missing(kp, detected)
     vis = np.where(detected[:, None], np.asarray(keypoints.visibility, dtype=np.float64), 0.0)
@@ -273,10 +271,10 @@ def lift_keypoints(
         resample(filled, times, model_times), resample(vis_in, times, model_times), intrinsics, config
     )
 
-    report("lift", 0.2)
+    report(0.2, "lift")
     with torch.no_grad():
         pose, trajectory = run_models(models, inputs, config, options.mirror, device)
-    report("finish", 0.4 if options.refine else 0.9)
+    report(0.4 if options.refine else 0.9, "finish")
     joints = resample(pose, model_times, times)
     joints -= joints[:, :1]  # exactly root-relative after interpolation
     if options.constant_bones and not options.refine:
@@ -301,8 +299,8 @@ def lift_keypoints(
             motion,
             keypoints,
             options.refine_config,
-            progress=lambda stage, fraction: report(stage, 0.45 + 0.5 * fraction),
+            progress=lambda fraction, stage: report(0.45 + 0.5 * fraction, stage),
             cancel=cancel,
         )
-    report("done", 1.0)
+    report(1.0, "done")
     return motion

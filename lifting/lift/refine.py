@@ -39,7 +39,7 @@ deterministic. Settings were chosen on the validation split (`bench/refine_exper
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -49,14 +49,13 @@ import numpy.typing as npt
 import torch
 
 from lifting.errors import MocapError
-from lifting.learn.datasets.landmarks import FACE_OFFSETS, HAND_OFFSETS, HIP_OFFSET
+from lifting.landmarks import FACE_OFFSETS, HAND_OFFSETS, HIP_OFFSET
 from lifting.lift.constant_bones import bone_pairs, clip_bone_lengths
+from lifting.progress import Cancel, Cancelled, Progress, as_cancel
 from lifting.skeleton import BLAZEPOSE
 from retarget.motion3d import Motion3D
 
 FloatArray = npt.NDArray[np.float64]
-Progress = Callable[[str, float], None]
-Cancel = Callable[[], bool]
 
 MODEL_FPS = 30.0  # accelerations are measured per frame at this rate, whatever the clip's rate
 LENGTH_UNIT = 0.3  # metres per unit of log bone scale in the optimiser's variables (a typical bone length)
@@ -400,8 +399,8 @@ def refine_motion(
     motion: the network's Motion3D (its intrinsics are the camera used for projection); keypoints: pixel
     keypoints (T, 33, 2), visibility (T, 33) and detected (T,) at the motion's frames (a `Keypoints2D`).
     Returns a new Motion3D (root-relative joints with constant bone lengths, camera-space root; names, fps,
-    intrinsics and confidence unchanged) and a `RefineReport`. `progress(stage, fraction)` is called with stage
-    "refine"; `cancel()` returning True raises MocapError. numpy at the boundary, torch inside.
+    intrinsics and confidence unchanged) and a `RefineReport`. `progress(fraction, "refine")` reports it;
+    a set `cancel` raises `Cancelled`. numpy at the boundary, torch inside.
     """
     with _torch_threads(1):
         return _refine(motion, keypoints, config, progress, cancel)
@@ -416,12 +415,13 @@ def _refine(
 ) -> tuple[Motion3D, RefineReport]:
     """`refine_motion` without the thread setting: numpy set-up, torch optimisation, numpy out."""
     start = time.perf_counter()
+    cancelled = as_cancel(cancel)
 
     def report(fraction: float) -> None:
-        if cancel is not None and cancel():
-            raise MocapError("Refinement was cancelled.")
+        if cancelled is not None and cancelled():
+            raise Cancelled("Refinement was cancelled.")
         if progress is not None:
-            progress("refine", fraction)
+            progress(fraction, "refine")
 
     report(0.0)
     if config.iterations < 0:

@@ -35,9 +35,10 @@ import numpy as np
 import numpy.typing as npt
 
 from lifting.errors import MocapError
+from lifting.progress import Cancelled, Progress
 from lifting.video2d import video as videoio
-from lifting.video2d.detect import Cancelled, Progress, RawTrack, track_frames
 from lifting.video2d.mediapipe_pose import DetectorSettings
+from lifting.video2d.track import CANCELLED, RawTrack, track_frames
 from lifting.video2d.tracking import HIPS, SubjectState, SubjectTracker, TrackingSettings, centre_and_scale
 
 LOG = logging.getLogger(__name__)
@@ -272,7 +273,7 @@ def detect_segments(
         send_seeds(head.seed)
         while len(done) < len(procs):
             if cancel is not None and cancel():
-                raise Cancelled()
+                raise Cancelled(CANCELLED)
             drain(block=True)
             report()
             for proc, seg in zip(procs, plan[1:], strict=True):

@@ -48,6 +48,8 @@ _CONTAINER_MAGIC: tuple[tuple[int, bytes], ...] = (
 )
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -281,3 +283,12 @@ def _seek(cap: _Capture, start: int, info: VideoInfo) -> int:
     if not np.isfinite(landed) or abs(landed - expected) > 1.0 / (3.0 * info.fps):
         return 0
     return start
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def videos_in(folder: Path) -> list[Path]:
+    """The videos directly in `folder` (by suffix, `VIDEO_SUFFIXES`), sorted by name; possibly none."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_video(p))

@@ -22,7 +22,7 @@ from lifting.app import jobs as convert
 from lifting.app import via_blender as blender_output
 from lifting.app.cli import build_convert_parser, main
 from lifting.app.jobs import Job, plan
-from lifting.app.worker import parse_frames
+from lifting.app.options import ConvertOptions, parse_frames
 from lifting.errors import MocapError
 from lifting.learn.datasets.bvh import read_bvh
 from lifting.lift.checkpoint import CheckpointConfig, save_checkpoint
@@ -307,7 +307,7 @@ def test_convert_one_runs_each_stage_through_the_given_runner(
     argv = [str(EXCERPT), "-o", str(out), "--frames", "10:40", "--weights", str(weights), "--device", "cpu"]
     jobs, options = plan(build_convert_parser().parse_args(argv))
     assert jobs == [Job(EXCERPT, out)]
-    assert options == convert.ConvertOptions(fmt="npz", frames=(10, 40), weights=str(weights), device="cpu")
+    assert options == ConvertOptions(fmt="npz", frames=(10, 40), weights=str(weights), device="cpu")
     assert not plan(build_convert_parser().parse_args([*argv, "--free-bones"]))[1].constant_bones
     reports: dict[str, list[float]] = {}
 
@@ -356,12 +356,14 @@ def load_headless(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_the_cli_and_headless_speak_the_same_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    import retarget.events
+
     headless = load_headless(monkeypatch)
-    assert (
-        blender_output.HEADLESS_PROGRESS == headless.PROGRESS
-        and blender_output.HEADLESS_ERROR == headless.ERROR
-    )
-    assert blender_output.HEADLESS_USER_ERROR == headless.EXIT_USER_ERROR == 2
+    # headless.py writes with the add-on's copy of retarget.events; from the repository that copy IS the module
+    # lifting.app.via_blender reads with.
+    assert headless.addon_modules().events is retarget.events
+    assert blender_output.parse_line is retarget.events.parse_line
+    assert blender_output.EXIT_USER == retarget.events.EXIT_USER == 2
     assert blender_output.headless_script() == HEADLESS
     assert set(headless.FBX_PRESETS) == {"generic", "unity", "unreal"}
     assert {f".{f}" for f in convert.BLENDER_FORMATS} | {".bvh"} == set(headless.SUFFIXES)
@@ -372,12 +374,14 @@ def test_run_headless_follows_progress_and_relays_errors(tmp_path: Path) -> None
         return [sys.executable, "-c", f"import sys\n{body}"]
 
     seen: list[tuple[float, str]] = []
-    ok = 'print("Blender noise"); print("video-mocap-progress: 0.250 retargeting"); print("video-mocap-done: x")'
+    ok = (
+        'print("Blender noise"); '
+        'print(\'{"event": "progress", "stage": "blender", "fraction": 0.25, "message": "retargeting"}\'); '
+        'print(\'{"event": "done", "result": "x"}\')'
+    )
     blender_output.run_headless(script(ok), "x.fbx", lambda f, m="": seen.append((f, m)))
     assert seen == [(0.25, "retargeting")]
-    user = (
-        'print("noise"); print("video-mocap-error: the rig has no armature.", file=sys.stderr); sys.exit(2)'
-    )
+    user = 'print("noise"); print(\'{"event": "error", "message": "the rig has no armature."}\'); sys.exit(2)'
     with pytest.raises(MocapError, match=r"^the rig has no armature\.$"):
         blender_output.run_headless(script(user), "x.fbx")
     crash = 'print("Traceback ..."); print("RuntimeError: boom", file=sys.stderr); sys.exit(1)'

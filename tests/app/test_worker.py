@@ -20,11 +20,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from blender_addon.worker_client import JobSequence, Step, WorkerJob
 from lifting.app import worker
+from lifting.app.options import parse_frames
 from lifting.errors import MocapError
+from retarget.events import EXIT_INTERNAL, EXIT_USER
 from retarget.motion3d import Motion3D
+from tests.support.addon import addon_module
 from tests.support.synthetic import camera_motion, walking_joints
+
+worker_client = addon_module("worker_client")
+JobSequence, Step, WorkerJob = worker_client.JobSequence, worker_client.Step, worker_client.WorkerJob
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,7 +153,7 @@ def test_bad_arguments_are_user_errors(
     monkeypatch.setitem(sys.modules, "lifting.app.api", fake_api(calls))
     out = tmp_path / "m.motion.npz"
     code, events = run_main(["run", "--video", str(video), "--out", str(out), *argv_tail])
-    assert code == worker.EXIT_USER
+    assert code == EXIT_USER
     assert len(events) == 1 and events[0]["event"] == "error" and needle in events[0]["message"]
     assert events[0]["message"].endswith(".") and "\n" not in events[0]["message"]
     assert not out.exists() and calls == {}
@@ -182,7 +187,7 @@ def test_unexpected_failures_exit_1_with_one_sentence(
         sys.modules, "lifting.app.api", fake_api({}, lift_error=RuntimeError("boom\nsecond line"))
     )
     code, events = run_main(["run", "--video", str(video), "--out", str(tmp_path / "o.npz")])
-    assert code == worker.EXIT_INTERNAL
+    assert code == EXIT_INTERNAL
     assert events[-1]["event"] == "error"
     assert events[-1]["message"].startswith("the worker failed (RuntimeError: boom second line)")
     assert "Traceback" in capsys.readouterr().err  # the details go to stderr, i.e. the add-on's log
@@ -208,13 +213,13 @@ def test_lift_flags_reach_the_api(
 
 
 def test_parse_frames() -> None:
-    assert worker.parse_frames(None) is None
-    assert worker.parse_frames(":") is None
-    assert worker.parse_frames("0:300") == (0, 300)
-    assert worker.parse_frames("12:") == (12, None)
-    assert worker.parse_frames(":40") == (0, 40)
+    assert parse_frames(None) is None
+    assert parse_frames(":") is None
+    assert parse_frames("0:300") == (0, 300)
+    assert parse_frames("12:") == (12, None)
+    assert parse_frames(":40") == (0, 40)
     with pytest.raises(MocapError):
-        worker.parse_frames("1:2:3")
+        parse_frames("1:2:3")
 
 
 def test_check_runs_as_a_real_process() -> None:
@@ -243,6 +248,7 @@ BOOT = """
 import os, sys, time, types
 from tests.support.synthetic import camera_motion, walking_joints
 from lifting.errors import MocapError
+from retarget.events import EXIT_INTERNAL, EXIT_USER
 mode = os.environ.get("FAKE_MODE", "ok")
 api = types.ModuleType("lifting.app.api")
 def detect(video, *, frames=None, cache_dir=None, progress=None):
@@ -377,7 +383,7 @@ def test_sequence_runs_steps_in_order_and_stops_at_a_failure(tmp_path: Path) -> 
 
 # -- the engine installer's plan and the add-on's checks (blender_addon.engine has no bpy) --------------------
 def test_install_plan_picks_the_torch_build() -> None:
-    from blender_addon import engine
+    engine = addon_module("engine")
 
     reqs = engine.Requirements("torch==2.13.0", ("numpy==1.26.4", "scipy==1.17.1"), ("mediapipe==0.10.21",))
     target = Path("/u/engine-venv.tmp")
@@ -413,7 +419,7 @@ def test_install_plan_picks_the_torch_build() -> None:
 def test_checkpoint_precheck_without_torch(tmp_path: Path) -> None:
     from safetensors.numpy import save_file
 
-    from blender_addon import engine
+    engine = addon_module("engine")
 
     stem = tmp_path / "w"
     save_file({"pose.w": np.zeros((3, 4), dtype=np.float32)}, str(stem) + ".safetensors")

@@ -21,6 +21,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from retarget.events import parse_line
+
 from .conftest import BPY_MISSING, ROOT, load_rest
 
 bpy = pytest.importorskip("bpy", reason=BPY_MISSING)
@@ -174,7 +176,7 @@ def test_bvh_parses_with_60_frames(outputs: dict[str, Path]) -> None:
 
 
 @pytest.mark.skipif(
-    not (ROOT / "lifting" / "preview.py").is_file(), reason="lifting/app/preview.py not written yet"
+    not (ROOT / "lifting" / "app" / "preview.py").is_file(), reason="lifting/app/preview.py not written yet"
 )
 def test_preview_has_one_frame_per_video_frame(outputs: dict[str, Path]) -> None:
     assert WORKER is not None
@@ -258,10 +260,9 @@ def test_headless_writes_fbx_blend_and_bvh_in_this_blender(synthetic_motion: Pat
     for name in ("walk.fbx", "walk.blend", "walk.bvh"):
         proc = headless("--motion", synthetic_motion, "--out", tmp_path / name, "--name", "Mocap walk")
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-        assert proc.stdout.splitlines()[-1] == f"video-mocap-done: {tmp_path / name}"
-        fractions = [
-            float(x.split()[1]) for x in proc.stdout.splitlines() if x.startswith("video-mocap-progress:")
-        ]
+        events = [e for e in map(parse_line, proc.stdout.splitlines()) if e is not None]
+        assert events[-1] == {"event": "done", "result": str(tmp_path / name)}
+        fractions = [e["fraction"] for e in events if e["event"] == "progress"]
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.blend", "walk.bvh", "walk.fbx"]
     assert_animated(import_fbx(tmp_path / "walk.fbx"), 40, "mocap_")
@@ -303,11 +304,13 @@ def test_headless_user_errors_are_one_line_and_leave_no_file(synthetic_motion: P
     for extra, message in cases:
         proc = headless("--motion", synthetic_motion, "--out", out, *extra)
         assert proc.returncode == 2, proc.stderr[-2000:]
-        lines = [x for x in proc.stderr.splitlines() if x.startswith("video-mocap-error:")]
-        assert len(lines) == 1 and message in lines[0], proc.stderr
+        errors = [
+            e for e in map(parse_line, proc.stdout.splitlines()) if e is not None and e["event"] == "error"
+        ]
+        assert len(errors) == 1 and message in errors[0]["message"], proc.stdout
         assert "Traceback" not in proc.stderr
     proc = headless("--motion", tmp_path / "none.npz", "--out", out)
-    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    assert proc.returncode == 2 and "does not exist" in proc.stdout
     proc = headless("--check", "--rig", no_armature)
-    assert proc.returncode == 2 and "has no armature" in proc.stderr
+    assert proc.returncode == 2 and "has no armature" in proc.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cube.blend"]  # nothing written, no temporary file

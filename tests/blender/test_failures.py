@@ -173,7 +173,8 @@ def test_finetune_without_the_module_says_so(fresh: ModuleType, tmp_path: Path) 
     settings.finetune_clips.add().path = str(SAMPLE_VIDEO)
     if importlib.util.find_spec("lifting.learn.finetune") is None:
         fails_with(
-            bpy.ops.mocap.finetune, r"^This engine has no lifting\.finetune module yet; update the add-on"
+            bpy.ops.mocap.finetune,
+            r"^This engine has no lifting\.learn\.finetune module yet; update the add-on",
         )
 
 

@@ -52,7 +52,7 @@ def test_installs_into_the_temporary_user_folder(addon: ModuleType, addon_zip: P
     assert addon.__name__ == ADDON_MODULE
     assert user in installed.parents  # nothing lands in the home folder
     assert (installed / "blender_manifest.toml").is_file()
-    assert (installed / "engine" / "lifting" / "worker.py").is_file()
+    assert (installed / "engine" / "lifting" / "app" / "worker.py").is_file()
     assert (installed / "retarget" / "pipeline.py").is_file()
     with zipfile.ZipFile(addon_zip) as zf:
         assert "blender_manifest.toml" in zf.namelist()

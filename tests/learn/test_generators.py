@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lifting.learn.generators import ChunkedGenerator, EvaluationGenerator, merge_mirrored
-from lifting.skeleton import OUTPUT, JointSet, mirror_points
+from lifting.learn.generators import ChunkedGenerator, EvaluationGenerator
+from lifting.skeleton import OUTPUT, JointSet, merge_mirrored, mirror_points
 
 INPUT = JointSet("test_in", ("c", "l_a", "r_a"), (-1, -1, -1), ((1, 2),))
 

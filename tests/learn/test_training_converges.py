@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from lifting.learn.generators import ChunkedGenerator, EvaluationGenerator, merge_mirrored
+from lifting.learn.generators import ChunkedGenerator, EvaluationGenerator
 from lifting.learn.losses import mpjpe as mpjpe_loss
 from lifting.learn.synthetic import random_clip
 from lifting.lift.model import TemporalModel, TemporalModelConfig
 from lifting.metrics import mpjpe
-from lifting.skeleton import OUTPUT
+from lifting.skeleton import OUTPUT, merge_mirrored
 
 
 def _clips(seed: int, count: int, frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:

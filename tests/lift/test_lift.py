@@ -118,7 +118,7 @@ def test_lift_gives_a_motion_at_the_video_frame_times(weights: Path) -> None:
     clip = replace(clip, detected=detected)
     stages: list[str] = []
     motion = lift_keypoints(
-        clip, LiftOptions(weights=weights, device="cpu"), progress=lambda s, f: stages.append(s)
+        clip, LiftOptions(weights=weights, device="cpu"), progress=lambda f, s: stages.append(s)
     )
     assert motion.joints.shape == (40, 21, 3) and motion.root.shape == (40, 3)
     assert motion.fps == 25.0 and motion.joint_names == OUTPUT.names

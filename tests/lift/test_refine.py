@@ -225,7 +225,7 @@ def test_other_frame_rates_and_short_clips() -> None:
 def test_progress_and_cancel(clip: tuple[Motion3D, Keypoints2D, Motion3D]) -> None:
     _, keypoints, start = clip
     seen: list[tuple[str, float]] = []
-    refine_motion(start, keypoints, RefineConfig(iterations=40), progress=lambda s, f: seen.append((s, f)))
+    refine_motion(start, keypoints, RefineConfig(iterations=40), progress=lambda f, s: seen.append((s, f)))
     fractions = [f for _, f in seen]
     assert {s for s, _ in seen} == {"refine"} and fractions == sorted(fractions) and fractions[-1] == 1.0
     with pytest.raises(MocapError, match="cancelled"):

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from lifting.errors import MocapError
-from lifting.video2d import detect, parallel
-from lifting.video2d.detect import Cancelled, Detection, detect_video
+from lifting.progress import Cancelled
+from lifting.video2d import detect, parallel, track
+from lifting.video2d.detect import detect_video
+from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.tracking import HIPS, SHOULDERS, TrackingSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -26,7 +28,7 @@ needs_sample = pytest.mark.skipif(
 )
 
 
-def hips_and_torso(d: Detection) -> tuple[np.ndarray, np.ndarray]:
+def hips_and_torso(d: Keypoints2D) -> tuple[np.ndarray, np.ndarray]:
     hips = d.keypoints[:, HIPS].mean(axis=1)
     torso = np.linalg.norm(d.keypoints[:, SHOULDERS].mean(axis=1) - hips, axis=1)
     return hips, torso
@@ -36,7 +38,7 @@ def test_excerpt_gives_the_keypoints_contract() -> None:
     d = detect_video(EXCERPT, stop=30, workers=1)
     assert d.keypoints.shape == (30, 33, 2) and d.keypoints.dtype == np.float32
     assert d.visibility.shape == (30, 33) and d.visibility.dtype == np.float32
-    assert d.detected.shape == d.interpolated.shape == (30,) and d.workers == 1
+    assert d.detected.shape == d.interpolated.shape == (30,) and d.meta["workers"] == 1
     np.testing.assert_array_equal(d.frame_index, np.arange(30))
     np.testing.assert_allclose(d.timestamps, np.arange(30) / 30.0, atol=1e-3)
     assert d.image_size == (884, 496) and d.fps == pytest.approx(30.0, abs=0.01)
@@ -101,17 +103,17 @@ def test_no_person_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_only_the_bundled_model_complexity_is_accepted() -> None:
     with pytest.raises(MocapError, match="model_complexity=1"):
-        detect.MediaPipePose(detect.DEFAULT_SETTINGS.__class__(model_complexity=2))
+        track.MediaPipePose(detect.DEFAULT_SETTINGS.__class__(model_complexity=2))
 
 
 @pytest.fixture(scope="module")
-def sample_single() -> Detection:
+def sample_single() -> Keypoints2D:
     return detect_video(SAMPLE, workers=1)
 
 
 @pytest.mark.slow
 @needs_sample
-def test_sample_clip_follows_one_person(sample_single: Detection) -> None:
+def test_sample_clip_follows_one_person(sample_single: Keypoints2D) -> None:
     d = sample_single
     assert len(d.detected) == 230 and d.image_size == (1768, 994)
     found = d.detected & ~d.interpolated
@@ -136,13 +138,13 @@ def test_sample_clip_follows_one_person(sample_single: Detection) -> None:
 @pytest.mark.slow
 @needs_sample
 def test_parallel_detection_matches_the_single_process_run(
-    sample_single: Detection, monkeypatch: pytest.MonkeyPatch
+    sample_single: Keypoints2D, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parallel, "MIN_SEGMENT_FRAMES", 60)
     reports: list[float] = []
     d = detect_video(SAMPLE, workers=2, progress=lambda f, m: reports.append(f))
     s = sample_single
-    assert d.workers == 2 and reports[-1] == pytest.approx(1.0)
+    assert d.meta["workers"] == 2 and reports[-1] == pytest.approx(1.0)
     np.testing.assert_array_equal(d.frame_index, s.frame_index)
     np.testing.assert_allclose(d.timestamps, s.timestamps)
     # The first segment is detected exactly as in the single-process run.

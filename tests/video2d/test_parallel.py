@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lifting.progress import Cancelled
 from lifting.video2d import parallel
-from lifting.video2d.detect import Cancelled, RawTrack, detect_video
+from lifting.video2d.detect import detect_video
+from lifting.video2d.track import RawTrack
 from lifting.video2d.tracking import TrackingSettings
 
 EXCERPT = Path(__file__).resolve().parents[1] / "data" / "sports2d_excerpt.mp4"

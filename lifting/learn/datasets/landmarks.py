@@ -5,7 +5,7 @@ MediaPipe puts it on a real body, relative to the segment it belongs to (frames 
 built from joint rotations where the source has them and estimated from positions where it has not):
 
 - Face (nose, eyes inner/centre/outer, ears, mouth corners): fixed offsets in the head frame from the head
-  centre (the point between the ears), `FACE_OFFSETS`, for an average adult head (interpupillary distance
+  centre (the point between the ears), `lifting.landmarks.FACE_OFFSETS`, for an average adult head (interpupillary distance
   6.4 cm, bitragion breadth 14.4 cm, ear canal → eye 8.5 cm deep and 2 cm below eye level, nose tip 11.5 cm in
   front of the ear canal). On the rigs that carry eye joints (CMU BVH files) the virtual eyes land within 1 cm
   of them. Where the head frame is estimated (20-joint arrays) the face does not turn with the head.
@@ -25,30 +25,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from lifting.learn.datasets.mapping import NOSE_OFFSET, BodyPose, head_axes
+from lifting.landmarks import FACE_OFFSETS, HAND_OFFSETS, HEEL_OFFSET, HIP_OFFSET
+from lifting.learn.datasets.mapping import BodyPose, head_axes
 from lifting.skeleton import BLAZEPOSE, OUTPUT
 
 FloatArray = npt.NDArray[np.float64]
-
-# Head frame (x = the person's left, y = forward, z = up), metres from the head centre; right side mirrors x.
-FACE_OFFSETS: dict[str, tuple[float, float, float]] = {
-    "nose": NOSE_OFFSET,
-    "left_eye_inner": (0.016, 0.090, 0.020),
-    "left_eye": (0.032, 0.085, 0.020),
-    "left_eye_outer": (0.046, 0.075, 0.018),
-    "left_ear": (0.072, -0.005, 0.0),
-    "mouth_left": (0.025, 0.092, -0.055),
-}
-# Pelvis frame (outward, forward, up), metres from the hip joint centre, for either side.
-HIP_OFFSET = (0.03, 0.0, 0.04)
-# Hand frame (distal, radial, palmar), in units of the wrist → knuckles length (about 9 cm).
-HAND_OFFSETS: dict[str, tuple[float, float, float]] = {
-    "index": (1.10, 0.22, 0.0),
-    "pinky": (1.00, -0.32, 0.0),
-    "thumb": (0.65, 0.50, 0.15),
-}
-# Foot frame (anterior, superior, lateral), in units of the ankle → toe-tip length (about 20 cm).
-HEEL_OFFSET = (-0.32, -0.20, 0.0)
 
 
 def _mirror_name(name: str) -> str:

@@ -54,6 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifting.errors import MocapError
+from lifting.landmarks import NOSE_OFFSET
 from lifting.learn.datasets.asf_amc import AsfPose, AsfSkeleton
 from lifting.learn.datasets.bvh import BvhMotion
 from lifting.skeleton import OUTPUT, mirror_points
@@ -65,7 +66,6 @@ Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 _MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 # Head frame offsets (metres; x = left, y = forward, z = up; origin = head centre between the ears).
-NOSE_OFFSET = (0.0, 0.115, -0.02)
 ASF_HEAD_CENTRE = (0.0, 0.01, 0.04)  # from the `upperneck` end (skull base)
 RIG_HEAD_CENTRE = (0.0, 0.0, 0.065)  # from the CC / Poser `head` joint (eye joints at 8.2 cm up, 8.2 forward)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lifting.landmarks import FACE_OFFSETS, HIP_OFFSET
 from lifting.learn.datasets.asf_amc import forward_kinematics, parse_amc, parse_asf
-from lifting.learn.datasets.landmarks import FACE_OFFSETS, HIP_OFFSET, virtual_landmarks
+from lifting.learn.datasets.landmarks import virtual_landmarks
 from lifting.learn.datasets.mapping import (
     ASF_HEAD_CENTRE,
     J20_NECK_FRACTION,

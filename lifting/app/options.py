@@ -1,0 +1,70 @@
+"""What the shells (command line, worker) accept before any work: one UsageError, the frame range and subject
+parsers, and the options of a conversion (`ConvertOptions`). Domain values (field of view, focal length,
+weights) are checked where they are defined: the camera, `LiftOptions`, the checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lifting.errors import MocapError
+
+DEFAULT_FORMAT = "bvh"
+
+
+class UsageError(MocapError):
+    """Bad arguments or options, found before any work starts."""
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Everything a conversion needs besides the video and the output path.
+
+    frames: video frames (A, B exclusive / None); subject: (x, y) pixels; fov: horizontal degrees; focal: pixels;
+    smooth: 0..1; rig: a .blend (None: our armature); preset: bone-name preset of the rig (None: detected)."""
+
+    fmt: str = DEFAULT_FORMAT
+    frames: tuple[int, int | None] | None = None
+    subject: tuple[float, float] | None = None
+    workers: int | None = None
+    device: str = "auto"
+    weights: str | None = None
+    fov: float | None = None
+    focal: float | None = None
+    constant_bones: bool = True
+    refine: bool = False
+    smooth: float = 0.3
+    foot_lock: bool = True
+    rig: Path | None = None
+    armature: str | None = None
+    preset: str | None = None
+    fbx_preset: str = "generic"
+
+
+def parse_frames(text: str | None) -> tuple[int, int | None] | None:
+    """'A:B' -> (A, B) video frame indices (A inclusive, B exclusive, B None = to the end); None -> None."""
+    if text is None or text.strip() in ("", ":"):
+        return None
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start = int(parts[0]) if parts[0].strip() else 0
+        stop = int(parts[1]) if parts[1].strip() else None
+    except ValueError:
+        raise UsageError(f"--frames must look like A:B (for example 0:300), got {text!r}.") from None
+    if start < 0 or (stop is not None and stop <= start):
+        raise UsageError(f"--frames {text!r} is empty or negative; the end must come after the start.")
+    return start, stop
+
+
+def parse_point(text: str | None) -> tuple[float, float] | None:
+    """`X,Y` pixels → (x, y); None stays None."""
+    if text is None:
+        return None
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--subject takes X,Y in pixels (like 640,360), not {text!r}.") from None
+    return x, y

@@ -1,0 +1,183 @@
+"""One process follows the subject through decoded frames: MediaPipe Pose as the tracker's estimator, and the
+raw per-frame track (before gap filling) that a single-process run or one parallel segment produces.
+
+Keypoints are pixels of the upright frame, clipped into the image: a landmark MediaPipe places outside the
+picture (a foot below the bottom edge) is moved onto the border and its visibility capped at `OFF_IMAGE_VISIBILITY`.
+Frames without the subject have zero keypoints and visibility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lifting.errors import MocapError
+from lifting.progress import Cancelled
+from lifting.video2d import video as videoio
+from lifting.video2d.mediapipe_pose import DetectorSettings, PoseResult, import_mediapipe
+from lifting.video2d.tracking import Box, SubjectState, SubjectTracker, TrackingSettings
+
+OFF_IMAGE_VISIBILITY = 0.1
+CANCELLED = "Detection was cancelled."
+
+
+class MediaPipePose:
+    """MediaPipe Pose as a `tracking.PoseEstimator`: a tracking-mode instance (with landmark smoothing) and a
+    single-image instance, both `model_complexity` from the settings; landmarks returned in pixels."""
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        if settings.model_complexity != 1:
+            raise MocapError(
+                "Only model_complexity=1 ships inside mediapipe 0.10.21 (the others download at run time); use 1."
+            )
+        mp = import_mediapipe()
+        common = {
+            "model_complexity": settings.model_complexity,
+            "min_detection_confidence": settings.min_detection_confidence,
+        }
+        self._tracking = mp.solutions.pose.Pose(
+            static_image_mode=False, min_tracking_confidence=settings.min_tracking_confidence, **common
+        )
+        self._single = mp.solutions.pose.Pose(static_image_mode=True, **common)
+
+    @staticmethod
+    def _pixels(result: Any, width: int, height: int, x0: int = 0, y0: int = 0) -> PoseResult | None:
+        if result.pose_landmarks is None:
+            return None
+        lm = result.pose_landmarks.landmark
+        xy = np.array([[p.x * width + x0, p.y * height + y0] for p in lm], dtype=np.float64)
+        vis = np.clip(np.array([p.visibility for p in lm], dtype=np.float64), 0.0, 1.0)
+        return PoseResult(xy, vis)
+
+    def track(self, rgb: npt.NDArray[np.uint8]) -> PoseResult | None:
+        h, w = rgb.shape[:2]
+        return self._pixels(self._tracking.process(rgb), w, h)
+
+    def detect(self, rgb: npt.NDArray[np.uint8], window: Box) -> PoseResult | None:
+        x0, y0, x1, y1 = window
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None
+        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        return self._pixels(self._single.process(crop), x1 - x0, y1 - y0, x0, y0)
+
+    def reset_tracking(self) -> None:
+        self._tracking.reset()
+
+    def close(self) -> None:
+        self._tracking.close()
+        self._single.close()
+
+
+@dataclass
+class RawTrack:
+    """Per-frame tracker output before gap filling: keypoints (T, 33, 2) px, visibility (T, 33), detected
+    (T,), frame_index (T,), timestamps (T,) s; `final` is the subject state after the last frame and `seed`
+    the subject's appearance once enrolled (both None when nobody was chosen)."""
+
+    keypoints: npt.NDArray[np.float64]
+    visibility: npt.NDArray[np.float64]
+    detected: npt.NDArray[np.bool_]
+    frame_index: npt.NDArray[np.int64]
+    timestamps: npt.NDArray[np.float64]
+    final: SubjectState | None = None
+    seed: npt.NDArray[np.float32] | None = None
+
+    @classmethod
+    def empty(cls) -> RawTrack:
+        return cls(
+            np.zeros((0, 33, 2)), np.zeros((0, 33)), np.zeros(0, bool), np.zeros(0, np.int64), np.zeros(0)
+        )
+
+    def __len__(self) -> int:
+        return len(self.detected)
+
+    def slice(self, a: int, b: int | None = None) -> RawTrack:
+        s = slice(a, b)
+        return RawTrack(
+            self.keypoints[s],
+            self.visibility[s],
+            self.detected[s],
+            self.frame_index[s],
+            self.timestamps[s],
+            self.final,
+            self.seed,
+        )
+
+    @staticmethod
+    def concat(parts: list[RawTrack]) -> RawTrack:
+        return RawTrack(
+            np.concatenate([p.keypoints for p in parts]),
+            np.concatenate([p.visibility for p in parts]),
+            np.concatenate([p.detected for p in parts]),
+            np.concatenate([p.frame_index for p in parts]),
+            np.concatenate([p.timestamps for p in parts]),
+            parts[-1].final,
+            parts[0].seed,
+        )
+
+
+def track_frames(
+    frames: Iterable[videoio.Frame],
+    image_size: tuple[int, int],
+    settings: DetectorSettings,
+    tracking: TrackingSettings,
+    *,
+    seed: SubjectState | npt.NDArray[np.float32] | None = None,
+    estimator: Any = None,
+    on_frame: Callable[[int, SubjectTracker], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> RawTrack:
+    """Run the subject tracker over decoded frames (one process). `on_frame(n_done, tracker)` is called after
+    each frame; `cancel()` before each, raising Cancelled. `estimator` defaults to a new MediaPipePose."""
+    own = estimator is None
+    est = MediaPipePose(settings) if own else estimator
+    tracker = SubjectTracker(est, tracking, image_size, seed)
+    w, h = image_size
+    kps: list[npt.NDArray[np.float64]] = []
+    vis: list[npt.NDArray[np.float64]] = []
+    det: list[bool] = []
+    indices: list[int] = []
+    times: list[float] = []
+    try:
+        for frame in frames:
+            if cancel is not None and cancel():
+                raise Cancelled(CANCELLED)
+            found = tracker.process(frame.image, frame.time)
+            if found is None:
+                kps.append(np.zeros((33, 2)))
+                vis.append(np.zeros(33))
+            else:
+                xy = found.keypoints.copy()
+                v = found.visibility.copy()
+                outside = (xy[:, 0] < 0) | (xy[:, 0] > w) | (xy[:, 1] < 0) | (xy[:, 1] > h)
+                xy[:, 0] = np.clip(xy[:, 0], 0, w)
+                xy[:, 1] = np.clip(xy[:, 1], 0, h)
+                v[outside] = np.minimum(v[outside], OFF_IMAGE_VISIBILITY)
+                kps.append(xy)
+                vis.append(v)
+            det.append(found is not None)
+            indices.append(frame.index)
+            times.append(frame.time)
+            if on_frame is not None:
+                on_frame(len(indices), tracker)
+        if cancel is not None and cancel():
+            raise Cancelled(CANCELLED)
+    finally:
+        if own:
+            est.close()
+    if not indices:
+        return RawTrack.empty()
+    state = tracker.snapshot()
+    return RawTrack(
+        np.stack(kps),
+        np.stack(vis),
+        np.array(det, dtype=bool),
+        np.asarray(indices, dtype=np.int64),
+        np.asarray(times, dtype=np.float64),
+        state,
+        tracker.seed,
+    )
