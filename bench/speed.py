@@ -54,6 +54,8 @@ from typing import Any
 
 from raw_loop import raw_mediapipe_loop  # bench/ is this script's folder, first on sys.path
 
+from lifting.cache import cache_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
 EXCERPT = ROOT / "tests" / "data" / "sports2d_excerpt.mp4"
@@ -82,8 +84,7 @@ def peak_mb() -> float:
 
 
 def default_cache() -> Path:
-    base = os.environ.get("VIDEO_MOCAP_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "video-mocap") / "bench"
+    return cache_dir("bench")
 
 
 # ----------------------------------------------------------------------------------------------- children

@@ -19,9 +19,7 @@ from . import armature_io
 from .camera_match import camera_setup, create_camera
 from .retarget.errors import RetargetError
 from .retarget.motion3d import Motion3D
-from .retarget.our_rig import build_rest_skeleton
-from .retarget.pipeline import RetargetConfig, RetargetResult, retarget
-from .retarget.placement import place
+from .retarget.pipeline import RetargetConfig, RetargetResult, retarget, retarget_onto_ours
 
 
 class ApplyError(Exception):
@@ -80,22 +78,18 @@ def apply_motion(
     scene = context.scene
     # 1. Compute (no scene change).
     try:
-        if target is None:
-            world, _ = place(motion)
-            rest = build_rest_skeleton(world, motion.joint_names)
-            preset: str | None = "ours"
-            matrix = np.eye(4)
-        else:
-            rest = armature_io.rest_skeleton(target)
-            preset = options.preset
-            matrix = np.array(target.matrix_world, dtype=np.float64)
+        matrix = np.eye(4) if target is None else np.array(target.matrix_world, dtype=np.float64)
         config = RetargetConfig(
-            preset=preset,
+            preset=options.preset,
             armature_matrix=tuple(tuple(float(v) for v in row) for row in matrix),
             smoothing=options.smoothing,
             foot_lock=options.foot_lock,
         )
-        result = retarget(motion, rest, config)
+        if target is None:
+            rest, result = retarget_onto_ours(motion, config)
+        else:
+            rest = armature_io.rest_skeleton(target)
+            result = retarget(motion, rest, config)
     except (RetargetError, armature_io.ArmatureError) as exc:
         raise ApplyError(str(exc)) from None
     anim = result.animation

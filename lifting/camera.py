@@ -45,6 +45,26 @@ def _fov_half_extent(width: float, height: float, axis: str) -> float:
     raise ValueError(f"axis must be 'horizontal', 'vertical' or 'diagonal', got {axis!r}")
 
 
+# The fields of view a user may give (degrees, along the chosen axis): beyond these the camera is not a
+# perspective camera any more (or not a lens at all).
+FOV_RANGE_DEG = (1.0, 179.0)
+
+
+def check_fov_deg(fov_deg: float) -> float:
+    """A field of view in degrees, checked against `FOV_RANGE_DEG`; a MocapError in one sentence otherwise."""
+    lo, hi = FOV_RANGE_DEG
+    if not lo <= fov_deg <= hi:
+        raise MocapError(f"The field of view must be between {lo:g} and {hi:g} degrees, got {fov_deg:g}.")
+    return float(fov_deg)
+
+
+def check_focal_px(focal_px: float) -> float:
+    """A focal length in pixels, checked to be positive and finite; a MocapError in one sentence otherwise."""
+    if not (math.isfinite(focal_px) and focal_px > 0):
+        raise MocapError(f"The focal length must be a positive number of pixels, got {focal_px:g}.")
+    return float(focal_px)
+
+
 @dataclass(frozen=True)
 class Intrinsics:
     """Pinhole intrinsics in pixels (see the module docstring for the pixel convention), plus distortion.
@@ -78,11 +98,10 @@ class Intrinsics:
     def from_fov(cls, width: int, height: int, fov_deg: float, axis: Axis = "horizontal") -> Intrinsics:
         """Square-pixel, distortion-free intrinsics with the principal point at the image centre.
 
-        fov_deg is the full field of view (degrees, in (0, 180)) along `axis`; e.g. 90° horizontal on a
+        fov_deg is the full field of view (degrees, `FOV_RANGE_DEG`) along `axis`; e.g. 90° horizontal on a
         1000 px wide image gives fx = fy = 500.
         """
-        if not 0.0 < fov_deg < 180.0:
-            raise MocapError(f"The field of view must be between 0 and 180 degrees, got {fov_deg}.")
+        check_fov_deg(fov_deg)
         half = _fov_half_extent(float(width), float(height), axis)
         f = half / math.tan(math.radians(fov_deg) / 2.0)
         return cls(fx=f, fy=f, cx=width / 2.0, cy=height / 2.0, width=int(width), height=int(height))

@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lifting.landmarks import OBSERVED_JOINTS
+
 FloatArray = npt.NDArray[np.float64]
+
+# The frame rate the lifting models and their training clips run at; per-frame metrics (velocity, acceleration)
+# are per frame at this rate, whatever a clip's own rate.
+MODEL_FPS = 30.0
 
 
 @dataclass(frozen=True)
@@ -247,35 +253,12 @@ def mirror_points(
     return out
 
 
-# Output joints whose image position a 2D detection observes directly, with the BlazePose landmarks whose mean
-# is that position (see lifting/learn/datasets/landmarks.py: shoulders, elbows, wrists, knees and ankles are the joint
-# centres; MediaPipe's foot index is our toe tip; the hand joint sits between the index and pinky knuckles).
-# Hips, pelvis, spine, neck and head are left out: MediaPipe's hip landmarks sit several centimetres off the
-# joint centres by an amount that varies per person, and the others have no landmark at all.
-OBSERVED_JOINTS: dict[str, tuple[str, ...]] = {
-    "nose": ("nose",),
-    "l_shoulder": ("left_shoulder",),
-    "r_shoulder": ("right_shoulder",),
-    "l_elbow": ("left_elbow",),
-    "r_elbow": ("right_elbow",),
-    "l_wrist": ("left_wrist",),
-    "r_wrist": ("right_wrist",),
-    "l_hand": ("left_index", "left_pinky"),
-    "r_hand": ("right_index", "right_pinky"),
-    "l_knee": ("left_knee",),
-    "r_knee": ("right_knee",),
-    "l_ankle": ("left_ankle",),
-    "r_ankle": ("right_ankle",),
-    "l_toe": ("left_foot_index",),
-    "r_toe": ("right_foot_index",),
-}
-
-
 def observation_matrix(input_joints: JointSet, output_joints: JointSet) -> tuple[list[int], FloatArray]:
     """How 2D inputs observe output joints: (output joint indices K, averaging matrix (K, J_in)).
 
     `matrix @ inputs` (inputs (..., J_in, D)) gives the observed image position of each listed output joint.
-    For identical joint sets every joint observes itself; for BlazePose → `mocap21`, `OBSERVED_JOINTS`.
+    For identical joint sets every joint observes itself; for BlazePose → `mocap21`,
+    `lifting.landmarks.OBSERVED_JOINTS`.
     """
     if input_joints.names == output_joints.names:
         return list(range(output_joints.num_joints)), np.eye(output_joints.num_joints)

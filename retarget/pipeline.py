@@ -7,7 +7,7 @@ Deterministic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,7 @@ from retarget.errors import RetargetError
 from retarget.foot_lock import FootLockConfig, lock_feet
 from retarget.mapping import BoneMap
 from retarget.motion3d import Motion3D
+from retarget.our_rig import build_rest_skeleton
 from retarget.placement import PlacementConfig, WorldPlacement, place
 from retarget.presets import bone_map_for
 from retarget.rest_skeleton import RestSkeleton
@@ -104,9 +105,27 @@ def floor_correction(
 def retarget(motion: Motion3D, rest: RestSkeleton, config: RetargetConfig | None = None) -> RetargetResult:
     """Retarget a Motion3D onto an armature at rest; see the module docstring for the steps."""
     cfg = config or RetargetConfig()
+    world, placement = place(motion, cfg.placement)
+    return _retarget_placed(motion, world, placement, rest, cfg)
+
+
+def retarget_onto_ours(
+    motion: Motion3D, config: RetargetConfig | None = None
+) -> tuple[RestSkeleton, RetargetResult]:
+    """Our armature built from the person's proportions, and the motion retargeted onto it (preset "ours");
+    the motion is placed in the world once, for both."""
+    cfg = replace(config or RetargetConfig(), preset="ours", bone_map=None)
+    world, placement = place(motion, cfg.placement)
+    rest = build_rest_skeleton(world, motion.joint_names)
+    return rest, _retarget_placed(motion, world, placement, rest, cfg)
+
+
+def _retarget_placed(
+    motion: Motion3D, world: FloatArray, placement: WorldPlacement, rest: RestSkeleton, cfg: RetargetConfig
+) -> RetargetResult:
+    """`retarget` once the motion is placed: world (T, J, 3) Z-up metres and its placement."""
     bone_map = cfg.bone_map if cfg.bone_map is not None else bone_map_for(rest.names, cfg.preset)
     plan = build_plan(rest, bone_map, motion.joint_names, cfg.solve)
-    world, placement = place(motion, cfg.placement)
     if cfg.smoothing > 0.0:
         world = smooth(world, motion.fps, cfg.smoothing, cfg.smoothing_method)
     ix = plan.joint_index

@@ -42,7 +42,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -55,16 +55,23 @@ from lifting.app.jobs import (
     plan,
     preview_problem,
     render_preview,
-    retarget_onto_ours,
     write_bvh_file,
 )
-from lifting.app.options import DEFAULT_FORMAT, ConvertOptions, UsageError, parse_frames, parse_point
+from lifting.app.options import (
+    DEFAULT_FORMAT,
+    ArgumentParser,
+    ConvertOptions,
+    parse_frames,
+    parse_point,
+)
 from lifting.app.via_blender import BPY_PIN, blender_problem, write_with_blender
 from lifting.errors import MocapError
 from lifting.progress import Progress
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.video import VIDEO_SUFFIXES
+from retarget import pipeline
 from retarget.errors import RetargetError
+from retarget.pipeline import RetargetConfig
 from retarget.presets import preset_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,13 +80,6 @@ SAMPLE_EXCERPT = ROOT / "tests" / "data" / "sports2d_excerpt.mp4"
 SUBCOMMANDS = ("detect", "lift", "demo")
 
 T = TypeVar("T")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument as one line (via UsageError) instead of usage + message."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help).")
 
 
 class _Bar:
@@ -173,7 +173,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     motion_path = out / f"{video.stem}.motion.npz"
     motion.save(motion_path)
-    rest, result = retarget_onto_ours(motion, args.smooth, foot_lock=True)
+    rest, result = pipeline.retarget_onto_ours(motion, RetargetConfig(smoothing=args.smooth))
     bvh_path = out / f"{video.stem}.bvh"
     write_bvh_file(bvh_path, rest, result)
     written = [kp_path, motion_path, f"{bvh_path} (our armature, {len(rest.names)} bones)"]
@@ -235,7 +235,7 @@ def _prog() -> str:
 
 def build_parser(prog: str = "python -m lifting") -> argparse.ArgumentParser:
     """The sub-commands detect, lift and demo."""
-    parser = _Parser(prog=prog, description="Motion capture from video.")
+    parser = ArgumentParser(prog=prog, description="Motion capture from video.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("detect", help="video → 2D keypoints (.keypoints.npz)")
     p.add_argument("video")
@@ -269,7 +269,7 @@ def build_parser(prog: str = "python -m lifting") -> argparse.ArgumentParser:
 
 def build_convert_parser(prog: str = "video-mocap") -> argparse.ArgumentParser:
     """VIDEO... -o OUT: detect → lift → retarget → write."""
-    parser = _Parser(
+    parser = ArgumentParser(
         prog=prog,
         description=(
             "Motion capture from video: detect the person, lift to 3D, retarget onto an armature and write "

@@ -29,14 +29,16 @@ import numpy as np
 from lifting.app import api
 from lifting.app.options import DEFAULT_FORMAT, ConvertOptions, UsageError, parse_frames, parse_point
 from lifting.app.via_blender import blender_problem, check_rig, write_with_blender
+from lifting.camera import check_focal_px, check_fov_deg
 from lifting.errors import MocapError
 from lifting.lift.checkpoint import weights_stem
 from lifting.lift.device import resolve_device
 from lifting.progress import Progress
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.video import VIDEO_SUFFIXES, videos_in
+from retarget import pipeline
 from retarget.motion3d import Motion3D
-from retarget.pipeline import RetargetResult
+from retarget.pipeline import RetargetConfig, RetargetResult
 from retarget.presets import preset_names
 from retarget.rest_skeleton import RestSkeleton
 
@@ -133,10 +135,11 @@ def check_weights(stem: str | None) -> str | None:
 
 def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
     """Check every option (one-line UsageError) and gather them."""
-    if args.fov is not None and not 1.0 <= args.fov <= 179.0:
-        raise UsageError(f"--fov must be between 1 and 179 degrees, got {args.fov:g}.")
-    if args.focal is not None and not args.focal > 0:
-        raise UsageError(f"--focal must be a positive number of pixels, got {args.focal:g}.")
+    try:
+        fov_deg = None if args.fov is None else check_fov_deg(args.fov)
+        focal_px = None if args.focal is None else check_focal_px(args.focal)
+    except MocapError as exc:
+        raise UsageError(str(exc)) from None
     if not 0.0 <= args.smooth <= 1.0:
         raise UsageError(f"--smooth must be between 0 and 1, got {args.smooth:g}.")
     if args.workers is not None and args.workers < 1:
@@ -171,8 +174,8 @@ def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
         workers=args.workers,
         device=args.device,
         weights=check_weights(args.weights),
-        fov=args.fov,
-        focal=args.focal,
+        fov_deg=fov_deg,
+        focal_px=focal_px,
         constant_bones=not args.free_bones,
         refine=bool(args.refine),
         smooth=float(args.smooth),
@@ -251,20 +254,6 @@ def _stem(path: Path) -> str:
 
 
 # -- the work ------------------------------------------------------------------------------------------------
-def retarget_onto_ours(
-    motion: Motion3D, smooth: float, foot_lock: bool
-) -> tuple[RestSkeleton, RetargetResult]:
-    """Our armature built from the person, and the motion retargeted onto it (numpy only)."""
-    from retarget.our_rig import build_rest_skeleton
-    from retarget.pipeline import RetargetConfig, retarget
-    from retarget.placement import place
-
-    world, _ = place(motion)
-    rest = build_rest_skeleton(world, motion.joint_names)
-    result = retarget(motion, rest, RetargetConfig(preset="ours", smoothing=smooth, foot_lock=foot_lock))
-    return rest, result
-
-
 def write_bvh_file(path: Path, rest: RestSkeleton, result: RetargetResult) -> None:
     from retarget.bvh_writer import write_bvh
 
@@ -322,13 +311,14 @@ def convert_one(job: Job, options: ConvertOptions, stages: Stages = quiet_stages
     lift_options: dict[str, Any] = {
         "weights": options.weights,
         "device": options.device,
-        "fov_deg": options.fov,
-        "focal_px": options.focal,
+        "fov_deg": options.fov_deg,
+        "focal_px": options.focal_px,
         "constant_bones": options.constant_bones,
         "refine": options.refine,
     }
     motion: Motion3D = stages("lift", lambda progress: api.lift(keypoints, progress=progress, **lift_options))
-    rest, result = retarget_onto_ours(motion, options.smooth, options.foot_lock)
+    config = RetargetConfig(smoothing=options.smooth, foot_lock=options.foot_lock)
+    rest, result = pipeline.retarget_onto_ours(motion, config)
 
     def write(progress: Progress) -> None:
         if options.fmt == "npz":

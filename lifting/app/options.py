@@ -5,8 +5,10 @@ weights) are checked where they are defined: the camera, `LiftOptions`, the chec
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from lifting.errors import MocapError
 
@@ -17,11 +19,19 @@ class UsageError(MocapError):
     """Bad arguments or options, found before any work starts."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one UsageError sentence (the shells print it on one line or send
+    it as an error event) instead of printing the usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help).")
+
+
 @dataclass(frozen=True)
 class ConvertOptions:
     """Everything a conversion needs besides the video and the output path.
 
-    frames: video frames (A, B exclusive / None); subject: (x, y) pixels; fov: horizontal degrees; focal: pixels;
+    frames: video frames (A, B exclusive / None); subject: (x, y) pixels; fov_deg: horizontal degrees; focal_px: pixels;
     smooth: 0..1; rig: a .blend (None: our armature); preset: bone-name preset of the rig (None: detected)."""
 
     fmt: str = DEFAULT_FORMAT
@@ -30,8 +40,8 @@ class ConvertOptions:
     workers: int | None = None
     device: str = "auto"
     weights: str | None = None
-    fov: float | None = None
-    focal: float | None = None
+    fov_deg: float | None = None
+    focal_px: float | None = None
     constant_bones: bool = True
     refine: bool = False
     smooth: float = 0.3

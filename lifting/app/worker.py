@@ -32,7 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from lifting.app.options import UsageError, parse_frames
+from lifting.app.options import ArgumentParser, parse_frames
+from lifting.camera import check_fov_deg
 from lifting.errors import MocapError
 from retarget.errors import RetargetError
 from retarget.events import EXIT_INTERNAL, EXIT_OK, EXIT_USER, PROTOCOL_VERSION, Emitter
@@ -43,13 +44,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 _PACKAGES = ("numpy", "torch", "opencv-python-headless", "mediapipe", "safetensors", "scipy")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would print usage and exit; we report an event
-        raise UsageError(f"bad worker arguments: {message}")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m lifting worker", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m lifting worker", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="video -> .motion.npz (detect, then lift)")
     run.add_argument("--video", required=True)
@@ -114,8 +110,8 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
     video = _existing_video(args.video)
     frames = parse_frames(args.frames)
     out = Path(args.out)
-    if args.fov is not None and not 1.0 <= args.fov <= 179.0:
-        raise UsageError(f"--fov must be between 1 and 179 degrees, got {args.fov}.")
+    if args.fov is not None:
+        check_fov_deg(args.fov)
     weights = _engine("lifting.lift.checkpoint").weights_stem(args.weights)
     cache = None if args.keypoints_cache is None else Path(args.keypoints_cache)
     if cache is not None:

@@ -10,7 +10,7 @@
      model, depth-weighted MPJPE for the trajectory model;
    - unlabeled (the user's clips): the predicted pose plus the predicted trajectory, projected through the
      clip's camera, against the detected 2D (`losses.backprojection_loss`, weighted by MediaPipe's visibility,
-     zero on frames without a detection), on the joints a detection observes (`skeleton.OBSERVED_JOINTS`);
+     zero on frames without a detection), on the joints a detection observes (`lifting.landmarks.OBSERVED_JOINTS`);
    - the bone-length loss keeping the mean bone lengths of the unlabeled predictions at those of the labeled
      poses, without which back-projection alone (blind to scale) lets the skeleton shrink toward the camera.
 3. The result is written as `WEIGHTS_DIR/finetuned.safetensors` + `.json` (loadable by `--weights` in the

@@ -28,8 +28,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from lifting.camera import Intrinsics, normalize_camera, normalize_screen
+from lifting.camera import Intrinsics, check_focal_px, check_fov_deg, normalize_camera, normalize_screen
 from lifting.errors import MocapError
+from lifting.landmarks import CONFIDENCE_LANDMARKS
 from lifting.lift.checkpoint import CheckpointConfig, load_checkpoint
 from lifting.lift.constant_bones import constant_bone_lengths
 from lifting.lift.device import resolve_device
@@ -46,23 +47,6 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_WEIGHTS_NAME = "mocap"
 # 26 mm full-frame-equivalent focal length: 2·atan(43.27 / 2 / 26) of the 36×24 mm diagonal.
 DEFAULT_DIAGONAL_FOV_DEG = math.degrees(2.0 * math.atan(math.hypot(36.0, 24.0) / 2.0 / 26.0))
-
-# Which BlazePose landmarks observe each output joint (their mean visibility is the joint's confidence).
-_CONFIDENCE_LANDMARKS: dict[str, tuple[str, ...]] = {
-    "pelvis": ("left_hip", "right_hip"),
-    "spine": ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
-    "neck": ("left_shoulder", "right_shoulder"),
-    "head": ("left_ear", "right_ear"),
-    "nose": ("nose",),
-    "hip": ("{side}_hip",),
-    "knee": ("{side}_knee",),
-    "ankle": ("{side}_ankle",),
-    "toe": ("{side}_foot_index", "{side}_heel"),
-    "shoulder": ("{side}_shoulder",),
-    "elbow": ("{side}_elbow",),
-    "wrist": ("{side}_wrist",),
-    "hand": ("{side}_index", "{side}_pinky"),
-}
 
 
 class KeypointSequence(Protocol):
@@ -100,6 +84,16 @@ class LiftOptions:
     refine: bool = False
     refine_config: RefineConfig = field(default_factory=RefineConfig)
 
+    def __post_init__(self) -> None:
+        if self.focal_px is not None:
+            check_focal_px(self.focal_px)
+        if self.fov_deg is not None:
+            check_fov_deg(self.fov_deg)
+        if self.fov_axis not in ("horizontal", "vertical", "diagonal"):
+            raise MocapError(
+                f"The field-of-view axis must be horizontal, vertical or diagonal, not {self.fov_axis!r}."
+            )
+
 
 def default_weights() -> Path:
     """Stem of the shipped checkpoint; a clear error if it is missing (e.g. a source checkout without weights)."""
@@ -114,15 +108,9 @@ def default_weights() -> Path:
 def clip_intrinsics(width: int, height: int, options: LiftOptions) -> Intrinsics:
     """The camera to assume for a clip: a given focal length, a given field of view, or the phone default."""
     if options.focal_px is not None:
-        if not options.focal_px > 0:
-            raise MocapError(f"The focal length must be a positive number of pixels, got {options.focal_px}.")
         f = float(options.focal_px)
         return Intrinsics(f, f, width / 2.0, height / 2.0, width, height)
     if options.fov_deg is not None:
-        if options.fov_axis not in ("horizontal", "vertical", "diagonal"):
-            raise MocapError(
-                f"The field-of-view axis must be horizontal, vertical or diagonal, not {options.fov_axis!r}."
-            )
         return Intrinsics.from_fov(width, height, options.fov_deg, axis=options.fov_axis)  # type: ignore[arg-type]
     return Intrinsics.from_fov(width, height, DEFAULT_DIAGONAL_FOV_DEG, axis="diagonal")
 
@@ -178,7 +166,7 @@ def output_confidence(
             if name.startswith("r_")
             else ("", name)
         )
-        landmarks = [lm.format(side=side) for lm in _CONFIDENCE_LANDMARKS[base]]
+        landmarks = [lm.format(side=side) for lm in CONFIDENCE_LANDMARKS[base]]
         out[:, j] = vis[:, BLAZEPOSE.indices(landmarks)].mean(axis=1)
     out[~det] = 0.0
     return out

@@ -18,7 +18,7 @@ Variables (the whole clip at once):
 Joints follow by forward kinematics along the tree, so every bone keeps one length over the whole clip.
 
 Energy (each term summed over its elements and divided by the number of frames):
-- reprojection: for the output joints with a MediaPipe counterpart (`CORRESPONDENCES`, placed like the virtual
+- reprojection: for the output joints with a MediaPipe counterpart (`lifting.landmarks.CORRESPONDENCES`, placed like the virtual
   landmarks of `lifting.learn.datasets.landmarks`: hips offset up and outwards in the pelvis frame, the head between the
   ears, the hand between the index and pinky knuckles), the distance between the projected point and the
   landmark in normalised camera units times the subject's depth (metres at the subject, so the scale does not
@@ -49,40 +49,16 @@ import numpy.typing as npt
 import torch
 
 from lifting.errors import MocapError
-from lifting.landmarks import FACE_OFFSETS, HAND_OFFSETS, HIP_OFFSET
+from lifting.landmarks import CORRESPONDENCES, FACE_OFFSETS, HAND_OFFSETS, HIP_OFFSET
 from lifting.lift.constant_bones import bone_pairs, clip_bone_lengths
 from lifting.progress import Cancel, Cancelled, Progress, as_cancel
-from lifting.skeleton import BLAZEPOSE
+from lifting.skeleton import BLAZEPOSE, MODEL_FPS
 from retarget.motion3d import Motion3D
 
 FloatArray = npt.NDArray[np.float64]
 
-MODEL_FPS = 30.0  # accelerations are measured per frame at this rate, whatever the clip's rate
 LENGTH_UNIT = 0.3  # metres per unit of log bone scale in the optimiser's variables (a typical bone length)
 
-# Output joint → the BlazePose landmarks whose mean it is compared with. "l_hip"/"r_hip" are compared after the
-# landmark offset of lifting.learn.datasets.landmarks (MediaPipe's hips sit higher and wider than the joint centres);
-# "*_hand" after extending wrist → hand to the knuckles' mean distal offset.
-CORRESPONDENCES: dict[str, tuple[str, ...]] = {
-    "nose": ("nose",),
-    "head": ("left_ear", "right_ear"),
-    "l_hip": ("left_hip",),
-    "r_hip": ("right_hip",),
-    "l_knee": ("left_knee",),
-    "r_knee": ("right_knee",),
-    "l_ankle": ("left_ankle",),
-    "r_ankle": ("right_ankle",),
-    "l_toe": ("left_foot_index",),
-    "r_toe": ("right_foot_index",),
-    "l_shoulder": ("left_shoulder",),
-    "r_shoulder": ("right_shoulder",),
-    "l_elbow": ("left_elbow",),
-    "r_elbow": ("right_elbow",),
-    "l_wrist": ("left_wrist",),
-    "r_wrist": ("right_wrist",),
-    "l_hand": ("left_index", "left_pinky"),
-    "r_hand": ("right_index", "right_pinky"),
-}
 # Mean distal offset of the index and pinky knuckles, in wrist → hand lengths (their mean radial offset,
 # 5% of that length, about 4 mm, is left out: the joints do not give the hand's radial axis).
 HAND_EXTENSION = 0.5 * (HAND_OFFSETS["index"][0] + HAND_OFFSETS["pinky"][0])

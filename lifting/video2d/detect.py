@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from lifting.cache import cache_dir
 from lifting.errors import MocapError
 from lifting.progress import Cancel, Progress, as_cancel
 from lifting.video2d import parallel
@@ -126,9 +127,8 @@ def detect_video(
 
 
 def default_cache_dir() -> Path:
-    """`$VIDEO_MOCAP_CACHE/keypoints` or `~/.cache/video-mocap/keypoints`."""
-    base = os.environ.get("VIDEO_MOCAP_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "video-mocap") / "keypoints"
+    """The keypoints cache: `lifting.cache.cache_dir("keypoints")`."""
+    return cache_dir("keypoints")
 
 
 def cache_path(video: Path, cache_dir: Path) -> Path:

@@ -141,9 +141,9 @@ def test_run_reports_progress_then_done_and_writes_the_motion(
     [
         (["--frames", "x:y"], "--frames must look like A:B"),
         (["--frames", "5:5"], "empty or negative"),
-        (["--fov", "400"], "--fov must be between"),
+        (["--fov", "400"], "The field of view must be between"),
         (["--weights", "/nowhere/w"], "lack their .safetensors file"),
-        (["--device", "tpu"], "bad worker arguments"),
+        (["--device", "tpu"], "invalid choice: 'tpu'"),
     ],
 )
 def test_bad_arguments_are_user_errors(

@@ -124,6 +124,7 @@ import importlib.machinery, json, os, runpy, sys, time, types
 mode = os.environ.get("VIDEO_MOCAP_FAKE", "ok")
 
 def install():
+    sys.path.append({root!r})  # the repository, for tests.support (never part of an engine)
     from lifting.errors import MocapError
     from retarget.motion3d import Intrinsics
     from tests.support.synthetic import camera_motion, walking_joints
@@ -187,7 +188,7 @@ def fake_engine(fresh: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     """A fake engine Python chosen in the preferences ("My Own Python"); its mode via VIDEO_MOCAP_FAKE."""
     path = tmp_path / "fake engine" / "python"
     path.parent.mkdir()
-    path.write_text(FAKE_ENGINE.format(python=sys.executable), encoding="utf-8")
+    path.write_text(FAKE_ENGINE.format(python=sys.executable, root=str(ROOT)), encoding="utf-8")
     path.chmod(0o755)
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     prefs.engine_source = "CUSTOM"

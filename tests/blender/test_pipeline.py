@@ -166,18 +166,11 @@ def test_check_engine_with_this_python(fresh: ModuleType) -> None:
 
 
 def real_engine_gap() -> str | None:
-    """Why the real engine cannot run here yet (None when it can)."""
-    import ast
+    """Why this test Python cannot be the real engine (None when it can)."""
     import importlib.util
 
     from .conftest import ROOT
 
-    api = ROOT / "lifting" / "app" / "api.py"
-    if not api.is_file():
-        return "lifting/app/api.py does not exist yet"
-    defined = {n.name for n in ast.parse(api.read_text()).body if isinstance(n, ast.FunctionDef)}
-    if not {"detect", "lift"} <= defined:
-        return f"lifting.app.api lacks {sorted({'detect', 'lift'} - defined)}"
     if not list((ROOT / "lifting" / "weights").glob("*.safetensors")):
         return "no shipped weights in lifting/weights/ yet"
     missing = [m for m in ("torch", "mediapipe", "cv2") if importlib.util.find_spec(m) is None]

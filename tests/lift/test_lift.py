@@ -107,7 +107,7 @@ def test_clip_intrinsics_default_override_and_errors() -> None:
     assert clip_intrinsics(1000, 500, LiftOptions(fov_deg=90.0, focal_px=1234.0)).fx == 1234.0
     with pytest.raises(MocapError, match="positive"):
         clip_intrinsics(1000, 500, LiftOptions(focal_px=-1.0))
-    with pytest.raises(MocapError, match="between 0 and 180"):
+    with pytest.raises(MocapError, match="between 1 and 179"):
         clip_intrinsics(1000, 500, LiftOptions(fov_deg=200.0))
 
 

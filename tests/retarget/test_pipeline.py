@@ -1,5 +1,6 @@
 """End to end: Motion3D in camera space -> placement -> solve -> keys on several rigs."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ from retarget import mocap21
 from retarget.animation import BoneAnimation, pose_matrices, posed_points
 from retarget.errors import RetargetError
 from retarget.our_rig import build_rest_skeleton
-from retarget.pipeline import RetargetConfig, retarget
+from retarget.pipeline import RetargetConfig, retarget, retarget_onto_ours
+from retarget.placement import place
 from retarget.presets import bone_map_for
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import angle_between, axis_angle_matrix
@@ -122,6 +124,19 @@ def test_our_armature_matches_the_clip_and_round_trips() -> None:
     result = retarget(motion, rest, RetargetConfig(foot_lock=False))
     assert result.bone_map.preset == "ours"
     assert result.root_scale == pytest.approx(1.0, rel=1e-6)
+
+
+def test_retarget_onto_ours_places_once_and_equals_the_two_steps() -> None:
+    world, _ = walking_joints(60, slide=0.0, jitter=0.01)
+    motion = camera_motion(world, 30.0)
+    placed, _ = place(motion)
+    config = RetargetConfig(smoothing=0.3, preset="mixamo")  # the preset is ours whatever the config says
+    want = retarget(motion, build_rest_skeleton(placed, motion.joint_names), replace(config, preset="ours"))
+    rest, got = retarget_onto_ours(motion, config)
+    assert rest.names == build_rest_skeleton(placed, motion.joint_names).names
+    assert got.bone_map.preset == "ours" and got.root_scale == want.root_scale
+    np.testing.assert_array_equal(got.animation.rotations, want.animation.rotations)
+    np.testing.assert_array_equal(got.animation.root_location, want.animation.root_location)
 
 
 def test_smoothing_and_lock_options_run_and_bad_config_is_reported() -> None:

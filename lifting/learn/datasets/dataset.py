@@ -57,6 +57,7 @@ import numpy.typing as npt
 from scipy.interpolate import CubicSpline
 from scipy.signal import butter, filtfilt
 
+from lifting.cache import cache_dir
 from lifting.errors import MocapError
 from lifting.learn.datasets import cmu_joints20 as j20
 from lifting.learn.datasets.asf_amc import AsfSkeleton, forward_kinematics, parse_amc, parse_asf
@@ -64,13 +65,12 @@ from lifting.learn.datasets.bvh import parse_bvh
 from lifting.learn.datasets.landmarks import virtual_landmarks
 from lifting.learn.datasets.mapping import BodyPose, body_from_asf, body_from_bvh, body_from_joints20
 from lifting.learn.datasets.splits import SPLITS, Split, subject_split
-from lifting.skeleton import OUTPUT
+from lifting.skeleton import MODEL_FPS, OUTPUT
 from retarget.atomic_write import atomic_write
 
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
 
-MODEL_FPS = 30.0
 CACHE_VERSION = 1
 MIN_SOURCE_FPS = 10.0
 MIN_DURATION_S = 0.5
@@ -456,12 +456,8 @@ def read_source(shared: Path, source: str) -> list[MocapClip]:
 
 
 def default_cache_dir() -> Path:
-    """$VIDEO_MOCAP_CACHE, else $XDG_CACHE_HOME/video-mocap/mocap, else ~/.cache/video-mocap/mocap."""
-    env = os.environ.get("VIDEO_MOCAP_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "video-mocap" / "mocap"
+    """The prepared clips' cache: `lifting.cache.cache_dir("mocap")`."""
+    return cache_dir("mocap")
 
 
 def _cache_key(shared: Path, source: str) -> str:

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from lifting.errors import MocapError
-from lifting.learn.datasets.dataset import MODEL_FPS, MocapClip, clip_meta, clips_from_meta, load_split
-from lifting.skeleton import OUTPUT
+from lifting.learn.datasets.dataset import MocapClip, clip_meta, clips_from_meta, load_split
+from lifting.skeleton import MODEL_FPS, OUTPUT
 from retarget.atomic_write import atomic_write
 
 FORMAT = "video-mocap-labeled-pack"

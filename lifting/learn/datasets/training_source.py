@@ -16,11 +16,11 @@ import numpy.typing as npt
 
 from lifting.camera import normalize_camera
 from lifting.errors import MocapError
-from lifting.learn.datasets.dataset import MODEL_FPS, MocapClip, evenly_spaced, load_split
+from lifting.learn.datasets.dataset import MocapClip, evenly_spaced, load_split
 from lifting.learn.datasets.splits import SPLIT_VERSION
 from lifting.learn.datasets.views import View, ViewConfig, epoch_views
 from lifting.learn.sources import Views
-from lifting.skeleton import BLAZEPOSE, OUTPUT, JointSet
+from lifting.skeleton import BLAZEPOSE, MODEL_FPS, OUTPUT, JointSet
 
 VALIDATION_SEED = 20261121
 

@@ -36,8 +36,8 @@ import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
 
 from lifting.camera import Intrinsics, look_at, normalize_screen, project, world_to_camera
-from lifting.learn.datasets.dataset import MODEL_FPS, MocapClip
-from lifting.skeleton import BLAZEPOSE, OUTPUT
+from lifting.learn.datasets.dataset import MocapClip
+from lifting.skeleton import BLAZEPOSE, MODEL_FPS, OUTPUT
 
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]

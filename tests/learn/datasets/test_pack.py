@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from lifting.errors import MocapError
-from lifting.learn.datasets.dataset import MODEL_FPS, MocapClip
+from lifting.learn.datasets.dataset import MocapClip
 from lifting.learn.datasets.pack import PACK_PATH, load_pack, save_pack, select_excerpts
 from lifting.learn.datasets.splits import subject_split
+from lifting.skeleton import MODEL_FPS
 
 
 def _clip(name: str, subject: str, frames: int, seed: int, source: str = "hdm05") -> MocapClip:
