@@ -19,8 +19,7 @@ import pytest
 
 import build_addon
 from build_addon import BuildError, manifest_problems, vendor_source
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 # package → top-level modules it must never import.
 FORBIDDEN: dict[str, set[str]] = {

@@ -21,7 +21,8 @@ detected otherwise); `--rig ours` is the default. A rig is read by Blender, so `
 renders the video with the detected and lifted skeleton (and `P.sheet.png`); for several videos it is a folder
 of `<name>.preview.mp4`.
 
-The earlier sub-commands stay:
+The steps as sub-commands (the rest of the tree, `worker`, `train`, `finetune`, `evaluate`, `dataset` and `pack`, is
+routed by `lifting/__main__.py`):
 
     python -m lifting detect VIDEO -o OUT.keypoints.npz [--frames A:B] [--subject X,Y] [--workers N]
     python -m lifting lift KEYPOINTS.npz -o OUT.motion.npz [--weights STEM] [--fov DEG] [--device auto|cpu|cuda]
@@ -280,7 +281,7 @@ def build_convert_parser(prog: str = "video-mocap") -> argparse.ArgumentParser:
             f"({' '.join(sorted(VIDEO_SUFFIXES))}), several videos or -o without such a suffix, -o is a "
             "folder and each video writes FOLDER/<name>.<format> (<name>.motion.npz for npz); a video that "
             "fails prints its error and the others go on (exit status 2 if any failed). "
-            f"Other commands: {prog} detect|lift|demo --help."
+            f"Other commands: {prog} detect|lift|demo|worker|train|finetune|evaluate|dataset|pack --help."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="VIDEO", help="video files or folders of videos")

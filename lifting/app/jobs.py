@@ -35,7 +35,7 @@ from lifting.lift.checkpoint import weights_stem
 from lifting.lift.device import resolve_device
 from lifting.progress import Progress
 from lifting.video2d.keypoints2d import Keypoints2D
-from lifting.video2d.video import VIDEO_SUFFIXES, videos_in
+from lifting.video2d.video import expand_videos
 from retarget import pipeline
 from retarget.motion3d import Motion3D
 from retarget.pipeline import RetargetConfig, RetargetResult
@@ -88,21 +88,11 @@ def output_format(path: Path) -> str | None:
 def find_videos(inputs: Sequence[str]) -> tuple[list[Path], bool]:
     """The videos named on the command line (folders give their videos, sorted, not recursive), and whether
     this is a batch (a folder or several videos)."""
-    videos: list[Path] = []
-    batch = len(inputs) > 1
-    for text in inputs:
-        path = Path(text)
-        if path.is_dir():
-            batch = True
-            found = videos_in(path)
-            if not found:
-                suffixes = " ".join(sorted(VIDEO_SUFFIXES))
-                raise UsageError(f"the folder {text!r} holds no videos ({suffixes}).")
-            videos += found
-        elif path.is_file():
-            videos.append(path)
-        else:
-            raise UsageError(f"the video {text!r} does not exist; check the path.")
+    try:
+        videos = expand_videos(inputs)
+    except MocapError as exc:
+        raise UsageError(str(exc)) from None
+    batch = len(inputs) > 1 or any(Path(text).is_dir() for text in inputs)
     return videos, batch
 
 

@@ -63,10 +63,11 @@ from lifting.lift.lift import (
 )
 from lifting.lift.model import TemporalModel
 from lifting.metrics import bone_length_std
+from lifting.progress import Progress
 from lifting.skeleton import observation_matrix
 from lifting.video2d.detect import detect
 from lifting.video2d.keypoints2d import Keypoints2D
-from lifting.video2d.video import VIDEO_SUFFIXES, videos_in
+from lifting.video2d.video import expand_videos
 from retarget.events import Emitter
 
 F32 = npt.NDArray[np.float32]
@@ -155,18 +156,7 @@ def prepare_clip(
 
 def expand_clips(paths: Sequence[str | Path]) -> list[Path]:
     """Files and folders → the videos and `.keypoints.npz` files to tune on (folders: their videos, sorted)."""
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw).expanduser()
-        if p.is_dir():
-            found = videos_in(p)
-            if not found:
-                raise MocapError(f"The folder {p} holds no video ({', '.join(VIDEO_SUFFIXES)}).")
-            out += found
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise MocapError(f"The clip {p} does not exist.")
+    out = expand_videos(paths, what="clip")
     if not out:
         raise MocapError("No clips were given; pass --clips with videos or a folder of videos.")
     return out
@@ -175,7 +165,7 @@ def expand_clips(paths: Sequence[str | Path]) -> list[Path]:
 def load_keypoints(
     path: Path,
     detect_options: dict[str, Any],
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Keypoints2D:
     """2D keypoints of a clip: read a `.keypoints.npz` file, or detect them on a video (cached)."""
     if path.name.endswith(".keypoints.npz"):

@@ -46,6 +46,7 @@ from lifting.lift.checkpoint import CheckpointConfig, checkpoint_paths, save_che
 from lifting.lift.device import resolve_device
 from lifting.lift.model import TemporalModel, TemporalModelConfig
 from lifting.metrics import mpjpe, n_mpjpe, p_mpjpe, root_trajectory_error
+from lifting.progress import Progress
 from lifting.skeleton import merge_mirrored
 
 STATE_FORMAT = "video-mocap-train-state"
@@ -213,7 +214,7 @@ class Trainer:
         self.history: list[EpochReport] = []
         self._validation: Views | None = None
         # Optional overall progress report (fraction of the run in 0..1, message), e.g. for the add-on.
-        self.progress: Callable[[float, str], None] | None = None
+        self.progress: Progress | None = None
 
     # ----- state ---------------------------------------------------------------------------------------------
     def state_paths(self) -> tuple[Path, Path]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,3 +292,22 @@ def is_video(path: Path) -> bool:
 def videos_in(folder: Path) -> list[Path]:
     """The videos directly in `folder` (by suffix, `VIDEO_SUFFIXES`), sorted by name; possibly none."""
     return sorted(p for p in folder.iterdir() if p.is_file() and is_video(p))
+
+
+def expand_videos(inputs: Sequence[str | os.PathLike[str]], what: str = "video") -> list[Path]:
+    """Files and folders → files: a folder gives its videos (`videos_in`), a file stays as it is (`what` names it
+    in the error). A MocapError when a path does not exist or a folder holds no video."""
+    out: list[Path] = []
+    for raw in inputs:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = videos_in(path)
+            if not found:
+                suffixes = " ".join(sorted(VIDEO_SUFFIXES))
+                raise MocapError(f"The folder {str(path)!r} holds no videos ({suffixes}).")
+            out += found
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise MocapError(f"The {what} {str(path)!r} does not exist; check the path.")
+    return out

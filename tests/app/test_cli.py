@@ -17,9 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from lifting.app import api
-from lifting.app import jobs as convert
-from lifting.app import via_blender as blender_output
+from lifting.app import api, jobs, via_blender
 from lifting.app.cli import build_convert_parser, main
 from lifting.app.jobs import Job, plan
 from lifting.app.options import ConvertOptions, parse_frames
@@ -30,9 +28,8 @@ from lifting.lift.model import TemporalModelConfig
 from lifting.metrics import bone_length_std
 from lifting.skeleton import BLAZEPOSE, OUTPUT
 from retarget.motion3d import Motion3D
+from tests.support.paths import EXCERPT, HEADLESS
 
-EXCERPT = Path(__file__).resolve().parents[1] / "data" / "sports2d_excerpt.mp4"
-HEADLESS = Path(__file__).resolve().parents[2] / "blender_addon" / "headless.py"
 T = TypeVar("T")
 
 
@@ -168,8 +165,8 @@ def no_detection(monkeypatch: pytest.MonkeyPatch) -> None:
         (["{video}", "-o", "{tmp}/x.bvh", "--armature", "Hero"], "give --rig RIG.blend too"),
         (["{video}", "-o", "{tmp}/x.bvh", "--format", "npz"], "--format npz disagrees with -o"),
         (["{video}", "{video}", "-o", "{tmp}/x.bvh"], "is a file, but there are 2 videos; give a folder and --format"),
-        (["{tmp}/nope.mp4", "-o", "{tmp}/x.bvh"], "the video '{tmp}/nope.mp4' does not exist"),
-        (["{tmp}/empty", "-o", "{tmp}/out"], "the folder '{tmp}/empty' holds no videos"),
+        (["{tmp}/nope.mp4", "-o", "{tmp}/x.bvh"], "The video '{tmp}/nope.mp4' does not exist"),
+        (["{tmp}/empty", "-o", "{tmp}/out"], "The folder '{tmp}/empty' holds no videos"),
         (["{video}", "-o", "{tmp}/x.bvh", "--preview", "{tmp}/p.gif"], "--preview writes an .mp4 video, not 'p.gif'"),
         (["{video}", "-o", "{tmp}/x.bvh", "--weights", "{tmp}/nothing"], "lack their .safetensors file"),
         (["{video}", "-o", "{tmp}/rig.blend/x.bvh"], "is a file, not a folder"),
@@ -305,8 +302,8 @@ def test_convert_one_runs_each_stage_through_the_given_runner(
     """lifting.app.jobs as a Python API: plan, then convert_one reporting its stages to a runner (or to none)."""
     out = tmp_path / "clip.npz"
     argv = [str(EXCERPT), "-o", str(out), "--frames", "10:40", "--weights", str(weights), "--device", "cpu"]
-    jobs, options = plan(build_convert_parser().parse_args(argv))
-    assert jobs == [Job(EXCERPT, out)]
+    planned, options = plan(build_convert_parser().parse_args(argv))
+    assert planned == [Job(EXCERPT, out)]
     assert options == ConvertOptions(fmt="npz", frames=(10, 40), weights=str(weights), device="cpu")
     assert not plan(build_convert_parser().parse_args([*argv, "--free-bones"]))[1].constant_bones
     reports: dict[str, list[float]] = {}
@@ -315,7 +312,7 @@ def test_convert_one_runs_each_stage_through_the_given_runner(
         reports[name] = []
         return work(lambda fraction, *_: reports[name].append(fraction))
 
-    summary = convert.convert_one(jobs[0], options, stages)
+    summary = jobs.convert_one(planned[0], options, stages)
     assert list(reports) == ["detect", "lift", "write npz"]
     assert all(r and 0.0 <= min(r) and max(r) <= 1.0 for r in reports.values())
     assert reports["write npz"] == [1.0]
@@ -323,7 +320,7 @@ def test_convert_one_runs_each_stage_through_the_given_runner(
     assert summary.endswith(f"→ {out}") and Motion3D.load(out).joints.shape == (30, 21, 3)
     out.unlink()
     capsys.readouterr()
-    convert.convert_one(jobs[0], options)  # quiet_stages: no bar
+    jobs.convert_one(planned[0], options)  # quiet_stages: no bar
     err = capsys.readouterr().err
     assert "detect:" not in err and "lift:" not in err and out.is_file()
 
@@ -362,11 +359,11 @@ def test_the_cli_and_headless_speak_the_same_protocol(monkeypatch: pytest.Monkey
     # headless.py writes with the add-on's copy of retarget.events; from the repository that copy IS the module
     # lifting.app.via_blender reads with.
     assert headless.addon_modules().events is retarget.events
-    assert blender_output.parse_line is retarget.events.parse_line
-    assert blender_output.EXIT_USER == retarget.events.EXIT_USER == 2
-    assert blender_output.headless_script() == HEADLESS
+    assert via_blender.parse_line is retarget.events.parse_line
+    assert via_blender.EXIT_USER == retarget.events.EXIT_USER == 2
+    assert via_blender.headless_script() == HEADLESS
     assert set(headless.FBX_PRESETS) == {"generic", "unity", "unreal"}
-    assert {f".{f}" for f in convert.BLENDER_FORMATS} | {".bvh"} == set(headless.SUFFIXES)
+    assert {f".{f}" for f in jobs.BLENDER_FORMATS} | {".bvh"} == set(headless.SUFFIXES)
 
 
 def test_run_headless_follows_progress_and_relays_errors(tmp_path: Path) -> None:
@@ -379,14 +376,14 @@ def test_run_headless_follows_progress_and_relays_errors(tmp_path: Path) -> None
         'print(\'{"event": "progress", "stage": "blender", "fraction": 0.25, "message": "retargeting"}\'); '
         'print(\'{"event": "done", "result": "x"}\')'
     )
-    blender_output.run_headless(script(ok), "x.fbx", lambda f, m="": seen.append((f, m)))
+    via_blender.run_headless(script(ok), "x.fbx", lambda f, m="": seen.append((f, m)))
     assert seen == [(0.25, "retargeting")]
     user = 'print("noise"); print(\'{"event": "error", "message": "the rig has no armature."}\'); sys.exit(2)'
     with pytest.raises(MocapError, match=r"^the rig has no armature\.$"):
-        blender_output.run_headless(script(user), "x.fbx")
+        via_blender.run_headless(script(user), "x.fbx")
     crash = 'print("Traceback ..."); print("RuntimeError: boom", file=sys.stderr); sys.exit(1)'
     with pytest.raises(MocapError, match=r"Blender failed on 'x.fbx' \(exit status 1\): RuntimeError: boom"):
-        blender_output.run_headless(script(crash), "x.fbx")
+        via_blender.run_headless(script(crash), "x.fbx")
 
 
 def test_headless_loads_the_addon_as_a_package_sharing_retarget(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,10 +17,9 @@ from lifting.skeleton import BLAZEPOSE
 from lifting.video2d import video as videoio
 from lifting.video2d.keypoints2d import Keypoints2D
 from retarget import mocap21
+from tests.support.paths import EXCERPT
 from tests.support.synthetic import walking_joints
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-EXCERPT = DATA / "sports2d_excerpt.mp4"
 W, H = 884, 496  # the excerpt's size
 LEFT_ANKLE = BLAZEPOSE.index["left_ankle"]
 ANKLE_PX = (600.0, 420.0)  # where the hand-made left ankle is, in video pixels

@@ -15,9 +15,8 @@ import pytest
 
 from lifting.app import api
 from lifting.video2d.keypoints2d import Keypoints2D
+from tests.support.paths import DATA, EXCERPT
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-EXCERPT = DATA / "sports2d_excerpt.mp4"
 REFERENCE = DATA / "excerpt_reference.npz"
 
 

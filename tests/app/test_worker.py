@@ -26,12 +26,11 @@ from lifting.errors import MocapError
 from retarget.events import EXIT_INTERNAL, EXIT_USER
 from retarget.motion3d import Motion3D
 from tests.support.addon import addon_module
+from tests.support.paths import ROOT
 from tests.support.synthetic import camera_motion, walking_joints
 
 worker_client = addon_module("worker_client")
 JobSequence, Step, WorkerJob = worker_client.JobSequence, worker_client.Step, worker_client.WorkerJob
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_motion(frames: int = 20) -> Motion3D:
@@ -248,7 +247,6 @@ BOOT = """
 import os, sys, time, types
 from tests.support.synthetic import camera_motion, walking_joints
 from lifting.errors import MocapError
-from retarget.events import EXIT_INTERNAL, EXIT_USER
 mode = os.environ.get("FAKE_MODE", "ok")
 api = types.ModuleType("lifting.app.api")
 def detect(video, *, frames=None, cache_dir=None, progress=None):

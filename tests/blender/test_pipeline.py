@@ -165,6 +165,33 @@ def test_check_engine_with_this_python(fresh: ModuleType) -> None:
     assert "Python" in tasks.engine_summary({"python": "3.11", "packages": {}, "weights": []})
 
 
+OLD_PROTOCOL_ENGINE = r'''#!{python}
+"""An engine from another version: its worker check reports event protocol 1; anything else runs as Python."""
+import json, os, sys
+if sys.argv[1:4] == ["-m", "lifting", "worker"]:
+    print(json.dumps({{"event": "check", "protocol": 1, "python": "3.11", "packages": {{}}, "weights": []}}))
+    print(json.dumps({{"event": "done", "result": "cpu"}}))
+    sys.exit(0)
+os.execv({python!r}, [{python!r}, *sys.argv[1:]])
+'''
+
+
+def test_check_engine_refuses_an_engine_of_another_protocol(fresh: ModuleType, tmp_path: Path) -> None:
+    import sys
+
+    engine = tmp_path / "old engine" / "python"
+    engine.parent.mkdir()
+    engine.write_text(OLD_PROTOCOL_ENGINE.format(python=sys.executable), encoding="utf-8")
+    engine.chmod(0o755)
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    prefs.engine_source = "CUSTOM"
+    prefs.python_path = str(engine)
+    with pytest.raises(
+        RuntimeError, match=r"The engine speaks event protocol 1, this add-on 2: they come from"
+    ):
+        bpy.ops.mocap.check_engine()
+
+
 def real_engine_gap() -> str | None:
     """Why this test Python cannot be the real engine (None when it can)."""
     import importlib.util

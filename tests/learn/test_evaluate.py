@@ -13,8 +13,7 @@ from lifting.learn.evaluate import METRICS, Row, format_table, main, target_line
 from lifting.lift.checkpoint import CheckpointConfig, save_checkpoint
 from lifting.lift.model import TemporalModelConfig
 from lifting.skeleton import BLAZEPOSE, OUTPUT
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+from tests.support.paths import SHARED
 
 
 def test_format_table_has_one_row_per_result() -> None:

@@ -222,7 +222,7 @@ def test_expand_clips_takes_files_and_folders_of_videos(tmp_path: Path) -> None:
         expand_clips([tmp_path / "missing.mp4"])
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(MocapError, match="holds no video"):
+    with pytest.raises(MocapError, match="holds no videos"):
         expand_clips([empty])
 
 
@@ -231,7 +231,7 @@ def test_command_line_errors_are_one_line_or_one_event(
 ) -> None:
     assert main(["--clips", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: The clip {tmp_path / 'nope.mp4'} does not exist."]
+    assert err == [f"error: The clip {str(tmp_path / 'nope.mp4')!r} does not exist; check the path."]
     out = io.StringIO()
     code = main(["--clips", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "o"), "--events"], stdout=out)
     assert code == 2

@@ -16,8 +16,7 @@ from lifting.learn.sources import SyntheticSource
 from lifting.learn.train import TrainConfig, Trainer, main, parse_args
 from lifting.lift.checkpoint import load_checkpoint
 from lifting.skeleton import OUTPUT
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 
 def _tiny(out: Path, epochs: int, **kw: object) -> TrainConfig:

@@ -19,10 +19,10 @@ from lifting.metrics import bone_lengths, mpjpe
 from lifting.skeleton import OUTPUT
 from lifting.video2d.keypoints2d import Keypoints2D
 from retarget.motion3d import Motion3D
+from tests.support.paths import EXCERPT
 from tests.support.synthetic import camera_motion, walking_joints
 
 FloatArray = npt.NDArray[np.float64]
-EXCERPT = Path(__file__).resolve().parents[1] / "data" / "sports2d_excerpt.mp4"
 
 
 def body_in_camera(truth: Motion3D) -> BodyPose:

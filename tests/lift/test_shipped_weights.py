@@ -13,9 +13,8 @@ from lifting.lift.lift import default_weights
 from lifting.metrics import bone_length_std
 from lifting.skeleton import BLAZEPOSE, OUTPUT
 from retarget.placement import estimate_height
+from tests.support.paths import EXCERPT, SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "video" / "sports2d_demo.mp4"
-EXCERPT = Path(__file__).resolve().parents[1] / "data" / "sports2d_excerpt.mp4"
 WEIGHTS_LIMIT_BYTES = 25 * 1024 * 1024
 
 

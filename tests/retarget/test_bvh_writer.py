@@ -14,9 +14,8 @@ from retarget.presets import bone_map_for
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import axis_angle_matrix
 from retarget.solve import build_plan
+from tests.support.paths import RIGS
 from tests.support.synthetic import observable_animation
-
-RIGS = Path(__file__).parents[1] / "data" / "rigs"
 
 SIMPLE = """HIERARCHY
 ROOT Hips

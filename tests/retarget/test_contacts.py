@@ -1,7 +1,5 @@
 """Foot contacts and foot locking on a synthetic walk whose planted feet slide."""
 
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 
@@ -12,9 +10,8 @@ from retarget.foot_lock import FootLockConfig, pin_offsets, two_bone_ik
 from retarget.pipeline import RetargetConfig, retarget
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import axis_angle_matrix
+from tests.support.paths import RIGS
 from tests.support.synthetic import camera_motion, walking_joints
-
-RIGS = Path(__file__).parents[1] / "data" / "rigs"
 
 
 def test_hysteresis_and_cleaning() -> None:

@@ -1,7 +1,6 @@
 """End to end: Motion3D in camera space -> placement -> solve -> keys on several rigs."""
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +16,8 @@ from retarget.presets import bone_map_for
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import angle_between, axis_angle_matrix
 from retarget.solve import SolvePlan, build_plan
+from tests.support.paths import RIGS
 from tests.support.synthetic import camera_motion, walking_joints
-
-RIGS = Path(__file__).parents[1] / "data" / "rigs"
 
 
 def rig_sites(

@@ -1,7 +1,6 @@
 """Preset detection from bone names, custom mappings, and mapping errors."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +11,8 @@ from retarget.our_rig import build_rest_skeleton
 from retarget.presets import bone_map_for, detect_preset, preset_data, preset_names
 from retarget.rest_skeleton import RestSkeleton
 from retarget.solve import build_plan
+from tests.support.paths import RIGS
 from tests.support.synthetic import walking_joints
-
-RIGS = Path(__file__).parents[1] / "data" / "rigs"
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,13 @@
 """Rest skeletons in Blender's conventions, checked against matrices Blender itself stored."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from retarget.errors import RetargetError
 from retarget.rest_skeleton import RestSkeleton, bone_matrix, matrix_roll
-
-RIGS = Path(__file__).parents[1] / "data" / "rigs"
+from tests.support.paths import RIGS
 
 
 def test_bone_matrix_matches_blender_arm_mat() -> None:

@@ -6,8 +6,6 @@ Mixamo rigs in T-pose and A-pose with arbitrary rolls, our own generated armatur
 with all bone rolls randomised.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -20,9 +18,8 @@ from retarget.quaternions import quat_angle
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import angle_between, axis_angle_matrix
 from retarget.solve import build_plan, solve
+from tests.support.paths import RIGS
 from tests.support.synthetic import observable_animation, site_joints, walking_joints
-
-RIGS = Path(__file__).parents[1] / "data" / "rigs"
 
 CASES = [
     ("mesh2motion_human.json", None),

@@ -17,12 +17,8 @@ from lifting.video2d import detect, parallel, track
 from lifting.video2d.detect import detect_video
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.tracking import HIPS, SHOULDERS, TrackingSettings
+from tests.support.paths import EXCERPT, ROTATED, SAMPLE, UPRIGHT
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-EXCERPT = DATA / "sports2d_excerpt.mp4"
-UPRIGHT = DATA / "sports2d_walker.mp4"
-ROTATED = DATA / "sports2d_walker_rotated90.mp4"
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "video" / "sports2d_demo.mp4"
 needs_sample = pytest.mark.skipif(
     not SAMPLE.is_file(), reason="../shared/data/video/sports2d_demo.mp4 is not beside the repo"
 )

@@ -14,10 +14,7 @@ from lifting.errors import MocapError
 from lifting.video2d import video as videoio
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.mediapipe_pose import DetectorSettings, fill_short_gaps
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-EXCERPT = DATA / "sports2d_excerpt.mp4"
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "video" / "sports2d_demo.mp4"
+from tests.support.paths import EXCERPT, SAMPLE
 
 
 def test_one_frame_clip(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,7 @@ from lifting.video2d import parallel
 from lifting.video2d.detect import detect_video
 from lifting.video2d.track import RawTrack
 from lifting.video2d.tracking import TrackingSettings
-
-EXCERPT = Path(__file__).resolve().parents[1] / "data" / "sports2d_excerpt.mp4"
+from tests.support.paths import EXCERPT
 
 
 def test_plan_segments() -> None:

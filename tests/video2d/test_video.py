@@ -12,11 +12,7 @@ import pytest
 
 from lifting.errors import MocapError
 from lifting.video2d import video
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-EXCERPT = DATA / "sports2d_excerpt.mp4"
-UPRIGHT = DATA / "sports2d_walker.mp4"
-ROTATED = DATA / "sports2d_walker_rotated90.mp4"
+from tests.support.paths import EXCERPT, ROTATED, UPRIGHT
 
 
 def test_probe_the_excerpt() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import tarfile
 import tempfile
 from collections import defaultdict
@@ -25,9 +24,7 @@ from lifting.learn.datasets.bvh import parse_bvh
 from lifting.learn.datasets.landmarks import virtual_landmarks
 from lifting.learn.datasets.mapping import CC_FOOT_AXES, Y_UP_TO_Z_UP, body_from_bvh, foot_axes
 from lifting.skeleton import BLAZEPOSE, OUTPUT
-
-SHARED = Path(os.environ.get("VIDEO_MOCAP_SHARED", Path(__file__).resolve().parents[4] / "shared"))
-DATA = SHARED / "data"
+from tests.support.paths import DATA, SHARED
 
 pytestmark = [
     pytest.mark.slow,
