@@ -112,7 +112,8 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
     out = Path(args.out)
     if args.fov is not None:
         check_fov_deg(args.fov)
-    weights = _engine("lifting.lift.checkpoint").weights_stem(args.weights)
+    # The shipped weights need no check here; a given checkpoint is resolved by lifting.lift.checkpoint.
+    weights = _engine("lifting.lift.checkpoint").weights_stem(args.weights) if args.weights else None
     cache = None if args.keypoints_cache is None else Path(args.keypoints_cache)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
