@@ -57,6 +57,7 @@ class EngineTask:
         self.fraction = 0.0
         self.stage = ""
         self.message = ""
+        self.warnings: list[str] = []
         self.log_path: Path | None = None
 
     # -- subclass interface --------------------------------------------------------------------------------
@@ -88,6 +89,9 @@ class EngineTask:
         return None if job.running() else job.outcome()
 
     def on_event(self, ev: dict[str, Any]) -> None:
+        if ev.get("event") == "warning":
+            self.warnings.append(str(ev.get("message", "")))
+            return
         if ev.get("event") != "progress":
             return
         stage = str(ev.get("stage", ""))
@@ -111,7 +115,8 @@ class EngineTask:
             raise TaskError("Cancelled; nothing was changed.")
         if outcome.status != "done":
             raise TaskError(_sentence(outcome.message))
-        return self.on_done(context, outcome)
+        message = self.on_done(context, outcome)
+        return " ".join([message, *(f"Warning: {w}" for w in dict.fromkeys(self.warnings))])
 
 
 # -- inputs shared by several tasks ---------------------------------------------------------------------------

@@ -58,10 +58,19 @@ def check_fov_deg(fov_deg: float) -> float:
     return float(fov_deg)
 
 
-def check_focal_px(focal_px: float) -> float:
-    """A focal length in pixels, checked to be positive and finite; a MocapError in one sentence otherwise."""
+def check_focal_px(focal_px: float, width: int | None = None) -> float:
+    """A focal length in pixels, checked to be positive and finite and, given the image width, to give a
+    horizontal field of view within `FOV_RANGE_DEG`; a MocapError in one sentence otherwise."""
     if not (math.isfinite(focal_px) and focal_px > 0):
         raise MocapError(f"The focal length must be a positive number of pixels, got {focal_px:g}.")
+    if width is not None:
+        lo, hi = FOV_RANGE_DEG
+        shortest, longest = (width / 2.0 / math.tan(math.radians(a) / 2.0) for a in (hi, lo))
+        if not shortest <= focal_px <= longest:
+            raise MocapError(
+                f"A focal length of {focal_px:g} px on a {width} px wide video is a field of view outside "
+                f"{lo:g}–{hi:g} degrees; give a focal length between {shortest:.3g} and {longest:.4g} px."
+            )
     return float(focal_px)
 
 

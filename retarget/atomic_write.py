@@ -31,16 +31,26 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object], 
 
     `tmp` is in the same folder (so the final rename is atomic) and ends in `suffix` (e.g. ".tmp.npz" for
     `np.savez`, which would otherwise append ".npz"). The folder is created when missing. When `write` raises,
-    the temporary file is removed, the error propagates and `path` is left as it was. Returns `path`.
+    the temporary file is removed, the error propagates and `path` is left as it was; an OSError about the
+    temporary file or the folder is raised as one about `path` (the name the user gave). Returns `path`.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temp(target.parent, target.name, suffix)
+    tmp: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_temp(target.parent, target.name, suffix)
         write(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        # An error about the temporary file or the folder is one about the target: name the user's path.
+        if exc.filename is None or Path(exc.filename) in (tmp, target, target.parent):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
+        raise
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
     return target
 

@@ -9,6 +9,7 @@ Each line is one JSON object with an "event" name:
 
     {"event": "progress", "stage": STAGE, "fraction": 0..1 within the stage, "message": str}
     {"event": "check", "protocol": PROTOCOL_VERSION, ...versions and device...}   (worker check only)
+    {"event": "warning", "message": ONE SENTENCE}     (the work goes on; shown with the result)
     {"event": "done", "result": str}                  (last line on success)
     {"event": "error", "message": ONE SENTENCE}       (last line on failure)
 
@@ -28,7 +29,7 @@ PROTOCOL_VERSION = 2
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USER = 2
-EVENTS = ("progress", "check", "done", "error")
+EVENTS = ("progress", "check", "warning", "done", "error")
 # Smallest change of a stage's fraction worth a progress line (the last one, 1.0, is always sent).
 PROGRESS_STEP = 0.005
 
@@ -80,6 +81,9 @@ class Emitter:
             self.progress(stage, fraction, message)
 
         return report
+
+    def warning(self, message: str) -> None:
+        self.event("warning", message=one_sentence(message))
 
     def done(self, result: str) -> None:
         self.event("done", result=result)

@@ -51,6 +51,7 @@ from lifting.app import api
 from lifting.app.jobs import (
     FORMAT_SUFFIX,
     Stages,
+    check_weights,
     convert_one,
     motion_summary,
     plan,
@@ -62,11 +63,16 @@ from lifting.app.options import (
     DEFAULT_FORMAT,
     ArgumentParser,
     ConvertOptions,
+    UsageError,
+    check_folder,
+    check_output_file,
+    check_workers,
     parse_frames,
     parse_point,
 )
 from lifting.app.via_blender import BPY_PIN, blender_problem, write_with_blender
-from lifting.errors import MocapError
+from lifting.errors import MocapError, reporting_warnings
+from lifting.lift.device import resolve_device
 from lifting.progress import Progress
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.video import VIDEO_SUFFIXES
@@ -122,17 +128,19 @@ def _bars(label: str) -> Stages:
 
 # -- detect, lift, demo, convert -----------------------------------------------------------------------------
 def cmd_detect(args: argparse.Namespace) -> int:
+    out = check_output_file(Path(args.out), (".npz",), "keypoints file")
+    frames = parse_frames(args.frames)
     keypoints = _with_bar(
         "detect",
         lambda bar: api.detect(
             args.video,
-            frames=parse_frames(args.frames),
+            frames=frames,
             subject=parse_point(args.subject),
-            workers=args.workers,
+            workers=check_workers(args.workers),
             progress=bar,
         ),
     )
-    out = keypoints.save(args.out)
+    keypoints.save(out)
     filled = int(keypoints.interpolated.sum())
     print(
         f"{keypoints.num_frames} frames at {keypoints.fps:g} fps, person found on {keypoints.detection_rate:.0%} "
@@ -142,12 +150,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
+    out = check_output_file(Path(args.out), (".npz",), "motion file")
+    weights = check_weights(args.weights)
     keypoints = Keypoints2D.load(args.keypoints)
     motion = _with_bar(
         "lift",
         lambda bar: api.lift(
             keypoints,
-            weights=args.weights,
+            weights=weights,
             device=args.device,
             fov_deg=args.fov,
             constant_bones=not args.free_bones,
@@ -155,8 +165,8 @@ def cmd_lift(args: argparse.Namespace) -> int:
             progress=bar,
         ),
     )
-    motion.save(args.out)
-    print(f"{len(motion.joints)} frames of 3D motion at {motion.fps:g} fps → {args.out}")
+    motion.save(out)
+    print(f"{len(motion.joints)} frames of 3D motion at {motion.fps:g} fps → {out}")
     return 0
 
 
@@ -164,13 +174,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Video → keypoints → 3D motion → our armature → BVH (and FBX when Blender's module is installed, and a
     preview video when lifting.app.preview exists), on the bundled sample clip."""
     video = Path(args.video) if args.video else SAMPLE_CLIP if SAMPLE_CLIP.is_file() else SAMPLE_EXCERPT
+    # Everything that can be checked, before the detection.
+    if not 0.0 <= args.smooth <= 1.0:
+        raise UsageError(f"--smooth must be between 0 and 1, got {args.smooth:g}.")
+    resolve_device(args.device)
+    weights = check_weights(args.weights)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_folder(out, "output folder")
     print(f"Sample clip: {video}")
     keypoints = _with_bar("detect", lambda bar: api.detect(video, cache_dir=out / "cache", progress=bar))
     kp_path = keypoints.save(out / f"{video.stem}.keypoints.npz")
     motion = _with_bar(
-        "lift", lambda bar: api.lift(keypoints, weights=args.weights, device=args.device, progress=bar)
+        "lift", lambda bar: api.lift(keypoints, weights=weights, device=args.device, progress=bar)
     )
     motion_path = out / f"{video.stem}.motion.npz"
     motion.save(motion_path)
@@ -351,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args = build_convert_parser(prog).parse_args(args_list)
         except SystemExit as exc:  # --help
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-        code: int = args.run(args)
+        with reporting_warnings(lambda message: tqdm.write(f"warning: {message}", file=sys.stderr)):
+            code: int = args.run(args)
     except (MocapError, RetargetError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +26,23 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 
 from lifting.app import api
-from lifting.app.options import DEFAULT_FORMAT, ConvertOptions, UsageError, parse_frames, parse_point
+from lifting.app.options import (
+    DEFAULT_FORMAT,
+    ConvertOptions,
+    UsageError,
+    check_folder,
+    check_workers,
+    parse_frames,
+    parse_point,
+)
 from lifting.app.via_blender import blender_problem, check_rig, write_with_blender
 from lifting.camera import check_focal_px, check_fov_deg
 from lifting.errors import MocapError
-from lifting.lift.checkpoint import weights_stem
+from lifting.lift.checkpoint import check_checkpoint, weights_stem
 from lifting.lift.device import resolve_device
+from lifting.lift.lift import default_weights
 from lifting.progress import Progress
+from lifting.video2d import video as videoio
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.video import expand_videos
 from retarget import pipeline
@@ -103,24 +112,32 @@ def preview_problem() -> str | None:
     return None
 
 
-def ensure_folder(folder: Path, what: str) -> None:
-    """Create `folder` if needed; a one-line error when it cannot be made or written."""
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"the {what} {str(folder)!r} is a file, not a folder.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create the {what} {str(folder)!r} ({exc.strerror}).") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"the {what} {str(folder)!r} is not writable; choose another.")
-
-
 def check_weights(stem: str | None) -> str | None:
-    """`lifting.lift.checkpoint.weights_stem`, its error as a UsageError (found before any work)."""
+    """The checkpoint a run will use (`stem`, or the shipped one for None) resolved and validated without
+    loading its tensors (`lifting.lift.checkpoint.check_checkpoint`), before any work; a UsageError otherwise.
+    Returns the stem to pass on (None for the shipped weights)."""
     try:
-        return weights_stem(stem)
+        resolved = weights_stem(stem)
+        check_checkpoint(resolved if resolved is not None else default_weights())
     except MocapError as exc:
         raise UsageError(str(exc)) from None
+    return resolved
+
+
+def check_focal_for(videos: Sequence[Path], focal_px: float | None) -> None:
+    """A given focal length makes sense at each video's width (a video that does not open is left to its own
+    run, which reports it and lets a batch go on)."""
+    if focal_px is None:
+        return
+    for video in videos:
+        try:
+            width = videoio.probe(video).width
+        except MocapError:
+            continue
+        try:
+            check_focal_px(focal_px, width)
+        except MocapError as exc:
+            raise UsageError(f"{video.name}: {exc}") from None
 
 
 def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
@@ -132,8 +149,7 @@ def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
         raise UsageError(str(exc)) from None
     if not 0.0 <= args.smooth <= 1.0:
         raise UsageError(f"--smooth must be between 0 and 1, got {args.smooth:g}.")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be 1 or more, got {args.workers}.")
+    check_workers(args.workers)
     rig: Path | None = None
     if args.rig is not None and args.rig != "ours":
         if args.rig in preset_names():
@@ -196,11 +212,12 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], ConvertOptions]:
     else:
         fmt, folder = args.format or DEFAULT_FORMAT, out
     options = convert_options(args, fmt)
+    check_focal_for(videos, options.focal_px)
     if folder is None:
-        ensure_folder(out.parent, "output folder")
+        check_folder(out.parent, "output folder")
         outs = [out]
     else:
-        ensure_folder(folder, "output folder")
+        check_folder(folder, "output folder")
         outs = [folder / f"{v.stem}{FORMAT_SUFFIX[fmt]}" for v in videos]
         seen: dict[Path, Path] = {}
         for video, path in zip(videos, outs, strict=True):
@@ -216,12 +233,12 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], ConvertOptions]:
         if not batch:
             if target.suffix.lower() != ".mp4":
                 raise UsageError(f"--preview writes an .mp4 video, not {target.name!r}.")
-            ensure_folder(target.parent, "preview folder")
+            check_folder(target.parent, "preview folder")
             previews = [target]
         else:
             if target.suffix.lower() == ".mp4":
                 raise UsageError("--preview must be a folder when converting several videos.")
-            ensure_folder(target, "preview folder")
+            check_folder(target, "preview folder")
             previews = [target / f"{v.stem}.preview.mp4" for v in videos]
     jobs = [
         Job(
@@ -295,9 +312,6 @@ def convert_one(job: Job, options: ConvertOptions, stages: Stages = quiet_stages
             progress=progress,
         ),
     )
-    written: list[str] = []
-    if job.keypoints is not None:
-        written.append(str(keypoints.save(job.keypoints)))
     lift_options: dict[str, Any] = {
         "weights": options.weights,
         "device": options.device,
@@ -320,7 +334,9 @@ def convert_one(job: Job, options: ConvertOptions, stages: Stages = quiet_stages
         progress(1.0, "")
 
     stages(f"write {options.fmt}", write)
-    written.insert(0, str(job.out))
+    written = [str(job.out)]
+    if job.keypoints is not None:  # only once the run has succeeded: a failed run replaces no kept keypoints
+        written.append(str(keypoints.save(job.keypoints)))
     if job.preview is not None:
         preview = job.preview
         report = stages(

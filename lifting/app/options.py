@@ -6,6 +6,8 @@ weights) are checked where they are defined: the camera, `LiftOptions`, the chec
 from __future__ import annotations
 
 import argparse
+import math
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -77,4 +79,41 @@ def parse_point(text: str | None) -> tuple[float, float] | None:
         x, y = (float(v) for v in text.split(","))
     except ValueError:
         raise UsageError(f"--subject takes X,Y in pixels (like 640,360), not {text!r}.") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise UsageError(f"--subject takes X,Y in pixels (like 640,360), not {text!r}.")
     return x, y
+
+
+def check_workers(workers: int | None) -> int | None:
+    """`--workers`: None (one per core) or 1 or more; more than the cores are capped, with a warning, by
+    detection itself."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be 1 or more, got {workers}.")
+    return workers
+
+
+def check_folder(folder: Path, what: str) -> None:
+    """Create `folder` if needed and prove it takes files (a file is created in it and removed: permission bits
+    alone do not tell, e.g. under /proc); a UsageError naming the user's folder otherwise."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"the {what} {str(folder)!r} is a file, not a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(
+            f"cannot write into the {what} {str(folder)!r} ({reason}); choose another."
+        ) from None
+
+
+def check_output_file(path: Path, suffixes: tuple[str, ...], what: str) -> Path:
+    """An output file the user named: one of `suffixes` (any case), not a folder, in a folder that takes files.
+    Nothing is created but missing folders. A UsageError naming the user's path otherwise."""
+    if not path.name.lower().endswith(suffixes):
+        raise UsageError(f"the {what} must end in {' or '.join(suffixes)}, not {path.name!r}.")
+    if path.is_dir():
+        raise UsageError(f"the {what} {str(path)!r} is a folder; give a file name.")
+    check_folder(path.parent, "output folder")
+    return path

@@ -14,6 +14,7 @@ that message; any other failure raises a MocapError quoting the last line it pri
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import tempfile
@@ -104,33 +105,38 @@ def run_headless(cmd: list[str], out_name: str, progress: Progress | None = None
     """Run headless.py, following its progress; its one-line user error becomes a MocapError."""
     tail: deque[str] = deque(maxlen=30)
     error: str | None = None
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        errors="replace",
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = parse_line(line)
-            if event is None:
-                if line.strip():
-                    tail.append(line.strip())
-            elif event["event"] == "progress" and progress is not None:
-                try:
-                    progress(float(event.get("fraction", 0.0)), str(event.get("message", "")))
-                except (TypeError, ValueError):
-                    pass
-            elif event["event"] == "error":
-                error = str(event.get("message", ""))
-        code = proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # Blender keeps its session files in a blender_XXXXXX folder of the temporary directory and removes it only
+    # when it exits normally: give it one of ours, removed whatever happens (an interrupted run included).
+    with tempfile.TemporaryDirectory(prefix="video-mocap-blender-") as scratch:
+        env = {**os.environ, "TMPDIR": scratch, "TEMP": scratch, "TMP": scratch}
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+        )
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                event = parse_line(line)
+                if event is None:
+                    if line.strip():
+                        tail.append(line.strip())
+                elif event["event"] == "progress" and progress is not None:
+                    try:
+                        progress(float(event.get("fraction", 0.0)), str(event.get("message", "")))
+                    except (TypeError, ValueError):
+                        pass
+                elif event["event"] == "error":
+                    error = str(event.get("message", ""))
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     if code == EXIT_USER and error:
         raise MocapError(error)
     if code != 0:

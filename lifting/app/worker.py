@@ -9,6 +9,7 @@ Protocol (version PROTOCOL_VERSION): stdout carries one JSON object per line and
 
     {"event": "progress", "stage": "detect" | "lift" | "save", "fraction": 0..1 within the stage, "message": str}
     {"event": "check", ...versions and device...}            (check only)
+    {"event": "warning", "message": ONE SENTENCE}             (the work goes on)
     {"event": "done", "result": PATH}                         (last line on success)
     {"event": "error", "message": ONE SENTENCE}               (last line on failure)
 
@@ -32,9 +33,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from lifting.app.options import ArgumentParser, parse_frames
+from lifting.app.options import ArgumentParser, check_output_file, parse_frames
 from lifting.camera import check_fov_deg
-from lifting.errors import MocapError
+from lifting.errors import MocapError, reporting_warnings
 from retarget.errors import RetargetError
 from retarget.events import EXIT_INTERNAL, EXIT_OK, EXIT_USER, PROTOCOL_VERSION, Emitter
 
@@ -98,7 +99,6 @@ def cmd_detect(args: argparse.Namespace, emit: Emitter) -> int:
     video = _existing_video(args.video)
     frames = parse_frames(args.frames)
     cache = Path(args.keypoints_cache)
-    cache.mkdir(parents=True, exist_ok=True)
     api = _engine("lifting.app.api")
     api.detect(video, frames=frames, cache_dir=cache, progress=emit.callback("detect"))
     emit.progress("detect", 1.0)
@@ -109,15 +109,18 @@ def cmd_detect(args: argparse.Namespace, emit: Emitter) -> int:
 def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
     video = _existing_video(args.video)
     frames = parse_frames(args.frames)
-    out = Path(args.out)
+    out = check_output_file(Path(args.out), (".npz",), "motion file")
     if args.fov is not None:
         check_fov_deg(args.fov)
-    # The shipped weights need no check here; a given checkpoint is resolved by lifting.lift.checkpoint.
-    weights = _engine("lifting.lift.checkpoint").weights_stem(args.weights) if args.weights else None
+    weights = None
+    if (
+        args.weights
+    ):  # validated before any detection, without loading its tensors; the shipped ones are tested
+        checkpoint = _engine("lifting.lift.checkpoint")
+        weights = checkpoint.weights_stem(args.weights)
+        checkpoint.check_checkpoint(weights)
+    # An unusable cache folder costs a warning in detect, not the run.
     cache = None if args.keypoints_cache is None else Path(args.keypoints_cache)
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
     api = _engine("lifting.app.api")
     lift_options: dict[str, Any] = {
         "weights": weights,
@@ -192,7 +195,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
     emit = Emitter(stdout if stdout is not None else sys.stdout)
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args, emit)
+        with reporting_warnings(emit.warning):
+            return COMMANDS[args.command](args, emit)
     except (MocapError, RetargetError) as exc:
         emit.error(str(exc))
         return EXIT_USER

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from lifting.errors import MocapError
@@ -223,37 +223,12 @@ def load_checkpoint(
             f"{weights_path} is not a readable safetensors file ({exc}); the download or copy may be truncated."
         ) from None
     models = config.build_models(strided=strided)
+    stored_shapes = {k: (tuple(v.shape), _DTYPE_NAMES.get(v.dtype, str(v.dtype))) for k, v in tensors.items()}
+    _check_against_config(weights_path, models, stored_shapes)
     for role, model in models.items():
-        state = model.state_dict()
         prefix = role + "."
-        stored = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        missing = sorted(set(state) - set(stored))
-        unexpected = sorted(set(stored) - set(state))
-        mismatched = sorted(
-            k
-            for k in set(state) & set(stored)
-            if stored[k].shape != state[k].shape or stored[k].dtype != state[k].dtype
-        )
-        problem = (
-            f"is missing {role} weight {missing[0]!r}"
-            if missing
-            else f"has unexpected {role} weight {unexpected[0]!r}"
-            if unexpected
-            else f"has {role} weight {mismatched[0]!r} of the wrong shape or type"
-            if mismatched
-            else None
-        )
-        if problem is not None:
-            raise MocapError(
-                f"{weights_path} {problem}, so it does not match its config; use the weights written with that config."
-            )
-        model.load_state_dict(stored)
+        model.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
         model.to(device).eval()
-    extra = sorted(k for k in tensors if k.split(".", 1)[0] not in models)
-    if extra:
-        raise MocapError(
-            f"{weights_path} has weights for a model its config does not describe ({extra[0]!r}); use the matching .json."
-        )
     return config, models
 
 
@@ -271,3 +246,67 @@ def weights_stem(stem: str | None) -> str | None:
                 f"the weights {str(base)!r} lack their {suffix} file; pick a complete checkpoint."
             )
     return str(base)
+
+
+# safetensors' dtype names for the torch dtypes a checkpoint holds.
+_DTYPE_NAMES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
+
+
+def _check_against_config(
+    weights_path: Path, models: Mapping[str, TemporalModel], stored: Mapping[str, tuple[tuple[int, ...], str]]
+) -> None:
+    """Every weight the config's models need is stored with its shape and type, and nothing else is; stored:
+    name → (shape, safetensors dtype name). A MocapError in one sentence otherwise."""
+    for role, model in models.items():
+        state = {
+            k: (tuple(v.shape), _DTYPE_NAMES.get(v.dtype, str(v.dtype)))
+            for k, v in model.state_dict().items()
+        }
+        prefix = role + "."
+        mine = {k[len(prefix) :]: v for k, v in stored.items() if k.startswith(prefix)}
+        missing = sorted(set(state) - set(mine))
+        unexpected = sorted(set(mine) - set(state))
+        mismatched = sorted(k for k in set(state) & set(mine) if mine[k] != state[k])
+        problem = (
+            f"is missing {role} weight {missing[0]!r}"
+            if missing
+            else f"has unexpected {role} weight {unexpected[0]!r}"
+            if unexpected
+            else f"has {role} weight {mismatched[0]!r} of the wrong shape or type"
+            if mismatched
+            else None
+        )
+        if problem is not None:
+            raise MocapError(
+                f"{weights_path} {problem}, so it does not match its config; use the weights written with that config."
+            )
+    extra = sorted(k for k in stored if k.split(".", 1)[0] not in models)
+    if extra:
+        raise MocapError(
+            f"{weights_path} has weights for a model its config does not describe ({extra[0]!r}); use the matching .json."
+        )
+
+
+def check_checkpoint(path: str | os.PathLike[str]) -> CheckpointConfig:
+    """Validate a checkpoint without loading its tensors (milliseconds, before any long work): the config
+    parses and describes models this code builds, and the safetensors header is complete and lists exactly
+    their weights with the right shapes and types. Returns the config; a MocapError in one sentence otherwise."""
+    config = load_config(path)
+    weights_path, _ = checkpoint_paths(path)
+    if not weights_path.is_file():
+        raise MocapError(
+            f"Checkpoint weights {weights_path} were not found; copy the .safetensors file next to its .json."
+        )
+    try:
+        with safe_open(str(weights_path), framework="pt") as f:
+            stored = {
+                k: (tuple(f.get_slice(k).get_shape()), str(f.get_slice(k).get_dtype())) for k in f.keys()
+            }
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise MocapError(
+            f"{weights_path} is not a readable safetensors file ({exc}); the download or copy may be truncated."
+        ) from None
+    with torch.device("meta"):
+        models = config.build_models()
+    _check_against_config(weights_path, models, stored)
+    return config

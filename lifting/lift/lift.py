@@ -108,7 +108,7 @@ def default_weights() -> Path:
 def clip_intrinsics(width: int, height: int, options: LiftOptions) -> Intrinsics:
     """The camera to assume for a clip: a given focal length, a given field of view, or the phone default."""
     if options.focal_px is not None:
-        f = float(options.focal_px)
+        f = check_focal_px(options.focal_px, width)
         return Intrinsics(f, f, width / 2.0, height / 2.0, width, height)
     if options.fov_deg is not None:
         return Intrinsics.from_fov(width, height, options.fov_deg, axis=options.fov_axis)  # type: ignore[arg-type]

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,8 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from lifting.cache import cache_dir
-from lifting.errors import MocapError
+from lifting.errors import MocapError, warn
 from lifting.progress import Cancel, Progress, as_cancel
+from lifting.skeleton import BLAZEPOSE
 from lifting.video2d import parallel
 from lifting.video2d import video as videoio
 from lifting.video2d.keypoints2d import Keypoints2D
@@ -92,7 +95,13 @@ def detect_video(
     fps = info.fps / stride
     last = info.frame_count if stop is None else min(stop, info.frame_count)
     total = max((last - start + stride - 1) // stride, 1)
-    n_workers = default_workers() if workers is None else max(1, int(workers))
+    cores = default_workers()
+    n_workers = cores if workers is None else max(1, int(workers))
+    if n_workers > cores:
+        warn(
+            f"{n_workers} detection processes asked for, {cores} used: one per core this process may run on."
+        )
+        n_workers = cores
     plan = parallel.plan_segments(total, n_workers)
     if len(plan) > 1:
         raw = parallel.detect_segments(
@@ -165,7 +174,9 @@ def detect(
     tracking = tracking or TrackingSettings()
     if subject is not None:
         tracking = replace(tracking, subject=(float(subject[0]), float(subject[1])))
-    videoio.probe(video)
+    info = videoio.probe(video)
+    if subject is not None:
+        check_subject(subject, info.width, info.height)
     start, stop = frames if frames is not None else (0, None)
     meta = {
         "detector": {
@@ -177,7 +188,13 @@ def detect(
         "frames": {"start": start, "stop": stop, "stride": stride},
     }
     meta = json.loads(json.dumps(meta, sort_keys=True))
-    cache = cache_path(video, Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache = cache_path(video, folder)
+    if use_cache:
+        problem = cache_problem(folder, cache)
+        if problem is not None:
+            warn(f"the keypoints cache {str(folder)!r} cannot be used ({problem}); detecting without it.")
+            use_cache = False
     if use_cache and cache.is_file():
         try:
             cached = Keypoints2D.load(cache)
@@ -199,6 +216,65 @@ def detect(
         cancel=cancel,
     )
     result = replace(found, meta=meta)
+    for message in subject_warnings(result):
+        warn(message)
     if use_cache:
-        result.save(cache)
+        try:
+            result.save(cache)
+        except OSError as exc:  # an optimisation only: the run goes on
+            warn(f"the keypoints could not be cached in {str(folder)!r} ({exc.strerror or exc}).")
     return result
+
+
+def cache_problem(folder: Path, cache: Path) -> str | None:
+    """Why the keypoints cache cannot be used (None when it can): the folder cannot be made or written into,
+    or something that is not a file sits at the cache file's path. Creates the folder."""
+    try:
+        if folder.exists() and not folder.is_dir():
+            return "it is a file, not a folder"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if cache.exists() and not cache.is_file():
+        return f"{cache.name} is not a file"
+    return None
+
+
+def check_subject(subject: tuple[float, float], width: int, height: int) -> None:
+    """The point given on the person to follow lies in the picture; a MocapError in one sentence otherwise."""
+    x, y = subject
+    if not (math.isfinite(x) and math.isfinite(y) and 0 <= x <= width and 0 <= y <= height):
+        raise MocapError(
+            f"The subject point ({x:g}, {y:g}) is outside the {width}×{height} picture; give a point on the "
+            "person in pixels of the upright frame."
+        )
+
+
+# Below these the 2D is too coarse or too sparse for a good 3D (warned, not refused).
+MIN_PERSON_HEIGHT_PX = 120.0
+MIN_DETECTION_RATE = 0.8
+
+
+def subject_warnings(keypoints: Keypoints2D) -> list[str]:
+    """Warnings about the followed person, each one sentence saying what to do: found on too few frames, or
+    too small in the picture (median height from the nose to the lower ankle, in pixels)."""
+    messages = []
+    rate = keypoints.detection_rate
+    if 0.0 < rate < MIN_DETECTION_RATE:
+        messages.append(
+            f"the person was found on only {rate:.0%} of the frames; the animation guesses the rest, so use a "
+            "clip where they stay in view (or a higher resolution)."
+        )
+    seen = keypoints.detected & ~keypoints.interpolated
+    if seen.any():
+        nose = keypoints.keypoints[seen, BLAZEPOSE.index["nose"], 1]
+        ankles = keypoints.keypoints[seen][:, BLAZEPOSE.indices(["left_ankle", "right_ankle"]), 1].max(axis=1)
+        height = float(np.median(ankles - nose))
+        if 0.0 < height < MIN_PERSON_HEIGHT_PX:
+            messages.append(
+                f"the person is small in the picture (about {height:.0f} px tall of {keypoints.image_size[1]}); "
+                "their 3D size and pose will be less accurate, so film closer or use a higher resolution."
+            )
+    return messages

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from lifting.cache import cache_dir
 from lifting.errors import MocapError
 
 
@@ -83,3 +86,38 @@ def fill_short_gaps(
             filled[a + 1 : b] = True
     detected |= filled
     return filled
+
+
+def native_log_path() -> Path:
+    """Where MediaPipe's and TFLite's own log lines go (kept for bug reports): `lifting.cache` "logs"."""
+    return cache_dir("logs") / "mediapipe.log"
+
+
+class NativeLogs:
+    """Sends what native code writes on the process's stderr (file descriptor 2) to `native_log_path()` (or
+    nowhere when it cannot be written) while inside `with logs:`; Python's own stderr output between those
+    moments (progress bars, warnings, errors) is untouched. MediaPipe and TFLite log a handful of lines on
+    every run (delegates, feedback tensors...) that `GLOG_minloglevel` does not silence."""
+
+    def __init__(self) -> None:
+        try:
+            path = native_log_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        except OSError:
+            self._fd = os.open(os.devnull, os.O_WRONLY)
+        self._saved: list[int] = []
+
+    def __enter__(self) -> NativeLogs:
+        sys.stderr.flush()
+        self._saved.append(os.dup(2))
+        os.dup2(self._fd, 2)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        saved = self._saved.pop()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+    def close(self) -> None:
+        os.close(self._fd)

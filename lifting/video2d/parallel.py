@@ -37,7 +37,7 @@ import numpy.typing as npt
 from lifting.errors import MocapError
 from lifting.progress import Cancelled, Progress
 from lifting.video2d import video as videoio
-from lifting.video2d.mediapipe_pose import DetectorSettings
+from lifting.video2d.mediapipe_pose import DetectorSettings, NativeLogs
 from lifting.video2d.track import CANCELLED, RawTrack, track_frames
 from lifting.video2d.tracking import HIPS, SubjectState, SubjectTracker, TrackingSettings, centre_and_scale
 
@@ -97,7 +97,9 @@ def _worker(
     stop_event: Any,
 ) -> None:
     """One segment in a spawned process; reports ("progress", i, n), ("done", i, RawTrack), ("cancelled", i,
-    None), ("error", i, message) or ("crash", i, traceback) on `results`."""
+    None), ("error", i, message) or ("crash", i, traceback) on `results`. The process reports only through
+    `results`, so everything native code writes on its stderr goes to MediaPipe's log file."""
+    NativeLogs().__enter__()  # for the life of this process (it draws nothing and ends with the segment)
     try:
         import cv2
 

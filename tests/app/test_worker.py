@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,9 +95,9 @@ def test_run_reports_progress_then_done_and_writes_the_motion(
 ) -> None:
     calls: dict[str, Any] = {}
     monkeypatch.setitem(sys.modules, "lifting.app.api", fake_api(calls))
-    weights = tmp_path / "tuned"
+    weights = tmp_path / "tuned"  # a real checkpoint under another name: the worker validates it first
     for suffix in (".safetensors", ".json"):
-        weights.with_name("tuned" + suffix).write_bytes(b"x")
+        shutil.copy(ROOT / "lifting" / "weights" / ("single_frame" + suffix), weights.with_name("tuned" + suffix))
     out = tmp_path / "out" / "clip.motion.npz"
     code, events = run_main(
         [
