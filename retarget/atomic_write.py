@@ -26,6 +26,11 @@ def _create_temp(folder: Path, name: str, suffix: str) -> Path:
     raise FileExistsError(f"could not create a temporary file beside {folder / name}")
 
 
+def _is_temp_of(path: Path, target: Path) -> bool:
+    """Whether `path` is one of `_create_temp`'s names for `target`."""
+    return path.parent == target.parent and path.name.startswith(f".{target.name}.")
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object], suffix: str = ".tmp") -> Path:
     """Create or replace `path` with what `write(tmp)` writes to the temporary path `tmp`.
 
@@ -45,7 +50,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object], 
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         # An error about the temporary file or the folder is one about the target: name the user's path.
-        if exc.filename is None or Path(exc.filename) in (tmp, target, target.parent):
+        about = None if exc.filename is None else Path(exc.filename)
+        if about is None or about in (target, target.parent) or _is_temp_of(about, target):
             raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
         raise
     except BaseException:

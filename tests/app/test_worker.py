@@ -97,7 +97,9 @@ def test_run_reports_progress_then_done_and_writes_the_motion(
     monkeypatch.setitem(sys.modules, "lifting.app.api", fake_api(calls))
     weights = tmp_path / "tuned"  # a real checkpoint under another name: the worker validates it first
     for suffix in (".safetensors", ".json"):
-        shutil.copy(ROOT / "lifting" / "weights" / ("single_frame" + suffix), weights.with_name("tuned" + suffix))
+        shutil.copy(
+            ROOT / "lifting" / "weights" / ("single_frame" + suffix), weights.with_name("tuned" + suffix)
+        )
     out = tmp_path / "out" / "clip.motion.npz"
     code, events = run_main(
         [
