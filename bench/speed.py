@@ -25,11 +25,15 @@ so its peak memory is that process's own (VmHWM) and no run warms the next. For 
   detect → lift → retarget → write. A run that takes longer than `--timeout-factor` times the raw loop plus two
   minutes is stopped, and where it was (progress and Python stack) is printed.
 
+- cached: a fresh process converts the keypoints the previous run detected (lift → retarget → BVH, no MediaPipe),
+  so the memory of lifting and of a conversion from cached keypoints is measured on its own.
+
 Times start after the imports (the raw loop's after importing MediaPipe, ours after importing lifting.app.api and
 MediaPipe) and include building the models. Both sides count MediaPipe Pose passes and the time spent in them,
 so the third table shows whether extra passes (the subject tracker's searches) or the rest costs time.
 Targets: end-to-end wall time at most 1.15× the raw loop's, and the 5-minute clip's peak memory at most 1.3× the
-10-second clip's (with other sizes: the longest against the shortest). Other work on the machine slows both
+10-second clip's (with other sizes: the longest against the shortest), for the whole conversion and for each
+part on its own (detect; lift and convert from cached keypoints). Other work on the machine slows both
 sides, but not always equally: the load average is printed before and after. On a shared machine, `--repeat N`
 runs the raw loop and our pipeline N times each, alternately, and keeps each side's fastest run (the usual
 estimate of what the code costs when nothing else interferes; every run's time is printed).
@@ -147,9 +151,7 @@ def child_pipeline(clip: Path, out: Path, preview: bool) -> dict[str, Any]:
     from lifting.app import api
     from lifting.video2d.mediapipe_pose import import_mediapipe
     from retarget.bvh_writer import write_bvh
-    from retarget.our_rig import build_rest_skeleton
-    from retarget.pipeline import RetargetConfig, retarget
-    from retarget.placement import place
+    from retarget.pipeline import RetargetConfig, retarget_onto_ours
 
     passes = count_mediapipe(import_mediapipe())  # the raw loop's timer also starts after this import
     cv2.setNumThreads(1)
@@ -172,13 +174,12 @@ def child_pipeline(clip: Path, out: Path, preview: bool) -> dict[str, Any]:
     res["detect"], res["peak_detect"] = time.perf_counter() - t, peak_mb()
     res["frames"], res["found"] = keypoints.num_frames, keypoints.detection_rate
     res["mp_calls"], res["mp_s"] = passes["calls"], passes["seconds"]
+    keypoints.save(out / f"{clip.stem}.keypoints.npz")  # for the cached run (not timed: after the peak read)
     t = time.perf_counter()
     motion = api.lift(keypoints, device="cpu")
     res["lift"], res["peak_lift"] = time.perf_counter() - t, peak_mb()
     t = time.perf_counter()
-    world, _ = place(motion)
-    rest = build_rest_skeleton(world, motion.joint_names)
-    result = retarget(motion, rest, RetargetConfig(preset="ours", smoothing=0.3))
+    rest, result = retarget_onto_ours(motion, RetargetConfig(smoothing=0.3))
     res["retarget"], res["peak_retarget"] = time.perf_counter() - t, peak_mb()
     t = time.perf_counter()
     write_bvh(out / f"{clip.stem}.bvh", rest, result.animation)
@@ -201,6 +202,27 @@ def child_pipeline(clip: Path, out: Path, preview: bool) -> dict[str, Any]:
     return res
 
 
+def child_cached(keypoints_path: Path, out: Path) -> dict[str, Any]:
+    """A conversion from cached keypoints (no MediaPipe): lift, then retarget and write; peak after each."""
+    import torch
+
+    from lifting.app import api
+    from lifting.video2d.keypoints2d import Keypoints2D
+    from retarget.bvh_writer import write_bvh
+    from retarget.pipeline import RetargetConfig, retarget_onto_ours
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    keypoints = Keypoints2D.load(keypoints_path)
+    res: dict[str, Any] = {"peak_start": peak_mb()}
+    motion = api.lift(keypoints, device="cpu")
+    res["peak_lift"] = peak_mb()
+    rest, result = retarget_onto_ours(motion, RetargetConfig(smoothing=0.3))
+    write_bvh(out / "cached.bvh", rest, result.animation)
+    res["peak_convert"] = peak_mb()
+    return res
+
+
 def run_child(args: argparse.Namespace) -> int:
     faulthandler.register(signal.SIGUSR1)  # the parent asks for a traceback before killing a run that hangs
     if args.pin is not None:
@@ -210,6 +232,8 @@ def run_child(args: argparse.Namespace) -> int:
         res = child_decode(clip)
     elif args.child == "raw":
         res = child_raw(clip)
+    elif args.child == "cached":
+        res = child_cached(clip, Path(args.out))
     else:
         res = child_pipeline(clip, Path(args.out), args.preview)
     res.setdefault("peak", peak_mb())
@@ -409,6 +433,9 @@ def print_tables(
             line += f"{ours['mp_calls']:>14.0f}{ours['mp_s']:>10.2f}{ours['detect'] - ours['mp_s']:>7.2f}"
         print(line)
 
+    if len(done) == len(rows) and len(rows) > 1:
+        print_memory_parts(rows)
+
     if len(done) == len(rows):
         mem_ratio = rows[-1][4]["peak"] / first_ours
         verdict = (
@@ -422,6 +449,24 @@ def print_tables(
     )
     if done:
         print(f"imports before timing (not counted): ours {done[0][4]['imports']:.1f} s")
+
+
+def print_memory_parts(rows: list[tuple[float, int, dict[str, Any], dict[str, Any], dict[str, Any]]]) -> None:
+    """Peak memory of each part in its own process, longest clip ÷ shortest: detect (video → keypoints), lift
+    and convert from cached keypoints (lift → retarget → BVH, no MediaPipe), and the whole conversion."""
+    parts = {
+        "detect": lambda o: o["peak_detect"],
+        "lift (cached keypoints)": lambda o: o["cached"]["peak_lift"],
+        "convert (cached keypoints)": lambda o: o["cached"]["peak_convert"],
+        "whole convert": lambda o: o["peak"],
+    }
+    print(f"\npeak memory per part, MiB, and {rows[-1][0]:g} s ÷ {rows[0][0]:g} s (target ≤ {MEMORY_TARGET})")
+    print(f"{'part':<28}" + "".join(f"{f'{r[0]:g} s':>9}" for r in rows) + f"{'ratio':>8}  verdict")
+    for name, value in parts.items():
+        peaks = [value(r[4]) for r in rows]
+        ratio = peaks[-1] / peaks[0]
+        verdict = "PASS" if ratio <= MEMORY_TARGET else "FAIL"
+        print(f"{name:<28}" + "".join(f"{v:>9.0f}" for v in peaks) + f"{ratio:>8.2f}  {verdict}")
 
 
 def main() -> int:
@@ -454,7 +499,7 @@ def main() -> int:
         default=1,
         help="run the raw loop and our pipeline this many times each, alternately, and keep the fastest (default 1)",
     )
-    parser.add_argument("--child", choices=["decode", "raw", "pipeline"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["decode", "raw", "pipeline", "cached"], help=argparse.SUPPRESS)
     parser.add_argument("--clip", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--pin", type=int, help=argparse.SUPPRESS)
@@ -504,6 +549,8 @@ def main() -> int:
                     + ", ".join(f"{r['e2e']:.1f}" if "timeout" not in r else "timeout" for r in runs)
                     + " s (the fastest of each is kept)"
                 )
+            if "timeout" not in ours:
+                ours["cached"] = spawn("cached", out / f"{clip.stem}.keypoints.npz", args, out)
             rows.append((seconds, frames, dec, raw, ours))
             summary = (
                 f"ours {ours['e2e']:.1f} s (detect {ours['detect']:.1f}, lift {ours['lift']:.1f}, "

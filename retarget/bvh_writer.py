@@ -12,12 +12,14 @@ head's absolute position (its OFFSET is its rest head, as Blender's exporter wri
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from retarget.animation import BoneAnimation, pose_matrices
-from retarget.atomic_write import write_text_atomic
+from retarget.atomic_write import atomic_write
 from retarget.errors import RetargetError
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import matrix_to_euler, orthonormalize
@@ -29,6 +31,11 @@ Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 def _bvh_name(name: str) -> str:
     return "_".join(name.split()) or "bone"
+
+
+# Frames whose motion lines are computed together: long clips are written piece by piece, so the memory a BVH
+# takes does not grow with the clip.
+CHUNK_FRAMES = 256
 
 
 def bvh_text(
@@ -46,6 +53,22 @@ def bvh_text(
     rotation_order: Euler order of the rotation channels, e.g. "ZXY" means Zrotation Xrotation Yrotation.
     scale: multiplies all lengths (e.g. 100 for centimetres). y_up: convert to Y up (else keep Z up).
     """
+    return "".join(
+        bvh_pieces(rest, anim, all_bones=all_bones, rotation_order=rotation_order, scale=scale, y_up=y_up)
+    )
+
+
+def bvh_pieces(
+    rest: RestSkeleton,
+    anim: BoneAnimation,
+    *,
+    all_bones: bool = False,
+    rotation_order: str = "ZXY",
+    scale: float = 1.0,
+    y_up: bool = True,
+) -> Iterator[str]:
+    """`bvh_text` as consecutive pieces of text: the hierarchy, then the motion `CHUNK_FRAMES` frames at a time.
+    Checks raise before the first piece."""
     order = rotation_order.upper()
     if sorted(order) != ["X", "Y", "Z"]:
         raise RetargetError(f"BVH rotation order must be a permutation of XYZ, got {rotation_order!r}.")
@@ -90,26 +113,51 @@ def bvh_text(
         lines.append(f"{pad}}}")
 
     emit(roots[0], 0)
-    pose = pose_matrices(rest, anim)
-    t = anim.num_frames
-    delta = pose[:, :, :3, :3] @ np.swapaxes(rest.rotations, -1, -2)[None]
-    cols = []
-    root = roots[0]
-    cols.append((pose[:, root, :3, 3] @ conv.T) * scale)
-    for i in order_list:
-        p = rest.parents[i]
-        dp = delta[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (t, 3, 3))
-        local = orthonormalize(conv @ np.swapaxes(dp, -1, -2) @ delta[:, i] @ conv.T)
-        cols.append(np.degrees(matrix_to_euler(local, order)))
-    values = np.concatenate(cols, axis=1)
-    lines += ["MOTION", f"Frames: {t}", f"Frame Time: {1.0 / anim.fps:.8f}"]
-    lines += [" ".join(f"{v:.6f}" for v in row) for row in values]
-    return "\n".join(lines) + "\n"
+    lines += ["MOTION", f"Frames: {anim.num_frames}", f"Frame Time: {1.0 / anim.fps:.8f}"]
+    return _pieces("\n".join(lines) + "\n", rest, anim, order_list, roots[0], conv, order, scale)
+
+
+def _pieces(
+    header: str,
+    rest: RestSkeleton,
+    anim: BoneAnimation,
+    order_list: list[int],
+    root: int,
+    conv: FloatArray,
+    order: str,
+    scale: float,
+) -> Iterator[str]:
+    yield header
+    for a in range(0, anim.num_frames, CHUNK_FRAMES):
+        part = BoneAnimation(
+            bone_names=anim.bone_names,
+            rotations=anim.rotations[a : a + CHUNK_FRAMES],
+            root_bone=anim.root_bone,
+            root_location=anim.root_location[a : a + CHUNK_FRAMES],
+            fps=anim.fps,
+        )
+        pose = pose_matrices(rest, part)
+        t = part.num_frames
+        delta = pose[:, :, :3, :3] @ np.swapaxes(rest.rotations, -1, -2)[None]
+        cols = [(pose[:, root, :3, 3] @ conv.T) * scale]
+        for i in order_list:
+            p = rest.parents[i]
+            dp = delta[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (t, 3, 3))
+            local = orthonormalize(conv @ np.swapaxes(dp, -1, -2) @ delta[:, i] @ conv.T)
+            cols.append(np.degrees(matrix_to_euler(local, order)))
+        values = np.concatenate(cols, axis=1)
+        yield "".join(" ".join(f"{v:.6f}" for v in row) + "\n" for row in values)
 
 
 def write_bvh(
     path: str | os.PathLike[str], rest: RestSkeleton, anim: BoneAnimation, **options: object
 ) -> None:
-    """Write `bvh_text(rest, anim, **options)` to `path` atomically (temporary file, then os.replace)."""
-    text = bvh_text(rest, anim, **options)  # type: ignore[arg-type]
-    write_text_atomic(path, text)
+    """Write `bvh_text(rest, anim, **options)` to `path` atomically (temporary file, then os.replace), piece by
+    piece (`bvh_pieces`), so a long clip does not need its whole text in memory."""
+    pieces = bvh_pieces(rest, anim, **options)  # type: ignore[arg-type]
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(pieces)
+
+    atomic_write(path, write)

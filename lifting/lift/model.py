@@ -210,13 +210,21 @@ def pad_edges(x: torch.Tensor, before: int, after: int, dim: int = 1) -> torch.T
     return x.index_select(dim, idx)
 
 
-def predict_sequence(model: TemporalModel, keypoints: torch.Tensor) -> torch.Tensor:
+# Output frames per model call in `predict_sequence`: long clips are run in windows of this many frames (plus
+# the receptive field), so memory does not grow with the clip; clips up to this length run in one call.
+SEQUENCE_CHUNK_FRAMES = 2048
+
+
+def predict_sequence(
+    model: TemporalModel, keypoints: torch.Tensor, chunk_frames: int = SEQUENCE_CHUNK_FRAMES
+) -> torch.Tensor:
     """Run a dilated-mode model over whole sequences, one output frame per input frame.
 
     keypoints: (B, T, J_in, C_in) or (T, J_in, C_in) normalised input. The sequence is edge-padded by the
-    model's padding (RF // 2 each side, or RF - 1 before it if causal) and processed in one call.
-    Returns (B, T, J_out, 3) or (T, J_out, 3). Runs in eval mode without gradients; the model's training flag
-    is restored afterwards.
+    model's padding (RF // 2 each side, or RF - 1 before it if causal) and processed in windows of
+    `chunk_frames` output frames, each with the receptive field's context around it (the convolutions are valid,
+    so every output frame sees exactly the inputs it would in one call). Returns (B, T, J_out, 3) or
+    (T, J_out, 3). Runs in eval mode without gradients; the model's training flag is restored afterwards.
     """
     if model.strided:
         raise ValueError("predict_sequence needs the dilated model, not the strided training variant")
@@ -227,7 +235,14 @@ def predict_sequence(model: TemporalModel, keypoints: torch.Tensor) -> torch.Ten
     model.eval()
     try:
         with torch.no_grad():
-            out = model(pad_edges(x, before, after))
+            padded = pad_edges(x, before, after)
+            frames = x.shape[1]
+            context = before + after
+            parts = [
+                model(padded[:, start : min(start + chunk_frames, frames) + context])
+                for start in range(0, frames, chunk_frames)
+            ]
+            out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
     finally:
         model.train(was_training)
     result: torch.Tensor = out[0] if squeeze else out

@@ -20,7 +20,6 @@ before `Cancelled` is raised, and nothing is written.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import multiprocessing.queues
 import queue
@@ -41,7 +40,6 @@ from lifting.video2d.mediapipe_pose import DetectorSettings, NativeLogs
 from lifting.video2d.track import CANCELLED, RawTrack, track_frames
 from lifting.video2d.tracking import HIPS, SubjectState, SubjectTracker, TrackingSettings, centre_and_scale
 
-LOG = logging.getLogger(__name__)
 MIN_SEGMENT_FRAMES = 150
 OVERLAP_FRAMES = 12
 HEAD_START_FRAMES = 45
@@ -287,6 +285,8 @@ def detect_segments(
                         done[seg.index] = None
         parts = [head]
         previous = head
+        redo_total = 0  # frames detected again here so far, and their count once a redo is known
+        redone = 0
         for seg in plan[1:]:
             raw = done[seg.index]
             overlap = seg.start - seg.warm
@@ -302,19 +302,19 @@ def detect_segments(
             ):
                 part = raw.slice(overlap)
             else:
-                LOG.warning(
-                    "segment %d (frames %d-%d): %s; detecting it in the calling process",
-                    seg.index,
-                    frame_of(seg.start),
-                    frame_of(seg.stop) - 1,
-                    "its worker did not finish" if raw is None else "its worker followed someone else",
-                )
                 # The worker followed someone else (or its frames did not line up): detect this segment here,
-                # continuing the previous segment's subject.
+                # continuing the previous segment's subject; the bar goes on over the frames detected again.
+                why = "its process did not finish" if raw is None else "its process followed someone else"
+                label = f"frames {frame_of(seg.start)}-{frame_of(seg.stop) - 1} again ({why})"
+                redo_total += seg.stop - seg.start
+                on_redo = _redo_reporter(progress, label, total, redone, redo_total)
                 seg_stop = stop if seg.index == len(plan) - 1 else frame_of(seg.stop)
                 frames = videoio.frames(path, frame_of(seg.start), seg_stop, stride, info=info, cancel=cancel)
                 seed: SubjectState | npt.NDArray[np.float32] | None = previous.final or previous.seed
-                part = track_frames(frames, size, settings, tracking, seed=seed, cancel=cancel)
+                part = track_frames(
+                    frames, size, settings, tracking, seed=seed, on_frame=on_redo, cancel=cancel
+                )
+                redone += len(part)
             parts.append(part)
             previous = part
         return RawTrack.concat(parts)
@@ -327,6 +327,19 @@ def detect_segments(
         results.close()
         for q in seeds:
             q.close()
+
+
+def _redo_reporter(
+    progress: Progress | None, label: str, total: int, before: int, redo_total: int
+) -> Callable[[int, SubjectTracker], None]:
+    """`on_frame` for a segment detected again in the calling process: the bar goes on over
+    `total + redo_total` frames (the redone ones counted again), `before` of them redone already."""
+
+    def on_frame(n: int, _: SubjectTracker) -> None:
+        if progress is not None and n % 5 == 0:
+            progress(min((total + before + n) / (total + redo_total), 1.0), f"{label}: frame {n}")
+
+    return on_frame
 
 
 def _stop_workers(procs: list[Any], results: multiprocessing.queues.Queue[Any], timeout: float = 5.0) -> None:

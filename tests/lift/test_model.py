@@ -136,6 +136,17 @@ def test_predict_sequence_on_a_sequence_shorter_than_the_receptive_field() -> No
     assert model.training, "predict_sequence must restore the training flag"
 
 
+def test_predict_sequence_in_windows_gives_what_one_call_gives() -> None:
+    torch.manual_seed(3)
+    model = TemporalModel(_small((3, 3, 3)))  # receptive field 27
+    x = torch.randn(2, 100, 5, 2)
+    whole = predict_sequence(model, x, chunk_frames=1000)
+    for chunk in (1, 7, 26, 27, 64, 99, 100):
+        windows = predict_sequence(model, x, chunk_frames=chunk)
+        assert windows.shape == whole.shape == (2, 100, 4, 3)
+        torch.testing.assert_close(windows, whole, rtol=0, atol=1e-5)
+
+
 def test_trajectory_config_has_one_output_and_separate_weights() -> None:
     cfg = _small((3, 3))
     traj = cfg.for_trajectory()

@@ -167,6 +167,22 @@ def test_written_bvh_reads_back_to_the_same_joint_positions(
         assert err <= 0.001, (joint.name, err)
 
 
+def test_a_long_clip_is_written_piece_by_piece_with_the_same_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retarget import bvh_writer
+
+    rest = RestSkeleton.load_json(RIGS / "mixamo_tpose.json")
+    plan = build_plan(rest, bone_map_for(rest.names), mocap21.NAMES)
+    anim = observable_animation(plan, 50, fps=30.0, seed=5)
+    whole = bvh_text(rest, anim)
+    monkeypatch.setattr(bvh_writer, "CHUNK_FRAMES", 7)
+    assert len(list(bvh_writer.bvh_pieces(rest, anim))) == 1 + 8  # the hierarchy, then 8 pieces of frames
+    assert bvh_text(rest, anim) == whole
+    write_bvh(tmp_path / "x.bvh", rest, anim)
+    assert (tmp_path / "x.bvh").read_text() == whole and read_bvh(tmp_path / "x.bvh").num_frames == 50
+
+
 def test_bvh_writer_options_and_errors() -> None:
     rest = RestSkeleton.load_json(RIGS / "mixamo_tpose.json")
     plan = build_plan(rest, bone_map_for(rest.names), mocap21.NAMES)

@@ -85,3 +85,24 @@ def test_cancelling_a_parallel_run_stops_every_process(monkeypatch: pytest.Monke
     with pytest.raises(Cancelled):
         detect_video(EXCERPT, workers=2, progress=lambda f, m: reports.append(f), cancel=cancel)
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.slow
+def test_a_segment_detected_again_shows_progress_and_matches_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parallel, "MIN_SEGMENT_FRAMES", 20)
+    monkeypatch.setattr(parallel, "HEAD_START_FRAMES", 0)
+    monkeypatch.setattr(parallel, "same_subject", lambda *args: False)  # every worker "followed someone else"
+    reports: list[tuple[float, str]] = []
+    again = detect_video(EXCERPT, workers=2, progress=lambda f, m: reports.append((f, m)))
+    single = detect_video(EXCERPT, workers=1)
+    # The same person (MediaPipe's own tracking restarts with the segment, so not bit for bit).
+    both = again.detected & single.detected
+    assert both.mean() > 0.9
+    assert float(np.median(np.abs(again.keypoints[both] - single.keypoints[both]))) < 3.0
+    redo = [(f, m) for f, m in reports if "again (its process followed someone else)" in m]
+    assert redo, reports
+    fractions = [f for f, _ in redo]
+    assert fractions == sorted(fractions) and 0.5 < fractions[0] and fractions[-1] <= 1.0
+    assert [f for f, _ in reports if f >= 1.0][:1] == [reports[-1][0]]  # 1.0 is reached only at the end
