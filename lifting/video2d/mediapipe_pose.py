@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -100,18 +102,19 @@ class NativeLogs:
     every run (delegates, feedback tensors...) that `GLOG_minloglevel` does not silence."""
 
     def __init__(self) -> None:
+        self.fd: int
         try:
             path = native_log_path()
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         except OSError:
-            self._fd = os.open(os.devnull, os.O_WRONLY)
+            self.fd = os.open(os.devnull, os.O_WRONLY)
         self._saved: list[int] = []
 
     def __enter__(self) -> NativeLogs:
         sys.stderr.flush()
         self._saved.append(os.dup(2))
-        os.dup2(self._fd, 2)
+        os.dup2(self.fd, 2)
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -120,4 +123,67 @@ class NativeLogs:
         os.close(saved)
 
     def close(self) -> None:
-        os.close(self._fd)
+        os.close(self.fd)
+
+
+# How the native libraries' log lines start: TFLite ("INFO: ...", "WARNING: ..."), absl/glog ("W0000 00:00:...").
+_NATIVE_LINE = re.compile(rb"^(INFO: |WARNING: |ERROR: |[IWEF]\d{4} )")
+_NATIVE_PREFIXES = (b"INFO: ", b"WARNING: ", b"ERROR: ")
+
+
+class NativeLogFilter:
+    """While open, the process's stderr (file descriptor 2) runs through a pipe: the native libraries' log lines
+    (MediaPipe, TFLite, absl: `_NATIVE_LINE`) go to `native_log_path()`, everything else (progress bars,
+    warnings, errors) to the real stderr at once. MediaPipe's graph threads log at moments of their own, so a
+    redirection around each call would miss them. `close()` puts stderr back."""
+
+    def __init__(self) -> None:
+        self._logs = NativeLogs()
+        sys.stderr.flush()
+        self._stderr = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self._read = read
+        self._thread = threading.Thread(target=self._pump, name="native-log-filter", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _pump(self) -> None:
+        pending = b""
+        while True:
+            chunk = os.read(self._read, 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self._route(line + b"\n")
+            # A partial line that cannot be a native one (a progress bar's "\r...") goes out now.
+            if pending and not _could_be_native(pending):
+                os.write(self._stderr, pending)
+                pending = b""
+        if pending:
+            self._route(pending)
+        os.close(self._read)
+
+    def _route(self, line: bytes) -> None:
+        os.write(self._logs.fd if _NATIVE_LINE.match(line) else self._stderr, line)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        sys.stderr.flush()
+        os.dup2(self._stderr, 2)  # closes the pipe's last write end: the pump reads to the end and stops
+        self._thread.join(timeout=5.0)
+        os.close(self._stderr)
+        self._logs.close()
+
+
+def _could_be_native(partial: bytes) -> bool:
+    """Whether a line still being written may turn out to be a native log line."""
+    if any(p.startswith(partial) or partial.startswith(p) for p in _NATIVE_PREFIXES):
+        return True
+    head = partial[:5]
+    return head[:1] in (b"I", b"W", b"E", b"F") and head[1:].isdigit()

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from lifting.errors import MocapError
 from lifting.progress import Cancelled
 from lifting.video2d import video as videoio
-from lifting.video2d.mediapipe_pose import DetectorSettings, NativeLogs, PoseResult, import_mediapipe
+from lifting.video2d.mediapipe_pose import DetectorSettings, NativeLogFilter, PoseResult, import_mediapipe
 from lifting.video2d.tracking import Box, SubjectState, SubjectTracker, TrackingSettings
 
 OFF_IMAGE_VISIBILITY = 0.1
@@ -39,12 +39,15 @@ class MediaPipePose:
             "model_complexity": settings.model_complexity,
             "min_detection_confidence": settings.min_detection_confidence,
         }
-        self._logs = NativeLogs()
-        with self._logs:
+        self._logs = NativeLogFilter()
+        try:
             self._tracking = mp.solutions.pose.Pose(
                 static_image_mode=False, min_tracking_confidence=settings.min_tracking_confidence, **common
             )
             self._single = mp.solutions.pose.Pose(static_image_mode=True, **common)
+        except BaseException:
+            self._logs.close()
+            raise
 
     @staticmethod
     def _pixels(result: Any, width: int, height: int, x0: int = 0, y0: int = 0) -> PoseResult | None:
@@ -57,26 +60,21 @@ class MediaPipePose:
 
     def track(self, rgb: npt.NDArray[np.uint8]) -> PoseResult | None:
         h, w = rgb.shape[:2]
-        with self._logs:
-            result = self._tracking.process(rgb)
-        return self._pixels(result, w, h)
+        return self._pixels(self._tracking.process(rgb), w, h)
 
     def detect(self, rgb: npt.NDArray[np.uint8], window: Box) -> PoseResult | None:
         x0, y0, x1, y1 = window
         if x1 - x0 < 16 or y1 - y0 < 16:
             return None
         crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-        with self._logs:
-            result = self._single.process(crop)
-        return self._pixels(result, x1 - x0, y1 - y0, x0, y0)
+        return self._pixels(self._single.process(crop), x1 - x0, y1 - y0, x0, y0)
 
     def reset_tracking(self) -> None:
         self._tracking.reset()
 
     def close(self) -> None:
-        with self._logs:
-            self._tracking.close()
-            self._single.close()
+        self._tracking.close()
+        self._single.close()
         self._logs.close()
 
 

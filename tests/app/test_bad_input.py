@@ -324,3 +324,29 @@ def test_blender_keeps_its_session_folder_in_ours(tmp_path: Path, monkeypatch: p
     with pytest.raises(Exception, match="exit status 1"):
         run_headless([sys.executable, "-c", body], "x.fbx")
     assert list(system_tmp.iterdir()) == []  # Blender's folder was inside ours, and ours is gone
+
+
+# -- 9. MediaPipe's and TFLite's own log lines go to a log file ----------------------------------------------
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_native_log_lines_stay_out_of_the_terminal(tmp_path: Path, workers: str) -> None:
+    import os
+    import re
+    import subprocess
+
+    env = {**os.environ, "VIDEO_MOCAP_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "k.keypoints.npz"
+    argv = ["detect", str(EXCERPT), "-o", str(out), "--workers", workers]
+    proc = subprocess.run(
+        [sys.executable, "-m", "lifting", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in re.split(r"[\r\n]", proc.stderr) if ln.strip() and not ln.startswith("detect:")]
+    assert lines == [], lines  # only the progress bar
+    log = (tmp_path / "cache" / "logs" / "mediapipe.log").read_text()
+    assert "TensorFlow Lite" in log or "W0000" in log
+    assert proc.stdout.startswith("60 frames at 30 fps") and out.is_file()

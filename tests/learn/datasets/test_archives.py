@@ -24,11 +24,13 @@ from lifting.learn.datasets.bvh import parse_bvh
 from lifting.learn.datasets.landmarks import virtual_landmarks
 from lifting.learn.datasets.mapping import CC_FOOT_AXES, Y_UP_TO_Z_UP, body_from_bvh, foot_axes
 from lifting.skeleton import BLAZEPOSE, OUTPUT
-from tests.support.paths import DATA, SHARED
+from tests.support.paths import SHARED
+
+MOCAP = SHARED / "data" / "mocap"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (DATA / "mocap").exists(), reason=f"no shared mocap data at {DATA}"),
+    pytest.mark.skipif(not MOCAP.exists(), reason=f"no shared mocap data at {MOCAP}"),
 ]
 
 
@@ -54,7 +56,7 @@ def _parse_all(cache: Path) -> list[ds.MocapClip]:
 
 
 def _member(archive: str, suffix: str) -> bytes:
-    with tarfile.open(DATA / "mocap" / archive) as tar:
+    with tarfile.open(MOCAP / archive) as tar:
         for m in tar:
             if m.name.endswith(suffix):
                 f = tar.extractfile(m)
@@ -112,7 +114,7 @@ def test_left_is_left_in_every_source(clips: list[ds.MocapClip]) -> None:
 
 
 def test_joints20_chain_at_index_12_is_the_left_leg() -> None:
-    with np.load(DATA / "mocap" / "cmu_a2m_joints20_int16.npz") as arrays:
+    with np.load(MOCAP / "cmu_a2m_joints20_int16.npz") as arrays:
         scores = [j20.left_chain_score(arrays[k]) for k in arrays.files]
     decided = np.array([s for s in scores if s is not None])
     assert len(decided) > 2300
@@ -121,7 +123,7 @@ def test_joints20_chain_at_index_12_is_the_left_leg() -> None:
 
 
 def test_duplicates_are_linked_and_used_once(clips: list[ds.MocapClip]) -> None:
-    with np.load(DATA / "mocap" / "cmu_a2m_joints20_int16.npz") as arrays:
+    with np.load(MOCAP / "cmu_a2m_joints20_int16.npz") as arrays:
         groups = j20.duplicate_groups(arrays)
     linked = {frozenset(g) for g in splits.CMU_LINKED_SUBJECTS}
     for g in groups:
@@ -153,7 +155,7 @@ def test_splits_are_disjoint_and_complete(clips: list[ds.MocapClip]) -> None:
 def test_bvh_frame_counts_match_cmu_csv() -> None:
     rows = list(csv.DictReader(io.StringIO(_member("cmu_subjects01-07_bvh.tar.xz", "CMU data.csv").decode())))
     frames60 = {(int(r["Subject"]), int(r["Trial #"])): r["Frames 60fps"] for r in rows}
-    with tarfile.open(DATA / "mocap" / "cmu_subjects01-07_bvh.tar.xz") as tar:
+    with tarfile.open(MOCAP / "cmu_subjects01-07_bvh.tar.xz") as tar:
         checked = 0
         for m in tar:
             if m.name.endswith(".bvh"):
@@ -171,8 +173,8 @@ def test_bvh_frame_counts_match_cmu_csv() -> None:
 def test_dance_files_match_their_cmu_trials() -> None:
     """The dance BVH frame counts are 10× the 20-joint arrays of the trials `dance_trial` assigns."""
     with (
-        np.load(DATA / "mocap" / "cmu_a2m_joints20_int16.npz") as arrays,
-        tarfile.open(DATA / "mocap" / "cmu_dance_bvh.tar.xz") as tar,
+        np.load(MOCAP / "cmu_a2m_joints20_int16.npz") as arrays,
+        tarfile.open(MOCAP / "cmu_dance_bvh.tar.xz") as tar,
     ):
         for m in tar:
             p = Path(m.name)
