@@ -212,7 +212,7 @@ def pad_edges(x: torch.Tensor, before: int, after: int, dim: int = 1) -> torch.T
 
 # Output frames per model call in `predict_sequence`: long clips are run in windows of this many frames (plus
 # the receptive field), so memory does not grow with the clip; clips up to this length run in one call.
-SEQUENCE_CHUNK_FRAMES = 2048
+SEQUENCE_CHUNK_FRAMES = 1024
 
 
 def predict_sequence(
