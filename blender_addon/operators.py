@@ -95,7 +95,7 @@ class _TaskOperator:
             self.report({level}, str(exc))
             return {"CANCELLED"}
         status.message = message
-        self.report({"INFO"}, message)
+        self.report({"WARNING"} if getattr(self._task, "warnings", None) else {"INFO"}, message)
         return {"FINISHED"}
 
     # -- blocking ---------------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ class EngineTask:
         if outcome.status != "done":
             raise TaskError(_sentence(outcome.message))
         message = self.on_done(context, outcome)
-        return " ".join([message, *(f"Warning: {w}" for w in dict.fromkeys(self.warnings))])
+        return " ".join([message, *(f"Warning: {_sentence(w)}" for w in dict.fromkeys(self.warnings))])
 
 
 # -- inputs shared by several tasks ---------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def fingerprint() -> dict[str, Any]:
 
 FAKE_ENGINE = r'''#!{python}
 """A fake engine Python for tests: the real lifting.app.worker runs, with lifting.app.api (and optionally
-lifting.learn.finetune) replaced according to VIDEO_MOCAP_FAKE = ok | error | hang | crash | finetune."""
+lifting.learn.finetune) replaced according to VIDEO_MOCAP_FAKE = ok | warn | error | hang | crash | finetune."""
 import importlib.machinery, json, os, runpy, sys, time, types
 mode = os.environ.get("VIDEO_MOCAP_FAKE", "ok")
 
@@ -132,6 +132,9 @@ def install():
     def detect(video, *, frames=None, cache_dir=None, progress=None):
         if mode == "crash":
             os._exit(3)
+        if mode == "warn":
+            from lifting.errors import warn
+            warn("the person is small in the picture; film closer.")
         for i in range(10**9 if mode == "hang" else 5):
             progress(min((i + 1) / 5, 0.99), "frame %d" % i)
             if mode == "hang":

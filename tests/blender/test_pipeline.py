@@ -146,6 +146,17 @@ def test_apply_step_creates_our_armature_and_keeps_fps_when_asked(fake_engine: P
     assert [k.co[0] for k in fc.keyframe_points][:3] == [1.0, 3.0, 5.0]
 
 
+def test_engine_warnings_come_with_the_result(
+    fake_engine: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VIDEO_MOCAP_FAKE", "warn")
+    setup_scene(SAMPLE_VIDEO)
+    assert bpy.ops.mocap.video_to_animation() == {"FINISHED"}
+    message = bpy.context.window_manager.video_mocap_status.message
+    assert message.endswith(" Warning: The person is small in the picture; film closer."), message
+    assert bpy.data.objects["Hero"].animation_data.action.name.startswith("Mocap sports2d_demo")
+
+
 def test_check_engine_with_this_python(fresh: ModuleType) -> None:
     import importlib.util
     import sys
