@@ -157,7 +157,14 @@ def worker_requirements(pyproject: dict[str, object]) -> dict[str, object]:
     torch = [p for p in pins if re.match(r"torch\b", p)]
     if len(torch) != 1:
         raise BuildError("pyproject.toml's worker extra must pin torch exactly once")
-    return {"torch": torch[0], "packages": [p for p in pins if p not in torch], "no_deps": [MEDIAPIPE_PIN]}
+    return {
+        "torch": torch[0],
+        "packages": [p for p in pins if p not in torch],
+        "no_deps": [MEDIAPIPE_PIN],
+        # The Pythons these pins have wheels for (pyproject.toml's requires-python): the add-on refuses to build
+        # an engine with any other Python before downloading anything.
+        "requires_python": str(project["requires-python"]),
+    }
 
 
 # -- vendoring -------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -50,16 +51,82 @@ class Requirements:
     torch: str
     packages: tuple[str, ...]
     no_deps: tuple[str, ...]
+    requires_python: str = ""
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Requirements:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(str(data["torch"]), tuple(data["packages"]), tuple(data.get("no_deps", ())))
+            return cls(
+                str(data["torch"]),
+                tuple(data["packages"]),
+                tuple(data.get("no_deps", ())),
+                str(data.get("requires_python", "")),
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EngineError(
                 f"the add-on's engine requirements are unreadable ({exc}); reinstall the add-on."
             ) from None
+
+
+def python_problem(requires_python: str, version: tuple[int, int] = sys.version_info[:2]) -> str | None:
+    """Why an engine cannot be built with a Python of `version` (None when it can): `requires_python` is a
+    specifier like ">=3.11,<3.12" (the comparisons >=, <, <=, >, ==, != on major.minor)."""
+    ops = {
+        ">=": tuple.__ge__,
+        "<=": tuple.__le__,
+        ">": tuple.__gt__,
+        "<": tuple.__lt__,
+        "==": tuple.__eq__,
+        "!=": tuple.__ne__,
+    }
+    for clause in filter(None, (c.strip() for c in requires_python.split(","))):
+        op = next((o for o in (">=", "<=", "==", "!=", ">", "<") if clause.startswith(o)), None)
+        if op is None:
+            continue
+        bound = tuple(int(v) for v in clause[len(op) :].strip().split(".")[:2])
+        if not ops[op](version, bound):
+            have = ".".join(map(str, version))
+            return (
+                f"this Blender runs Python {have}, and the engine's packages (MediaPipe 0.10.21 with its models, "
+                f"numpy 1.26) exist only for Python {requires_python}, so Install Engine cannot build it here; "
+                "point the add-on at a Python 3.11 environment with the engine's packages (My Own Python in the "
+                "add-on's preferences), or use Blender 4.2 to 5.0"
+            )
+    return None
+
+
+# What pip's output says went wrong, in the order the causes are looked for: (pattern, cause).
+_PIP_CAUSES = (
+    (
+        re.compile(
+            r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
+            r"Name or service not known|Network is unreachable|No route to host|ConnectTimeout|ReadTimeout|"
+            r"Max retries exceeded|ProxyError|certificate verify failed|Connection (refused|reset)"
+        ),
+        "the package index could not be reached: check the network connection, a proxy or a firewall, then try "
+        "again",
+    ),
+    (re.compile(r"No space left on device|\[Errno 28\]"), "the disk is full: free some space and try again"),
+)
+_NO_WHEEL = re.compile(
+    r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)"
+)
+
+
+def pip_failure_cause(output: str) -> str | None:
+    """The cause of a failed pip run in one phrase, from its output (stdout and stderr): the network, a full
+    disk, a package with no wheel for this Python and platform, or pip's own last `ERROR:` line; None when the
+    output says nothing recognisable."""
+    for pattern, cause in _PIP_CAUSES:
+        if pattern.search(output):
+            return cause
+    missing = _NO_WHEEL.findall(output)
+    if missing:
+        version = ".".join(map(str, sys.version_info[:2]))
+        return f"pip found no {missing[-1]} for Python {version} on this platform"
+    errors = [line[len("ERROR:") :].strip() for line in output.splitlines() if line.startswith("ERROR:")]
+    return errors[-1] if errors else None
 
 
 def venv_python(venv: str | os.PathLike[str]) -> Path:

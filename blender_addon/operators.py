@@ -148,12 +148,26 @@ class _TaskOperator:
         _redraw(context)
         return result
 
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Blender dropped the running modal operator (its window closed, another file loaded): stop the task's
+        process and clear the "running" state, so the next task can start; the scene is left as it was."""
+        task = getattr(self, "_task", None)
+        if task is not None:
+            task.cancel()
+        status = _status(context)
+        status.running = False
+        status.cancel_requested = False
+        status.progress = 0.0
+        status.message = "Cancelled: Blender stopped the task (a window closed or another file was loaded)."
+        self._cleanup(context)
+
     def _cleanup(self, context: bpy.types.Context) -> None:
         wm = context.window_manager
         if getattr(self, "_timer", None) is not None:
             wm.event_timer_remove(self._timer)
             self._timer = None
-        wm.progress_end()
+        if context.window is not None:
+            wm.progress_end()
         if context.workspace is not None:
             context.workspace.status_text_set(None)
 

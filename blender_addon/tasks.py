@@ -24,6 +24,8 @@ from .engine import (
     has_nvidia_gpu,
     install_steps,
     module_available,
+    pip_failure_cause,
+    python_problem,
     venv_python,
     worker_env,
 )
@@ -364,17 +366,21 @@ class InstallTask:
             reqs = Requirements.load(paths.ENGINE_SOURCE / "requirements.json")
         except EngineError as exc:
             raise TaskError(_sentence(str(exc))) from None
+        problem = python_problem(reqs.requires_python)
+        if problem is not None:  # before anything is downloaded
+            raise TaskError(_sentence(problem))
         venv = paths.managed_venv()
         self.tmp = venv.with_name(venv.name + ".tmp")
         _remove_tree(self.tmp)
         steps = install_steps(
             sys.executable, self.tmp, reqs, paths.ENGINE_SOURCE, paths.pycache_dir(), gpu=has_nvidia_gpu()
         )
-        self.log_path = paths.logs_dir() / "engine-install.log"
+        # One log per attempt, kept: a cancelled reinstall must not erase the log of the install that works.
+        self.log_path = paths.logs_dir() / f"engine-install-{time.strftime('%Y%m%d-%H%M%S')}.log"
         self.log_path.write_text(
             f"Installing the engine into {venv} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n", encoding="utf-8"
         )
-        self.sequence = JobSequence(steps, log_path=self.log_path)
+        self.sequence = JobSequence(steps, log_path=self.log_path, explain=pip_failure_cause)
         self.sequence.start()
         self.message = steps[0].label
 
@@ -396,7 +402,9 @@ class InstallTask:
             _remove_tree(self.tmp)
             if outcome.status == "cancelled":
                 raise TaskError("Engine installation cancelled; the previous engine, if any, is unchanged.")
-            raise TaskError(_sentence(f"{outcome.message.rstrip('.')}; the log is {self.log_path}"))
+            message = outcome.message.rstrip(".")
+            where = "" if "(log: " in message else f" (log: {self.log_path})"
+            raise TaskError(_sentence(message + where))
         venv = paths.managed_venv()
         old = venv.with_name(venv.name + ".old")
         _remove_tree(old)

@@ -16,6 +16,7 @@ import queue
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,11 @@ class WorkerJob:
             finally:
                 self._log = None
 
+    @property
+    def reported_error(self) -> bool:
+        """Whether the process sent an error event (it then said itself what went wrong)."""
+        return self._final is not None and self._final.get("event") == "error"
+
     def outcome(self) -> Outcome:
         """How the finished job ended; call after `running()` became False (it drains pending events)."""
         if self._reader is not None:
@@ -228,16 +234,21 @@ def _sentence(text: str) -> str:
 
 @dataclass
 class JobSequence:
-    """Steps run one after another; stops at the first failure. Progress: (step + its fraction) / steps."""
+    """Steps run one after another; stops at the first failure. Progress: (step + its fraction) / steps.
+
+    `explain(output)` may name the cause of a step that stopped without an error event, from what the step
+    wrote into the log (pip's output, say); the failure then reads "LABEL failed: CAUSE (log: PATH)"."""
 
     steps: list[Step]
     log_path: Path | None = None
     cwd: str | None = None
+    explain: Callable[[str], str | None] | None = None
     index: int = 0
     job: WorkerJob | None = None
     message: str = ""
     finished: Outcome | None = None
     results: list[Outcome] = field(default_factory=list)
+    _log_start: int = 0
 
     def start(self) -> None:
         self._start_current()
@@ -245,6 +256,9 @@ class JobSequence:
     def _start_current(self) -> None:
         step = self.steps[self.index]
         self.message = step.label
+        self._log_start = (
+            self.log_path.stat().st_size if self.log_path is not None and self.log_path.exists() else 0
+        )
         self.job = WorkerJob(step.argv, env=step.env, cwd=self.cwd, log_path=self.log_path)
         try:
             self.job.start()
@@ -275,7 +289,9 @@ class JobSequence:
         self.results.append(out)
         if out.status != "done":
             label = self.steps[self.index].label
-            self.finished = Outcome(out.status, message=_sentence(f"{label} failed: {out.message}"))
+            cause = self._explained(out)
+            message = out.message if cause is None else f"{cause} (log: {self.log_path})"
+            self.finished = Outcome(out.status, message=_sentence(f"{label} failed: {message}"))
             if out.status == "cancelled":
                 self.finished = out
             return self.finished
@@ -285,6 +301,21 @@ class JobSequence:
             return self.finished
         self._start_current()
         return self.finished
+
+    def _explained(self, out: Outcome) -> str | None:
+        """`explain` applied to what the failed step wrote into the log, when it sent no error event."""
+        if self.explain is None or self.log_path is None or out.status != "error" or self.job is None:
+            return None
+        if self.job.reported_error:  # the step said what went wrong itself
+            return None
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                f.seek(self._log_start)
+                # What the step wrote, without the command lines WorkerJob logs before each process.
+                output = "".join(line for line in f if not line.startswith("$ "))
+            return self.explain(output)
+        except OSError:
+            return None
 
     def cancel(self) -> None:
         if self.job is not None:

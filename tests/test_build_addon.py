@@ -83,6 +83,8 @@ def test_engine_requirements_follow_pyproject_and_dev_py(built: Path) -> None:
         if isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "MEDIAPIPE_PIN" for t in n.targets)
     ]
     assert reqs["no_deps"] == pins == [build_addon.MEDIAPIPE_PIN]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert reqs["requires_python"] == project["requires-python"] == ">=3.11,<3.12"
 
 
 def test_vendored_retarget_works_as_a_subpackage(

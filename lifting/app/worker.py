@@ -43,6 +43,14 @@ DEVICES = ("auto", "cpu", "cuda")
 STAGES = ("detect", "lift", "save")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 _PACKAGES = ("numpy", "torch", "opencv-python-headless", "mediapipe", "safetensors", "scipy")
+# (module, package) of everything the engine imports when it works.
+_IMPORTS = (
+    ("numpy", "numpy"),
+    ("cv2", "opencv-python-headless"),
+    ("mediapipe", "mediapipe"),
+    ("safetensors", "safetensors"),
+    ("scipy", "scipy"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +176,18 @@ def cmd_check(args: argparse.Namespace, emit: Emitter) -> int:
         raise MocapError(
             "the engine has no PyTorch; install the engine again from the add-on's preferences."
         ) from None
+    # Every package the engine runs is imported here, so a broken install is found by Check Engine, not by the
+    # first Video to Animation.
+    for module, package in _IMPORTS:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            emit.event("check", **info, device=None)
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            raise MocapError(
+                f"the engine's {package} cannot be imported ({reason}); install the engine again from the "
+                "add-on's preferences."
+            ) from None
     cuda = bool(torch.cuda.is_available())
     info["torch_cuda"] = torch.version.cuda
     info["cuda_available"] = cuda

@@ -437,3 +437,90 @@ def test_checkpoint_precheck_without_torch(tmp_path: Path) -> None:
     assert engine.fov_from_focal(18.0, 36.0) == pytest.approx(90.0)
     assert engine.module_available(sys.executable, "json", engine.clean_env())
     assert not engine.module_available(sys.executable, "lifting.no_such_module", engine.clean_env())
+
+
+# -- Install Engine: why it cannot, or why it failed, in one sentence ----------------------------------------
+def test_an_engine_is_refused_up_front_on_a_python_without_its_wheels() -> None:
+    engine = addon_module("engine")
+    assert engine.python_problem(">=3.11,<3.12", (3, 11)) is None
+    problem = engine.python_problem(">=3.11,<3.12", (3, 13))
+    assert problem is not None and problem.startswith("this Blender runs Python 3.13")
+    assert "My Own Python" in problem and "Blender 4.2 to 5.0" in problem
+    assert engine.python_problem(">=3.11,<3.12", (3, 10)) is not None
+    assert engine.python_problem("", (3, 13)) is None  # an add-on built before the field existed
+
+
+@pytest.mark.parametrize(
+    ("output", "cause"),
+    [
+        (
+            "Looking in indexes: https://download.pytorch.org/whl/cpu\nWARNING: Retrying (Retry(total=4)) after "
+            "connection broken by 'NewConnectionError(...: Failed to establish a new connection: [Errno -3] "
+            "Temporary failure in name resolution')'\nERROR: Could not find a version that satisfies the "
+            "requirement torch==2.13.0 (from versions: none)\nERROR: No matching distribution found for torch==2.13.0",
+            "the package index could not be reached: check the network connection",
+        ),
+        (
+            "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device",
+            "the disk is full",
+        ),
+        (
+            "ERROR: Could not find a version that satisfies the requirement mediapipe==0.10.21 (from versions: 0.10.30)"
+            "\nERROR: No matching distribution found for mediapipe==0.10.21",
+            "pip found no mediapipe==0.10.21 for Python",
+        ),
+        (
+            "Collecting x\nERROR: pip's own message about something else",
+            "pip's own message about something else",
+        ),
+        ("nothing pip would say", None),
+    ],
+)
+def test_pip_failures_are_named(output: str, cause: str | None) -> None:
+    found = addon_module("engine").pip_failure_cause(output)
+    assert (found is None) if cause is None else (found is not None and found.startswith(cause)), found
+
+
+def test_a_failed_install_step_names_pips_cause_and_the_log_once(tmp_path: Path) -> None:
+    engine = addon_module("engine")
+    log = tmp_path / "engine-install.log"
+    log.write_text("an earlier step's ERROR: not this one\n")
+    fail = (
+        "import sys; print('Collecting mediapipe==0.10.21', flush=True); "
+        "print('ERROR: No matching distribution found for mediapipe==0.10.21', file=sys.stderr); sys.exit(1)"
+    )
+    steps = [Step("Installing MediaPipe", (sys.executable, "-c", fail))]
+    seq = JobSequence(steps, log_path=log, explain=engine.pip_failure_cause)
+    seq.start()
+    outcome = None
+    for _ in range(600):
+        outcome = seq.step()
+        if outcome is not None:
+            break
+        time.sleep(0.05)
+    assert outcome is not None and outcome.status == "error"
+    version = ".".join(map(str, sys.version_info[:2]))
+    assert outcome.message == (
+        f"Installing MediaPipe failed: pip found no mediapipe==0.10.21 for Python {version} on this platform "
+        f"(log: {log})."
+    )
+    assert outcome.message.count(str(log)) == 1
+
+
+def test_check_imports_every_engine_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def broken(name: str, *args: Any) -> Any:
+        if name == "mediapipe":
+            raise ImportError("libGL.so.1: cannot open shared object file")
+        return real(name, *args)
+
+    monkeypatch.setattr(worker.importlib, "import_module", broken)
+    code, events = run_main(["check", "--device", "cpu"])
+    assert code == 2 and events[-1]["event"] == "error"
+    assert events[-1]["message"] == (
+        "the engine's mediapipe cannot be imported (ImportError: libGL.so.1: cannot open shared object file); "
+        "install the engine again from the add-on's preferences."
+    )

@@ -129,6 +129,35 @@ def test_cancel_kills_the_engine_and_changes_nothing(
     assert fingerprint() == before
 
 
+def test_a_dropped_modal_task_stops_its_engine_and_clears_running(
+    fake_engine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blender calls an operator's cancel() when it drops a running modal one (its window closed, another file
+    loaded): the engine process stops and the next task may start."""
+    import types
+
+    setup_scene(SAMPLE_VIDEO)
+    monkeypatch.setenv("VIDEO_MOCAP_FAKE", "hang")
+    tasks = importlib.import_module(ADDON_MODULE + ".tasks")
+    operators = importlib.import_module(ADDON_MODULE + ".operators")
+    before = fingerprint()
+    task = tasks.LiftTask(apply=True)
+    task.start(bpy.context)
+    status = bpy.context.window_manager.video_mocap_status
+    status.running = True
+    end = time.monotonic() + 60
+    while task.fraction == 0.0 and time.monotonic() < end:
+        assert task.step(bpy.context) is None
+        time.sleep(0.02)
+    op = types.SimpleNamespace(_task=task, _timer=None)
+    op._cleanup = lambda context: operators._TaskOperator._cleanup(op, context)
+    operators.MOCAP_OT_video_to_animation.cancel(op, bpy.context)
+    assert not status.running and status.message.startswith("Cancelled: Blender stopped the task")
+    task.job.wait(timeout=30)
+    assert task.job.returncode is not None and task.job.returncode != 0  # the engine process was stopped
+    assert not task.out.exists() and fingerprint() == before
+
+
 def test_lift_options_reach_the_engine_command(fake_engine: Path) -> None:
     setup_scene(SAMPLE_VIDEO)
     tasks = importlib.import_module(ADDON_MODULE + ".tasks")
