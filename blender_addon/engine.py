@@ -129,6 +129,29 @@ def pip_failure_cause(output: str) -> str | None:
     return errors[-1] if errors else None
 
 
+def relocate_venv(venv: str | os.PathLike[str], built_at: str | os.PathLike[str]) -> list[Path]:
+    """A virtual environment built at `built_at` and renamed to `venv`: its scripts (pip, activate, torchrun...)
+    name the interpreter and folder by their full path, so every text file of its scripts folder and
+    `pyvenv.cfg` get the new path. Returns the files rewritten. (Windows' .exe launchers are left alone: the
+    add-on runs `python -m` only.)"""
+    root, old, new = Path(venv), str(Path(built_at)), str(Path(venv))
+    scripts = root / ("Scripts" if os.name == "nt" else "bin")
+    changed: list[Path] = []
+    for path in [root / "pyvenv.cfg", *(sorted(scripts.iterdir()) if scripts.is_dir() else [])]:
+        if path.is_symlink() or not path.is_file() or path.suffix == ".exe":
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # a binary file
+        if old in text:
+            mode = path.stat().st_mode
+            path.write_text(text.replace(old, new), encoding="utf-8")
+            path.chmod(mode)
+            changed.append(path)
+    return changed
+
+
 def venv_python(venv: str | os.PathLike[str]) -> Path:
     """The interpreter of a virtual environment on this platform."""
     root = Path(venv)

@@ -26,6 +26,7 @@ from .engine import (
     module_available,
     pip_failure_cause,
     python_problem,
+    relocate_venv,
     venv_python,
     worker_env,
 )
@@ -411,6 +412,7 @@ class InstallTask:
         if venv.exists():
             venv.rename(old)
         self.tmp.rename(venv)
+        relocate_venv(venv, self.tmp)  # its scripts named the temporary folder
         _remove_tree(old)
         prefs = preferences(context)
         prefs.engine_source = "MANAGED"

@@ -524,3 +524,23 @@ def test_check_imports_every_engine_package(monkeypatch: pytest.MonkeyPatch) -> 
         "the engine's mediapipe cannot be imported (ImportError: libGL.so.1: cannot open shared object file); "
         "install the engine again from the add-on's preferences."
     )
+
+
+def test_a_renamed_engine_environment_has_working_scripts(tmp_path: Path) -> None:
+    import venv
+
+    engine = addon_module("engine")
+    built = tmp_path / "engine-venv.tmp"
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(built)
+    scripts = built / "bin"
+    (scripts / "tool").write_text(f"#!{scripts / 'python'}\nprint('ok')\n")
+    (scripts / "tool").chmod(0o755)
+    final = tmp_path / "engine-venv"
+    built.rename(final)
+    changed = engine.relocate_venv(final, built)
+    assert {p.name for p in changed} >= {"tool", "activate"}
+    for path in changed:
+        assert str(built) not in path.read_text() and str(final) in path.read_text()
+    assert (final / "bin" / "tool").stat().st_mode & 0o111  # still executable
+    proc = subprocess.run([str(final / "bin" / "tool")], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok"
