@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,22 @@ def _create_temp(folder: Path, name: str, suffix: str) -> Path:
         os.close(fd)
         return tmp
     raise FileExistsError(f"could not create a temporary file beside {folder / name}")
+
+
+def folder_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why files cannot be written into `folder` (None when they can): it is a file, it cannot be made, or a
+    file cannot be created in it (permission bits alone do not tell, e.g. under /proc). Creates the folder and
+    removes the file it tries."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        return "it is a file, not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _is_temp_of(path: Path, target: Path) -> bool:

@@ -63,9 +63,9 @@ from lifting.app.options import (
     DEFAULT_FORMAT,
     ArgumentParser,
     ConvertOptions,
-    UsageError,
     check_folder,
     check_output_file,
+    check_smooth,
     check_workers,
     parse_frames,
     parse_point,
@@ -175,8 +175,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     preview video when lifting.app.preview exists), on the bundled sample clip."""
     video = Path(args.video) if args.video else SAMPLE_CLIP if SAMPLE_CLIP.is_file() else SAMPLE_EXCERPT
     # Everything that can be checked, before the detection.
-    if not 0.0 <= args.smooth <= 1.0:
-        raise UsageError(f"--smooth must be between 0 and 1, got {args.smooth:g}.")
+    check_smooth(args.smooth)
     resolve_device(args.device)
     weights = check_weights(args.weights)
     out = Path(args.out)

@@ -31,6 +31,7 @@ from lifting.app.options import (
     ConvertOptions,
     UsageError,
     check_folder,
+    check_smooth,
     check_workers,
     parse_frames,
     parse_point,
@@ -147,8 +148,7 @@ def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
         focal_px = None if args.focal is None else check_focal_px(args.focal)
     except MocapError as exc:
         raise UsageError(str(exc)) from None
-    if not 0.0 <= args.smooth <= 1.0:
-        raise UsageError(f"--smooth must be between 0 and 1, got {args.smooth:g}.")
+    check_smooth(args.smooth)
     check_workers(args.workers)
     rig: Path | None = None
     if args.rig is not None and args.rig != "ours":

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 from lifting.errors import MocapError
+from retarget.atomic_write import folder_problem
 
 DEFAULT_FORMAT = "bvh"
 
@@ -84,6 +84,13 @@ def parse_point(text: str | None) -> tuple[float, float] | None:
     return x, y
 
 
+def check_smooth(smooth: float) -> float:
+    """`--smooth`: the smoothing strength, 0..1."""
+    if not 0.0 <= smooth <= 1.0:
+        raise UsageError(f"--smooth must be between 0 and 1, got {smooth:g}.")
+    return float(smooth)
+
+
 def check_workers(workers: int | None) -> int | None:
     """`--workers`: None (one per core) or 1 or more; more than the cores are capped, with a warning, by
     detection itself."""
@@ -97,15 +104,9 @@ def check_folder(folder: Path, what: str) -> None:
     alone do not tell, e.g. under /proc); a UsageError naming the user's folder otherwise."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"the {what} {str(folder)!r} is a file, not a folder.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UsageError(
-            f"cannot write into the {what} {str(folder)!r} ({reason}); choose another."
-        ) from None
+    reason = folder_problem(folder)
+    if reason is not None:
+        raise UsageError(f"cannot write into the {what} {str(folder)!r} ({reason}); choose another.")
 
 
 def check_output_file(path: Path, suffixes: tuple[str, ...], what: str) -> Path:

@@ -121,9 +121,8 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
     if args.fov is not None:
         check_fov_deg(args.fov)
     weights = None
-    if (
-        args.weights
-    ):  # validated before any detection, without loading its tensors; the shipped ones are tested
+    if args.weights:
+        # Validated before any detection, without loading its tensors; the shipped weights are tested.
         checkpoint = _engine("lifting.lift.checkpoint")
         weights = checkpoint.weights_stem(args.weights)
         checkpoint.check_checkpoint(weights)

@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.mediapipe_pose import DetectorSettings, fill_short_gaps, import_mediapipe
 from lifting.video2d.track import RawTrack, track_frames
 from lifting.video2d.tracking import TRACKER_VERSION, SubjectTracker, TrackingSettings
+from retarget.atomic_write import folder_problem
 
 DETECTOR_NAME = "mediapipe-pose"
 # MediaPipe's default detection threshold (0.5) misses small or backlit people for seconds at a time; the
@@ -227,19 +227,13 @@ def detect(
 
 
 def cache_problem(folder: Path, cache: Path) -> str | None:
-    """Why the keypoints cache cannot be used (None when it can): the folder cannot be made or written into,
-    or something that is not a file sits at the cache file's path. Creates the folder."""
-    try:
-        if folder.exists() and not folder.is_dir():
-            return "it is a file, not a folder"
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        return exc.strerror or type(exc).__name__
-    if cache.exists() and not cache.is_file():
-        return f"{cache.name} is not a file"
-    return None
+    """Why the keypoints cache cannot be used (None when it can): the folder cannot be made or written into
+    (`retarget.atomic_write.folder_problem`), or something that is not a file sits at the cache file's path.
+    Creates the folder."""
+    problem = folder_problem(folder)
+    if problem is None and cache.exists() and not cache.is_file():
+        problem = f"{cache.name} is not a file"
+    return problem
 
 
 def check_subject(subject: tuple[float, float], width: int, height: int) -> None:

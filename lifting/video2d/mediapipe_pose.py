@@ -95,32 +95,23 @@ def native_log_path() -> Path:
     return cache_dir("logs") / "mediapipe.log"
 
 
-class NativeLogs:
-    """Sends what native code writes on the process's stderr (file descriptor 2) to `native_log_path()` (or
-    nowhere when it cannot be written) while inside `with logs:`; Python's own stderr output between those
-    moments (progress bars, warnings, errors) is untouched. MediaPipe and TFLite log a handful of lines on
-    every run (delegates, feedback tensors...) that `GLOG_minloglevel` does not silence."""
+class NativeLogFile:
+    """The open log file for what native code writes on stderr (`native_log_path()`, or nowhere when it cannot
+    be written)."""
 
     def __init__(self) -> None:
-        self.fd: int
         try:
             path = native_log_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         except OSError:
             self.fd = os.open(os.devnull, os.O_WRONLY)
-        self._saved: list[int] = []
 
-    def __enter__(self) -> NativeLogs:
+    def take_over_stderr(self) -> None:
+        """Point this process's stderr (file descriptor 2) at the log for good: for a process that draws
+        nothing and reports through a queue (a parallel detection segment)."""
         sys.stderr.flush()
-        self._saved.append(os.dup(2))
         os.dup2(self.fd, 2)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        saved = self._saved.pop()
-        os.dup2(saved, 2)
-        os.close(saved)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -138,7 +129,7 @@ class NativeLogFilter:
     redirection around each call would miss them. `close()` puts stderr back."""
 
     def __init__(self) -> None:
-        self._logs = NativeLogs()
+        self._logs = NativeLogFile()
         sys.stderr.flush()
         self._stderr = os.dup(2)
         read, write = os.pipe()

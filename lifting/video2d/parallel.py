@@ -36,7 +36,7 @@ import numpy.typing as npt
 from lifting.errors import MocapError
 from lifting.progress import Cancelled, Progress
 from lifting.video2d import video as videoio
-from lifting.video2d.mediapipe_pose import DetectorSettings, NativeLogs
+from lifting.video2d.mediapipe_pose import DetectorSettings, NativeLogFile
 from lifting.video2d.track import CANCELLED, RawTrack, track_frames
 from lifting.video2d.tracking import HIPS, SubjectState, SubjectTracker, TrackingSettings, centre_and_scale
 
@@ -97,7 +97,7 @@ def _worker(
     """One segment in a spawned process; reports ("progress", i, n), ("done", i, RawTrack), ("cancelled", i,
     None), ("error", i, message) or ("crash", i, traceback) on `results`. The process reports only through
     `results`, so everything native code writes on its stderr goes to MediaPipe's log file."""
-    NativeLogs().__enter__()  # for the life of this process (it draws nothing and ends with the segment)
+    NativeLogFile().take_over_stderr()
     try:
         import cv2
 
