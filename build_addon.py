@@ -46,8 +46,6 @@ from retarget.atomic_write import atomic_write  # standard library only, like th
 ROOT = Path(__file__).resolve().parent
 ADDON_DIR = "blender_addon"
 MANIFEST = "blender_manifest.toml"
-# mediapipe is installed with --no-deps (see dev.py): its opencv-contrib dependency clashes with headless.
-MEDIAPIPE_PIN = "mediapipe==0.10.21"
 VENDORED = "retarget"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
@@ -160,7 +158,8 @@ def worker_requirements(pyproject: dict[str, object]) -> dict[str, object]:
     return {
         "torch": torch[0],
         "packages": [p for p in pins if p not in torch],
-        "no_deps": [MEDIAPIPE_PIN],
+        # mediapipe, installed with --no-deps (see pyproject.toml): its opencv-contrib dependency clashes with headless.
+        "no_deps": list(pyproject["tool"]["video-mocap"]["no-deps"]),  # type: ignore[index]
         # The Pythons these pins have wheels for (pyproject.toml's requires-python): the add-on refuses to build
         # an engine with any other Python before downloading anything.
         "requires_python": str(project["requires-python"]),
@@ -246,7 +245,14 @@ def collect(root: Path, include_weights: bool = True) -> dict[str, bytes]:
         entries[f"engine/lifting/{rel.as_posix()}"] = path.read_bytes()
     reqs = worker_requirements(load_pyproject(root))
     entries["engine/requirements.json"] = (json.dumps(reqs, indent=2) + "\n").encode("utf-8")
-    for needed in (MANIFEST, "__init__.py", "engine/lifting/app/worker.py", f"{VENDORED}/pipeline.py"):
+    needed_files = (
+        MANIFEST,
+        "__init__.py",
+        "engine/lifting/app/worker.py",
+        "engine/lifting/video2d/models/pose_landmarker_full.task",
+        f"{VENDORED}/pipeline.py",
+    )
+    for needed in needed_files:
         if needed not in entries:
             raise BuildError(f"the add-on would lack {needed}")
     return entries

@@ -6,8 +6,9 @@
     python3.11 dev.py setup    # only (re)create the environment
 
 The environment is a virtual environment in `.venv/` with the project installed in editable mode with its
-`worker`, `dev` and `blender` (bpy 5.0.1) extras, plus `mediapipe==0.10.21` installed with `--no-deps` (its
-opencv-contrib-python dependency clashes with opencv-python-headless: both write `cv2/`). A second, small one in
+`worker`, `dev` and `blender` (bpy 5.0.1) extras, plus pyproject.toml's `[tool.video-mocap] no-deps` (mediapipe)
+installed with `--no-deps` (its opencv-contrib-python dependency clashes with opencv-python-headless: both write
+`cv2/`). A second, small one in
 `.venv-bpy45/` holds Blender 4.5 LTS as a module, so tests/blender/ runs against both Blenders. Set-up is
 skipped when the environments were made from the same pyproject.toml and this file. Only the standard library
 is used here, so it runs before anything is installed.
@@ -20,6 +21,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -27,7 +29,6 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_BPY45 = ROOT / ".venv-bpy45"
 STAMP = VENV / "video-mocap-setup.sha256"
-MEDIAPIPE_PIN = "mediapipe==0.10.21"
 EXTRAS = "worker,dev,blender"
 # Blender 4.5 LTS as a module, for tests/blender/ (the main environment has Blender 5.0).
 BPY45_REQUIREMENTS = ["bpy==4.5.15", "numpy==1.26.4", "pytest==9.2.0"]
@@ -39,6 +40,12 @@ def venv_python(venv_dir: Path = VENV) -> Path:
     if os.name == "nt":
         return venv_dir / "Scripts" / "python.exe"
     return venv_dir / "bin" / "python"
+
+
+def no_deps_pins(root: Path = ROOT) -> list[str]:
+    """pyproject.toml's `[tool.video-mocap] no-deps`: the packages installed with --no-deps (mediapipe)."""
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    return list(project["tool"]["video-mocap"]["no-deps"])
 
 
 def setup_fingerprint() -> str:
@@ -79,7 +86,7 @@ def setup(force: bool = False) -> Path:
     make_venv(VENV, force)
     pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
     run([*pip, "install", "--quiet", "-e", f".[{EXTRAS}]"])
-    run([*pip, "install", "--quiet", "--no-deps", MEDIAPIPE_PIN])
+    run([*pip, "install", "--quiet", "--no-deps", *no_deps_pins()])
     bpy45 = venv_python(VENV_BPY45)
     make_venv(VENV_BPY45, force)
     run([str(bpy45), "-m", "pip", "--disable-pip-version-check", "install", "--quiet", *BPY45_REQUIREMENTS])

@@ -3,7 +3,10 @@
 
     .venv/bin/python bench/measure_jitter.py [--video ../shared/data/video/sports2d_demo.mp4] [--window 9]
 
-Runs mediapipe==0.10.21 `mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1)` on every frame.
+Runs MediaPipe's pose landmarker in video mode (`lifting.video2d.track.MediaPipePose` with the default
+`DetectorSettings`, no subject tracker) on every frame. (The numbers in `views.py` were measured with
+mediapipe==0.10.21's legacy `mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1)`: the same
+models; docs/DESIGN.md, "The detector", compares the two.)
 Jitter is the part of each landmark track that a smooth motion cannot explain: the residual of a cubic
 Savitzky–Golay fit over `--window` frames, divided by sqrt(1 - h0) (h0 = the filter's centre weight, so white
 noise of standard deviation s gives s back), measured robustly (1.4826 × median absolute residual, so the
@@ -37,33 +40,31 @@ from lifting.skeleton import BLAZEPOSE
 def run_mediapipe(
     video: Path,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_], tuple[int, int]]:
-    """Pixels (T, 33, 2), visibility (T, 33), detected (T,), (width, height)."""
+    """Pixels (T, 33, 2) (NaN where nobody was found), visibility (T, 33), detected (T,), (width, height)."""
     import cv2
-    import mediapipe as mp
 
-    cap = cv2.VideoCapture(str(video))
-    if not cap.isOpened():
-        raise SystemExit(f"cannot open {video}")
+    from lifting.video2d import video as videoio
+    from lifting.video2d.mediapipe_pose import DetectorSettings
+    from lifting.video2d.track import MediaPipePose
+
     pts, vis, det = [], [], []
     size = (0, 0)
-    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as pose:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            h, w = frame.shape[:2]
+    pose = MediaPipePose(DetectorSettings())
+    try:
+        for frame in videoio.frames(video):
+            h, w = frame.image.shape[:2]
             size = (w, h)
-            res = pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            if res.pose_landmarks is None:
+            found = pose.track(cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB), frame.time)
+            if found is None:
                 pts.append(np.full((33, 2), np.nan))
                 vis.append(np.zeros(33))
                 det.append(False)
                 continue
-            lm = res.pose_landmarks.landmark
-            pts.append(np.array([[p.x * w, p.y * h] for p in lm]))
-            vis.append(np.array([p.visibility for p in lm]))
+            pts.append(found.keypoints)
+            vis.append(found.visibility)
             det.append(True)
-    cap.release()
+    finally:
+        pose.close()
     return np.array(pts), np.array(vis), np.array(det), size
 
 

@@ -95,20 +95,24 @@ def default_cache() -> Path:
 
 
 def count_mediapipe(mp: Any) -> dict[str, float]:
-    """Count MediaPipe Pose passes and the time spent in them (the same wrapper on both sides)."""
+    """Count MediaPipe pose passes (video and image mode) and the time spent in them (the same wrapper on both
+    sides)."""
     stats = {"calls": 0.0, "seconds": 0.0}
-    pose_class = mp.solutions.pose.Pose
-    original = pose_class.process
+    pose_class = mp.tasks.vision.PoseLandmarker
 
-    def process(self: Any, image: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return original(self, image)
-        finally:
-            stats["calls"] += 1
-            stats["seconds"] += time.perf_counter() - t
+    def counted(original: Any) -> Any:
+        def run(self: Any, *args: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return original(self, *args)
+            finally:
+                stats["calls"] += 1
+                stats["seconds"] += time.perf_counter() - t
 
-    pose_class.process = process
+        return run
+
+    pose_class.detect_for_video = counted(pose_class.detect_for_video)
+    pose_class.detect = counted(pose_class.detect)
     return stats
 
 

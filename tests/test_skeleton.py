@@ -30,8 +30,8 @@ def test_blazepose_layout_matches_mediapipe_order() -> None:
 
 
 def test_blazepose_names_match_the_installed_mediapipe() -> None:
-    pose = pytest.importorskip("mediapipe.python.solutions.pose")
-    assert tuple(lm.name.lower() for lm in pose.PoseLandmark) == BLAZEPOSE.names
+    vision = pytest.importorskip("mediapipe.tasks.python.vision")
+    assert tuple(lm.name.lower() for lm in vision.PoseLandmark) == BLAZEPOSE.names
 
 
 def test_output_skeleton_contains_the_contract_joints_and_is_a_tree() -> None:

@@ -64,7 +64,7 @@ CONTACT: Colour = (80, 230, 80)
 WARNING: Colour = (60, 60, 235)
 TEXT: Colour = (255, 255, 255)
 
-# MediaPipe Pose's landmark connections (mediapipe.solutions.pose.POSE_CONNECTIONS), BlazePose indices.
+# MediaPipe Pose's landmark connections (mediapipe.tasks.python.vision.PoseLandmarksConnections), BlazePose indices.
 BLAZEPOSE_CONNECTIONS: tuple[tuple[int, int], ...] = (
     (0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (9, 10),
     (11, 12), (11, 13), (13, 15), (15, 17), (15, 19), (15, 21), (17, 19),

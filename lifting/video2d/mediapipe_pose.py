@@ -1,9 +1,11 @@
 """MediaPipe Pose settings and helpers shared by detection (`lifting.video2d.detect`) and its tracker.
 
-MediaPipe's pose solution (`mediapipe==0.10.21`, `model_complexity=1`: the only model that ships inside the
-wheel) returns one person per frame; choosing and following one subject is `lifting.video2d.tracking`'s job. Here: the
-settings that change the detector's output (part of the cache key), the lazy MediaPipe import, and the filling
-of short gaps by linear interpolation with low visibility (longer gaps stay marked).
+MediaPipe's pose landmarker (the Tasks API of `mediapipe` 1.2, a wheel for any Python 3) runs BlazePose's full
+model from the bundle that ships in this package (`POSE_MODEL`, made from the 0.10.21 wheel's models by
+`tools/make_pose_model.py`; newer wheels ship no models). We ask it for one person per frame; choosing and
+following one subject is `lifting.video2d.tracking`'s job. Here: the settings that change the detector's output
+(part of the cache key), the lazy MediaPipe import, the model, and the filling of short gaps by linear
+interpolation with low visibility (longer gaps stay marked).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class DetectorSettings:
     interpolated_visibility: visibility factor on filled frames. `lifting.video2d.detect.DEFAULT_SETTINGS` lowers
     min_detection_confidence to 0.3, which small, backlit people need."""
 
-    model_complexity: int = 1
+    model_complexity: int = 1  # 1: BlazePose full, the model in `POSE_MODEL`
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     max_gap_s: float = 0.5
@@ -60,6 +62,19 @@ def import_mediapipe() -> Any:
             "MediaPipe is not installed in this environment; run `python3.11 dev.py setup` or install the engine."
         ) from None
     return mp
+
+
+POSE_MODEL = Path(__file__).resolve().parent / "models" / "pose_landmarker_full.task"
+
+
+def load_pose_model(path: Path = POSE_MODEL) -> bytes:
+    """The pose model bundle's bytes (`POSE_MODEL`: BlazePose's detector and full landmark model)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise MocapError(
+            f"The pose model {path} cannot be read ({exc.strerror or exc}); reinstall the add-on or the package."
+        ) from None
 
 
 def mediapipe_version() -> str:

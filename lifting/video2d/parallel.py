@@ -10,7 +10,8 @@ and are then dropped.
 
 Stitching checks every boundary: the overlap frames must be the same video frames with the same timestamps,
 and the subject's hip centre in them must agree with the previous segment's (median distance under half a
-torso length). A segment that fails is detected again here, continuing the previous segment's subject state,
+torso length); a worker that found nobody in overlap frames where the previous segment saw the subject fails
+too (it may find them only much later). A segment that fails is detected again here, continuing the previous segment's subject state,
 so the result never switches person at a boundary. Gap filling runs afterwards on the whole clip, as in a
 single-process run. Each worker decodes with one FFmpeg thread, so N workers use about N cores.
 
@@ -153,8 +154,10 @@ def same_subject(before: RawTrack, after: RawTrack, tracking: TrackingSettings, 
         gap = np.linalg.norm(hips_b[both] - hips_a[both], axis=1)
         return bool(np.median(gap) <= 0.5 * scale)
     seen_b, seen_a = np.flatnonzero(before.detected), np.flatnonzero(after.detected)
-    if len(seen_b) == 0 or len(seen_a) == 0:
+    if len(seen_b) == 0:
         return True  # nothing to compare: both chose by the same rule
+    if len(seen_a) == 0:
+        return False  # the previous segment sees the subject here, this one has not found them yet
     i, j = seen_b[-1], seen_a[0]
     dt = abs(float(after.timestamps[j] - before.timestamps[i]))
     limit = scale * (tracking.jump_margin + tracking.max_speed * dt)

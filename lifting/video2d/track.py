@@ -18,7 +18,13 @@ import numpy.typing as npt
 from lifting.errors import MocapError
 from lifting.progress import Cancelled
 from lifting.video2d import video as videoio
-from lifting.video2d.mediapipe_pose import DetectorSettings, NativeLogFilter, PoseResult, import_mediapipe
+from lifting.video2d.mediapipe_pose import (
+    DetectorSettings,
+    NativeLogFilter,
+    PoseResult,
+    import_mediapipe,
+    load_pose_model,
+)
 from lifting.video2d.tracking import Box, SubjectState, SubjectTracker, TrackingSettings
 
 OFF_IMAGE_VISIBILITY = 0.1
@@ -26,54 +32,77 @@ CANCELLED = "Detection was cancelled."
 
 
 class MediaPipePose:
-    """MediaPipe Pose as a `tracking.PoseEstimator`: a tracking-mode instance (with landmark smoothing) and a
-    single-image instance, both `model_complexity` from the settings; landmarks returned in pixels."""
+    """MediaPipe's pose landmarker (Tasks API, `POSE_MODEL`) as a `tracking.PoseEstimator`: a video-mode
+    instance (tracking from the previous frame's landmarks, with landmark smoothing) and an image-mode instance
+    for single images; landmarks returned in pixels."""
 
     def __init__(self, settings: DetectorSettings) -> None:
         if settings.model_complexity != 1:
             raise MocapError(
-                "Only model_complexity=1 ships inside mediapipe 0.10.21 (the others download at run time); use 1."
+                "Only the full pose model (model_complexity=1) ships with the detector; use 1."
             )
-        mp = import_mediapipe()
-        common = {
-            "model_complexity": settings.model_complexity,
-            "min_detection_confidence": settings.min_detection_confidence,
-        }
+        self._settings = settings
+        self._mp = import_mediapipe()
+        self._model = load_pose_model()
         self._logs = NativeLogFilter()
+        self._tracking: Any = None
+        self._last_ms = -1
         try:
-            self._tracking = mp.solutions.pose.Pose(
-                static_image_mode=False, min_tracking_confidence=settings.min_tracking_confidence, **common
-            )
-            self._single = mp.solutions.pose.Pose(static_image_mode=True, **common)
+            self._single = self._landmarker(video=False)
         except BaseException:
             self._logs.close()
             raise
 
+    def _landmarker(self, video: bool) -> Any:
+        vision = self._mp.tasks.vision
+        s = self._settings
+        options = vision.PoseLandmarkerOptions(
+            base_options=self._mp.tasks.BaseOptions(model_asset_buffer=self._model),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_poses=1,
+            min_pose_detection_confidence=s.min_detection_confidence,
+            min_pose_presence_confidence=s.min_tracking_confidence if video else s.min_detection_confidence,
+            min_tracking_confidence=s.min_tracking_confidence,
+        )
+        return vision.PoseLandmarker.create_from_options(options)
+
+    def _image(self, rgb: npt.NDArray[np.uint8]) -> Any:
+        return self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+
     @staticmethod
     def _pixels(result: Any, width: int, height: int, x0: int = 0, y0: int = 0) -> PoseResult | None:
-        if result.pose_landmarks is None:
+        if not result.pose_landmarks:
             return None
-        lm = result.pose_landmarks.landmark
+        lm = result.pose_landmarks[0]
         xy = np.array([[p.x * width + x0, p.y * height + y0] for p in lm], dtype=np.float64)
-        vis = np.clip(np.array([p.visibility for p in lm], dtype=np.float64), 0.0, 1.0)
+        vis = np.clip(np.array([p.visibility or 0.0 for p in lm], dtype=np.float64), 0.0, 1.0)
         return PoseResult(xy, vis)
 
-    def track(self, rgb: npt.NDArray[np.uint8]) -> PoseResult | None:
+    def track(self, rgb: npt.NDArray[np.uint8], time: float) -> PoseResult | None:
+        if self._tracking is None:
+            self._tracking = self._landmarker(video=True)
+            self._last_ms = -1
+        # The video mode needs strictly increasing whole milliseconds.
+        ms = max(round(time * 1000.0), self._last_ms + 1)
+        self._last_ms = ms
         h, w = rgb.shape[:2]
-        return self._pixels(self._tracking.process(rgb), w, h)
+        return self._pixels(self._tracking.detect_for_video(self._image(rgb), ms), w, h)
 
     def detect(self, rgb: npt.NDArray[np.uint8], window: Box) -> PoseResult | None:
         x0, y0, x1, y1 = window
         if x1 - x0 < 16 or y1 - y0 < 16:
             return None
-        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-        return self._pixels(self._single.process(crop), x1 - x0, y1 - y0, x0, y0)
+        crop = rgb[y0:y1, x0:x1]
+        return self._pixels(self._single.detect(self._image(crop)), x1 - x0, y1 - y0, x0, y0)
 
     def reset_tracking(self) -> None:
-        self._tracking.reset()
+        # The Tasks API has no reset: a new video-mode landmarker (about 0.1 s) starts at the next frame.
+        if self._tracking is not None:
+            self._tracking.close()
+            self._tracking = None
 
     def close(self) -> None:
-        self._tracking.close()
+        self.reset_tracking()
         self._single.close()
         self._logs.close()
 

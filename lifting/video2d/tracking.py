@@ -75,8 +75,9 @@ _PART_BINS = int(np.prod(_HIST_BINS))
 class PoseEstimator(Protocol):
     """A one-person pose estimator working in full-frame pixel coordinates."""
 
-    def track(self, rgb: ImageU8) -> PoseResult | None:
-        """Video (tracking) mode on the whole RGB image (H, W, 3); None when nobody is found."""
+    def track(self, rgb: ImageU8, time: float) -> PoseResult | None:
+        """Video (tracking) mode on the whole RGB image (H, W, 3) at `time` seconds (increasing between
+        resets); None when nobody is found."""
 
     def detect(self, rgb: ImageU8, window: Box) -> PoseResult | None:
         """Single-image mode on `rgb[y0:y1, x0:x1]`; keypoints in full-frame pixels."""
@@ -534,9 +535,9 @@ class SubjectTracker:
             if time - d.time <= 0.5 and not boxes_overlap(d.box, subject_box):
                 mask_inside(image, clip_box(d.box, self.width, self.height))
 
-    def _track(self, rgb: ImageU8) -> PoseResult | None:
+    def _track(self, rgb: ImageU8, time: float) -> PoseResult | None:
         """The tracking pass; a broken pose is dropped and the tracking state reset (it would persist)."""
-        found = self.estimator.track(rgb)
+        found = self.estimator.track(rgb, time)
         if found is not None and not plausible_pose(found):
             self.estimator.reset_tracking()
             return None
@@ -548,7 +549,7 @@ class SubjectTracker:
         """The tracking pass on `rgb` and its check: (the subject when accepted, else None; whether someone
         was found and refused, who is then remembered as a distractor and blacked out of `rgb`, so the
         searches that may follow look past them)."""
-        found = self._track(rgb)
+        found = self._track(rgb, time)
         if found is None:
             return None, False
         ok, desc = self._check(found, bgr, time, lost)

@@ -59,6 +59,8 @@ def test_boundary_check_accepts_the_same_person_and_refuses_another() -> None:
         track([300, 301, None, None], 40), track([None, None, 900, 902], 40), cfg, 100.0
     )
     assert parallel.same_subject(track([None] * 4, 40), track([None, 500, 501, 502], 40), cfg, 100.0)
+    # The worker found nobody where the previous segment saw the subject: it has not acquired them yet.
+    assert not parallel.same_subject(track([300, 301, 302, 303], 40), track([None] * 4, 40), cfg, 100.0)
 
 
 def test_raw_track_slicing_and_concatenation() -> None:

@@ -123,7 +123,7 @@ class FakePose:
             return None
         return pose
 
-    def track(self, rgb: np.ndarray) -> PoseResult | None:
+    def track(self, rgb: np.ndarray, time: float) -> PoseResult | None:
         self.calls["track"] += 1
         if self.current is not None and self._visible(rgb, self.current) is not None:
             mine = landmark_box(self.people[self.current].pose(self.t))  # type: ignore[arg-type]
