@@ -9,7 +9,9 @@ The environment is a virtual environment in `.venv/` with the project installed 
 `worker`, `dev` and `blender` (bpy 5.0.1) extras, plus pyproject.toml's `[tool.video-mocap] no-deps` (mediapipe)
 installed with `--no-deps` (its opencv-contrib-python dependency clashes with opencv-python-headless: both write
 `cv2/`). A second, small one in
-`.venv-bpy45/` holds Blender 4.5 LTS as a module, so tests/blender/ runs against both Blenders. Set-up is
+`.venv-bpy45/` holds Blender 4.5 LTS as a module, so tests/blender/ runs against both Blenders. A third, in
+`.venv-py313/`, is an engine for Python 3.13 (the Python of Blender 5.1 and newer) without torch: the worker's
+pins as pip resolves them there (numpy 2), so tests/video2d/test_python313.py detects on it. Set-up is
 skipped when the environments were made from the same pyproject.toml and this file. Only the standard library
 is used here, so it runs before anything is installed.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -28,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_BPY45 = ROOT / ".venv-bpy45"
+VENV_PY313 = ROOT / ".venv-py313"
 STAMP = VENV / "video-mocap-setup.sha256"
 EXTRAS = "worker,dev,blender"
 # Blender 4.5 LTS as a module, for tests/blender/ (the main environment has Blender 5.0).
@@ -46,6 +50,28 @@ def no_deps_pins(root: Path = ROOT) -> list[str]:
     """pyproject.toml's `[tool.video-mocap] no-deps`: the packages installed with --no-deps (mediapipe)."""
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     return list(project["tool"]["video-mocap"]["no-deps"])
+
+
+def find_python313() -> Path | None:
+    """A Python 3.13 interpreter: `python3.13` on PATH when it runs (a pyenv shim may not), else pyenv's."""
+    candidates = [Path(p) for p in [shutil.which("python3.13")] if p]
+    candidates += sorted(Path.home().glob(".pyenv/versions/3.13*/bin/python3.13"), reverse=True)
+    for python in candidates:
+        probe = subprocess.run(
+            [str(python), "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.stdout.strip() == "True":
+            return python
+    return None
+
+
+def py313_requirements(root: Path = ROOT) -> list[str]:
+    """The worker extra without torch (a CUDA build of several GB for Python 3.13 on PyPI)."""
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return [p for p in project["optional-dependencies"]["worker"] if not p.startswith("torch")]
 
 
 def setup_fingerprint() -> str:
@@ -90,6 +116,14 @@ def setup(force: bool = False) -> Path:
     bpy45 = venv_python(VENV_BPY45)
     make_venv(VENV_BPY45, force)
     run([str(bpy45), "-m", "pip", "--disable-pip-version-check", "install", "--quiet", *BPY45_REQUIREMENTS])
+    python313 = find_python313()
+    if python313 is None:
+        sys.exit("error: Python 3.13 is required for the engine tests of Blender 5.1+; install python3.13.")
+    if force or not venv_python(VENV_PY313).exists():
+        run([str(python313), "-m", "venv", "--clear", str(VENV_PY313)])
+    pip313 = [str(venv_python(VENV_PY313)), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
+    run([*pip313, *py313_requirements()])
+    run([*pip313, "--no-deps", *no_deps_pins()])
     STAMP.write_text(fingerprint + "\n")
     print("Environment ready.", flush=True)
     return python
@@ -100,8 +134,8 @@ def cmd_test(python: Path, pytest_args: list[str]) -> int:
     run([str(python), "-m", "ruff", "check", "."])
     run([str(python), "-m", "ruff", "format", "--check", "."])
     run([str(python), "-m", "mypy"])
-    # Blender tests must run, not skip, when set up by this script.
-    env = {**os.environ, "VIDEO_MOCAP_REQUIRE_BPY": "1"}
+    # Blender tests and the Python 3.13 engine tests must run, not skip, when set up by this script.
+    env = {**os.environ, "VIDEO_MOCAP_REQUIRE_BPY": "1", "VIDEO_MOCAP_REQUIRE_PY313": "1"}
     code = run_pytest([str(python), "-m", "pytest", *pytest_args], env)
     if code == 0 and not pytest_args:
         bpy45 = venv_python(VENV_BPY45)

@@ -8,12 +8,17 @@ runs with `PYTHONPATH=<add-on>/engine`, bytecode cached under the user folder.
 
 Installing: create the venv in a temporary folder, pip-install torch (the CUDA build when `nvidia-smi` finds an
 NVIDIA GPU, the CPU build otherwise), then the other pins, then the packages installed without their
-dependencies (mediapipe), run the worker's `check`, and only then rename the folder into place, so a cancelled
-or failed install never leaves a half-made engine behind.
+dependencies (mediapipe), run the worker's `check`, record what it was built from (`STAMP_FILE`: the hash of
+requirements.json and the Python version), and only then rename the folder into place, so a cancelled or failed
+install never leaves a half-made engine behind. An engine whose record matches the add-on's requirements and
+this Python, and whose check passes, is current: Install Engine then leaves it alone unless asked to repair it.
+pip runs with `--progress-bar raw` where the venv's pip has it (24.1 and newer), and `PipProgress` reads its
+output into the step's progress.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -22,7 +27,8 @@ import shutil
 import struct
 import subprocess
 import sys
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .worker_client import Step
@@ -30,6 +36,11 @@ from .worker_client import Step
 ENGINE_DIRNAME = "engine"
 VENV_DIRNAME = "engine-venv"
 REQUIREMENTS_FILE = "requirements.json"
+# The record an installed engine keeps of what it was built from (in the venv's root folder).
+STAMP_FILE = "video-mocap-engine.json"
+STAMP_FORMAT = 1
+# The first pip with `--progress-bar raw` (one "Progress X of Y" line on stdout every quarter of a second).
+PIP_RAW_PROGRESS = (24, 1)
 CHECKPOINT_FORMAT = "video-mocap-checkpoint"
 # PyTorch's own package indexes: the CPU build (Linux and Windows) and a CUDA build (Windows; on Linux the
 # plain PyPI wheel already is the CUDA build).
@@ -71,7 +82,7 @@ class Requirements:
 
 def python_problem(requires_python: str, version: tuple[int, int] = sys.version_info[:2]) -> str | None:
     """Why an engine cannot be built with a Python of `version` (None when it can): `requires_python` is a
-    specifier like ">=3.11,<3.12" (the comparisons >=, <, <=, >, ==, != on major.minor)."""
+    specifier like ">=3.11,<3.14" (the comparisons >=, <, <=, >, ==, != on major.minor)."""
     ops = {
         ">=": tuple.__ge__,
         "<=": tuple.__le__,
@@ -88,11 +99,53 @@ def python_problem(requires_python: str, version: tuple[int, int] = sys.version_
         if not ops[op](version, bound):
             have = ".".join(map(str, version))
             return (
-                f"this Blender runs Python {have}, and the engine's packages (MediaPipe 0.10.21 with its models, "
-                f"numpy 1.26) exist only for Python {requires_python}, so Install Engine cannot build it here; "
-                "point the add-on at a Python 3.11 environment with the engine's packages (My Own Python in the "
-                "add-on's preferences), or use Blender 4.2 to 5.0"
+                f"this Blender runs Python {have}, and the engine's packages have wheels only for Python "
+                f"{requires_python}, so Install Engine cannot build it here; point the add-on at a Python "
+                "environment with the engine's packages (My Own Python in the add-on's preferences), or use a "
+                "Blender whose Python is supported"
             )
+    return None
+
+
+# -- what an installed engine was built from -----------------------------------------------------------------
+def requirements_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of the add-on's requirements.json as it is (any change of a pin changes it)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise EngineError(
+            f"the add-on's engine requirements are unreadable ({exc}); reinstall the add-on."
+        ) from None
+
+
+def write_stamp(
+    venv: str | os.PathLike[str], digest: str, python: tuple[int, int] = sys.version_info[:2]
+) -> Path:
+    """Record in the venv what it was built from: the requirements' digest and the Python (major.minor)."""
+    path = Path(venv) / STAMP_FILE
+    record = {"format": STAMP_FORMAT, "requirements_sha256": digest, "python": ".".join(map(str, python))}
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def stamp_problem(
+    venv: str | os.PathLike[str], digest: str, python: tuple[int, int] = sys.version_info[:2]
+) -> str | None:
+    """Why the engine in `venv` is not the one this add-on would build (None when its record matches
+    `digest` and `python`), as a phrase that follows "reinstalled because"."""
+    try:
+        record = json.loads((Path(venv) / STAMP_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "the engine was installed by an earlier version of the add-on"
+    except (OSError, ValueError):
+        return "the engine's install record is unreadable"
+    if not isinstance(record, dict):
+        return "the engine's install record is unreadable"
+    have = ".".join(map(str, python))
+    if record.get("python") != have:
+        return f"the engine was built with Python {record.get('python')} and this Blender runs Python {have}"
+    if record.get("requirements_sha256") != digest:
+        return "the add-on's engine requirements changed"
     return None
 
 
@@ -127,6 +180,123 @@ def pip_failure_cause(output: str) -> str | None:
         return f"pip found no {missing[-1]} for Python {version} on this platform"
     errors = [line[len("ERROR:") :].strip() for line in output.splitlines() if line.startswith("ERROR:")]
     return errors[-1] if errors else None
+
+
+# -- pip's progress ----------------------------------------------------------------------------------------
+# pip names each file it fetches ("  Downloading torch-2.13.0-cp311-...whl (370.5 MB)", the full URL for an index
+# other than PyPI, "Using cached ...", "Resuming download ... (12.0 MB/370.5 MB)"); with --progress-bar raw it
+# then prints "Progress 120586240 of 370475008" lines; "Installing collected packages: a, b" starts the install.
+_PIP_FILE = re.compile(
+    r"^\s*(Downloading|Using cached|Resuming download) (\S+)(?: \((?:([\d.]+ \w+)/)?([\d.]+ \w+)\))?\s*$"
+)
+_PIP_BYTES = re.compile(r"^Progress (\d+) of (\d+)\s*$")
+_PIP_INSTALLING = re.compile(r"^Installing collected packages: (.+)$")
+_SIZE_UNITS = {"bytes": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9}
+# Share of a pip step the downloads take on the progress bar; unpacking and installing take the rest.
+PIP_DOWNLOAD_SHARE = 0.9
+
+
+def _size(text: str | None) -> int:
+    """Bytes of one of pip's sizes ("18.3 MB", "355 kB", "512 bytes"); 0 when there is none."""
+    if not text:
+        return 0
+    value, _, unit = text.partition(" ")
+    try:
+        return round(float(value) * _SIZE_UNITS[unit])
+    except (ValueError, KeyError):
+        return 0
+
+
+def _package(url: str) -> str:
+    """The package a wheel or sdist file (or its URL) belongs to: "torch" for ".../torch-2.13.0%2Bcpu-...whl"."""
+    name = urllib.parse.unquote(url.rsplit("/", 1)[-1])
+    return name.split("-", 1)[0].replace("_", "-")
+
+
+def _amount(done: int, total: int = 0) -> str:
+    """Bytes the way a person reads them, in the unit of the total: "120 of 370 MB", "2.5 of 8.6 MB",
+    "95 of 355 kB"; only "120 MB" when `total` is unknown (0)."""
+    scale = max(total, done)
+    if scale >= 10 * 10**6:
+        unit, div, places = "MB", 10**6, 0
+    elif scale >= 10**6:
+        unit, div, places = "MB", 10**6, 1
+    else:
+        unit, div, places = "kB", 10**3, 0
+    if total <= 0:
+        return f"{done / div:.{places}f} {unit}"
+    return f"{done / div:.{places}f} of {total / div:.{places}f} {unit}"
+
+
+@dataclass(frozen=True)
+class PipProgress:
+    """How far one pip run got, read from its output a line at a time with `feed` (a pure function: it returns
+    the next state and changes nothing): the file being fetched (`package`), its bytes so far and in all, the
+    bytes of the files fetched before it, and `fraction` of the step, which never goes back. pip names each file
+    only when it starts, so the fraction follows the bytes of the files seen so far and waits when a later file
+    is large; older pips (before 24.1) print no byte counts, and then only the files' names and sizes show."""
+
+    package: str = ""
+    done: int = 0
+    total: int = 0
+    before: int = 0
+    cached: bool = False
+    installing: int = 0
+    fraction: float = 0.0
+
+    @property
+    def message(self) -> str:
+        """What pip is doing, e.g. "downloading torch, 120 of 370 MB"."""
+        if self.installing:
+            return f"installing {self.installing} package{'s' if self.installing > 1 else ''}"
+        package = self.package or "a package"
+        if self.cached:
+            return f"using the cached {package} ({_amount(self.total)})"
+        if self.done > 0:
+            return f"downloading {package}, {_amount(self.done, self.total)}"
+        return f"downloading {package}" + (f" ({_amount(self.total)})" if self.total else "")
+
+    def feed(self, line: str) -> PipProgress | None:
+        """The state after one more line of pip's output; None when the line says nothing about progress."""
+        if m := _PIP_BYTES.match(line):
+            done, total = int(m[1]), int(m[2])
+            state = replace(self, done=done, total=total or self.total)
+        elif (m := _PIP_FILE.match(line)) and not m[2].endswith(".metadata"):
+            total, cached = _size(m[4]), m[1] == "Using cached"
+            resumed = _size(m[3])
+            state = replace(
+                self,
+                package=_package(m[2]),
+                done=total if cached else resumed,
+                total=total,
+                before=self.before + self.total,
+                cached=cached,
+            )
+        elif m := _PIP_INSTALLING.match(line):
+            count = len([p for p in m[1].split(",") if p.strip()])
+            return replace(self, installing=count, fraction=max(self.fraction, PIP_DOWNLOAD_SHARE))
+        else:
+            return None
+        seen = state.before + state.total
+        fetched = PIP_DOWNLOAD_SHARE * (state.before + state.done) / seen if seen > 0 else 0.0
+        return replace(state, fraction=max(self.fraction, min(fetched, PIP_DOWNLOAD_SHARE)))
+
+
+def pip_progress_args(pip_version: tuple[int, ...]) -> tuple[str, ...]:
+    """pip's progress option: raw byte counts where the pip has them (24.1 and newer), else none (an older pip's
+    bar draws nothing readable into a pipe; its "Downloading NAME (SIZE)" lines still name each file)."""
+    return ("--progress-bar", "raw" if pip_version >= PIP_RAW_PROGRESS else "off")
+
+
+def bundled_pip_version() -> tuple[int, ...]:
+    """The pip `python -m venv` puts into a new environment made with this Python (ensurepip's own wheel);
+    (0,) when this Python has no ensurepip."""
+    try:
+        import ensurepip
+
+        return tuple(int(part) for part in re.findall(r"\d+", ensurepip.version())[:3]) or (0,)
+    except (ImportError, AttributeError, ValueError):
+        return (0,)
 
 
 def relocate_venv(venv: str | os.PathLike[str], built_at: str | os.PathLike[str]) -> list[Path]:
@@ -196,6 +366,11 @@ def worker_env(engine_source: str | os.PathLike[str], cache_dir: str | os.PathLi
     return clean_env({"PYTHONPATH": str(engine_source), "PYTHONPYCACHEPREFIX": str(cache_dir)})
 
 
+def check_argv(python: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The worker's check of an engine (versions, every package imported, the device it would use)."""
+    return (str(python), "-m", "lifting", "worker", "check")
+
+
 def install_steps(
     base_python: str,
     target: Path,
@@ -205,24 +380,45 @@ def install_steps(
     *,
     gpu: bool,
     platform: str = sys.platform,
+    pip_version: tuple[int, ...] = (0,),
 ) -> list[Step]:
-    """The installer's commands: venv in `target`, torch, the pins, the no-deps packages, a check."""
+    """The installer's commands: venv in `target`, torch, the pins, the no-deps packages, a check. `pip_version`
+    is the pip the new venv gets (`bundled_pip_version`): it decides whether pip prints byte counts. Each step's
+    weight is its rough share of the time (PyTorch is most of the download)."""
     py = str(venv_python(target))
-    pip = [py, "-m", "pip", "install", "--no-input", "--progress-bar", "off"]
+    pip = [py, "-m", "pip", "install", "--no-input", *pip_progress_args(pip_version)]
     env = clean_env()
     steps = [
-        Step("Creating the environment", (base_python, "-m", "venv", "--clear", str(target)), env),
-        Step("Installing PyTorch", (*pip, *torch_install_args(requirements.torch, gpu, platform)), env),
-        Step("Installing the worker's packages", (*pip, *requirements.packages), env),
+        Step(
+            "Creating the environment", (base_python, "-m", "venv", "--clear", str(target)), env, weight=1.0
+        ),
+        Step(
+            "Installing PyTorch",
+            (*pip, *torch_install_args(requirements.torch, gpu, platform)),
+            env,
+            weight=12.0,
+            progress=PipProgress(),
+        ),
+        Step(
+            "Installing the worker's packages",
+            (*pip, *requirements.packages),
+            env,
+            weight=4.0,
+            progress=PipProgress(),
+        ),
     ]
     if requirements.no_deps:
-        steps.append(Step("Installing MediaPipe", (*pip, "--no-deps", *requirements.no_deps), env))
-    steps.append(
-        Step(
-            "Checking the engine",
-            (py, "-m", "lifting", "worker", "check"),
-            worker_env(engine_source, cache_dir),
+        steps.append(
+            Step(
+                "Installing MediaPipe",
+                (*pip, "--no-deps", *requirements.no_deps),
+                env,
+                weight=1.5,
+                progress=PipProgress(),
+            )
         )
+    steps.append(
+        Step("Checking the engine", check_argv(py), worker_env(engine_source, cache_dir), weight=1.0)
     )
     return steps
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-from bpy.props import CollectionProperty, EnumProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from .export import ExportError, export_bvh, export_fbx
@@ -219,14 +219,30 @@ class MOCAP_OT_check_engine(_TaskOperator, bpy.types.Operator):
 
 
 class MOCAP_OT_install_engine(_TaskOperator, bpy.types.Operator):
-    """Download and install the motion-capture engine (PyTorch, MediaPipe, OpenCV) into its own environment"""
+    """Download and install the motion-capture engine (PyTorch, MediaPipe, OpenCV) into its own environment, unless it is installed and up to date"""
 
     bl_idname = "mocap.install_engine"
     bl_label = "Install Engine"
     task_kind = "install"
 
+    repair: BoolProperty(  # type: ignore[valid-type]
+        name="Repair",
+        description="Reinstall the engine from scratch even when it is installed and up to date",
+        default=False,
+        options={"SKIP_SAVE"},
+    )
+
+    @classmethod
+    def description(cls, context: bpy.types.Context, properties: Any) -> str:
+        if properties.repair:
+            return (
+                "Reinstall the engine from scratch (downloads everything again); the working engine stays until "
+                "the new one has passed its check"
+            )
+        return str(cls.__doc__)
+
     def make_task(self, context: bpy.types.Context) -> InstallTask:
-        return InstallTask()
+        return InstallTask(repair=self.repair)
 
 
 class MOCAP_OT_finetune(_TaskOperator, bpy.types.Operator):

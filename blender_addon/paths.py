@@ -7,9 +7,11 @@ from pathlib import Path
 
 import bpy
 
+from .engine import ENGINE_DIRNAME, VENV_DIRNAME, venv_python
+
 ADDON_ID = __package__ or "video_mocap"
 ADDON_DIR = Path(__file__).resolve().parent
-ENGINE_SOURCE = ADDON_DIR / "engine"
+ENGINE_SOURCE = ADDON_DIR / ENGINE_DIRNAME
 RUNS_KEPT = 10
 
 
@@ -22,7 +24,13 @@ def user_dir() -> Path:
 
 
 def managed_venv() -> Path:
-    return user_dir() / "engine-venv"
+    """The engine Install Engine builds (a virtual environment in the user folder)."""
+    return user_dir() / VENV_DIRNAME
+
+
+def managed_python() -> Path:
+    """The interpreter of the engine Install Engine builds (it may not exist yet)."""
+    return venv_python(managed_venv())
 
 
 def logs_dir() -> Path:

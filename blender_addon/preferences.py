@@ -6,7 +6,6 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from . import paths
-from .engine import venv_python
 
 
 class MOCAP_AP_preferences(bpy.types.AddonPreferences):
@@ -44,7 +43,7 @@ class MOCAP_AP_preferences(bpy.types.AddonPreferences):
         """The interpreter that runs the worker ('' when none is configured)."""
         if self.engine_source == "CUSTOM":
             return bpy.path.abspath(self.python_path) if self.python_path else ""
-        return str(venv_python(paths.managed_venv()))
+        return str(paths.managed_python())
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -57,6 +56,8 @@ class MOCAP_AP_preferences(bpy.types.AddonPreferences):
             col.label(text=f"Location: {paths.managed_venv()}")
         row = col.row(align=True)
         row.operator("mocap.install_engine", icon="IMPORT")
+        if paths.managed_python().exists():
+            row.operator("mocap.install_engine", text="Repair Engine", icon="TOOL_SETTINGS").repair = True
         row.operator("mocap.check_engine", icon="CHECKMARK")
         if status.running and status.task in ("install", "check"):
             col.progress(factor=status.progress, text=status.message or status.stage)

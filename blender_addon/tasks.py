@@ -16,8 +16,11 @@ import bpy
 from . import paths
 from .apply import ApplyError, ApplyOptions, apply_motion, load_motion, motion_label
 from .engine import (
+    REQUIREMENTS_FILE,
     EngineError,
     Requirements,
+    bundled_pip_version,
+    check_argv,
     check_checkpoint,
     check_python,
     fov_from_focal,
@@ -27,12 +30,14 @@ from .engine import (
     pip_failure_cause,
     python_problem,
     relocate_venv,
-    venv_python,
+    requirements_digest,
+    stamp_problem,
     worker_env,
+    write_stamp,
 )
 from .preferences import preferences
 from .retarget.events import PROTOCOL_VERSION
-from .worker_client import JobSequence, Outcome, WorkerJob
+from .worker_client import JobSequence, Outcome, Step, WorkerJob
 
 # Share of the whole run each worker stage takes, for one progress bar.
 STAGE_WEIGHTS = {"detect": 0.75, "lift": 0.2, "save": 0.05}
@@ -318,7 +323,8 @@ class CheckTask(EngineTask):
                 f"The engine speaks event protocol {protocol}, this add-on {PROTOCOL_VERSION}: they come from "
                 "different versions; install the engine again from the add-on's preferences."
             )
-        return f"Engine ready; it will run on {outcome.result}."
+        versions = f" ({engine_versions(self.info)})" if self.info.get("packages") else ""
+        return f"Engine ready{versions}; it will run on {outcome.result}."
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> str:
         context.window_manager.video_mocap_status.engine_info = engine_summary(self.info) if self.info else ""
@@ -338,52 +344,128 @@ def engine_summary(info: dict[str, Any]) -> str:
     return " | ".join(lines)
 
 
+def engine_versions(info: dict[str, Any]) -> str:
+    """The engine's main packages from its check event: "torch 2.13.0, MediaPipe 1.2.3, numpy 1.26.4, OpenCV
+    4.11.0.86" ("unknown" for one its Python does not list under that name)."""
+    packages = info.get("packages") or {}
+    names = (
+        ("torch", "torch"),
+        ("MediaPipe", "mediapipe"),
+        ("numpy", "numpy"),
+        ("OpenCV", "opencv-python-headless"),
+    )
+    return ", ".join(f"{label} {packages.get(name) or 'unknown'}" for label, name in names)
+
+
+def online_problem() -> str | None:
+    """Why nothing can be downloaded now (Blender's online access is off), in one sentence; None when it can."""
+    if bpy.app.online_access:
+        return None
+    if getattr(bpy.app, "online_access_override", False):
+        return (
+            "Blender was started in offline mode, so the engine cannot be downloaded; restart Blender without "
+            "--offline-mode, or choose My Own Python in the preferences."
+        )
+    return (
+        "Online access is off, so the engine cannot be downloaded; allow it in Preferences > System > Network, or "
+        "choose My Own Python in the add-on's preferences."
+    )
+
+
 class InstallTask:
-    """Creates the managed engine: a venv made with Blender's Python, pinned packages, then a check."""
+    """Creates the managed engine: a venv made with Blender's Python, pinned packages, then a check, built in a
+    temporary folder and renamed into place at the end (a cancelled or failed run leaves the engine there as it
+    was). An installed engine whose record matches this add-on's requirements and Python and whose check passes
+    is current and left alone, unless `repair` asks for a rebuild; any other installed engine is rebuilt, and the
+    result says why."""
 
     kind = "install"
     label = "Installing the engine"
 
-    def __init__(self) -> None:
+    def __init__(self, repair: bool = False) -> None:
+        self.repair = repair
         self.sequence: JobSequence | None = None
         self.fraction = 0.0
         self.stage = ""
         self.message = ""
         self.log_path: Path | None = None
         self.tmp: Path | None = None
+        self.requirements: Requirements | None = None
+        self.digest = ""
+        self.replacing = False  # an engine is installed already
+        self.verifying = False  # checking the installed engine, to decide whether to rebuild it
+        self.current = False  # the installed engine is current: nothing was built
+        self.reason = ""  # why an installed engine is rebuilt ("" when it is not, or on repair)
+        self.refusal: str | None = None  # why a rebuild found necessary after the check cannot start
 
     def start(self, context: bpy.types.Context) -> None:
-        if not bpy.app.online_access:
-            if getattr(bpy.app, "online_access_override", False):
-                raise TaskError(
-                    "Blender was started in offline mode, so the engine cannot be downloaded; restart Blender "
-                    "without --offline-mode, or choose My Own Python in the preferences."
-                )
-            raise TaskError(
-                "Online access is off, so the engine cannot be downloaded; allow it in Preferences > System > "
-                "Network, or choose My Own Python in the add-on's preferences."
-            )
+        source = paths.ENGINE_SOURCE / REQUIREMENTS_FILE
         try:
-            reqs = Requirements.load(paths.ENGINE_SOURCE / "requirements.json")
+            self.requirements = Requirements.load(source)
+            self.digest = requirements_digest(source)
         except EngineError as exc:
             raise TaskError(_sentence(str(exc))) from None
-        problem = python_problem(reqs.requires_python)
+        venv = paths.managed_venv()
+        self.replacing = paths.managed_python().exists()
+        if self.replacing and not self.repair:
+            self.reason = stamp_problem(venv, self.digest) or ""
+        if self.replacing and not self.repair and not self.reason:
+            # Recorded as current: only its check decides (no download, so also when offline).
+            self.verifying = True
+            check = Step("Checking the installed engine", check_argv(paths.managed_python()), engine_env())
+            self._run([check], f"Checking the engine in {venv}")
+            return
+        try:
+            self._build()
+        except TaskError as exc:
+            raise self._refused(exc) from None
+
+    def _refused(self, exc: TaskError) -> TaskError:
+        """`exc` (why no engine can be built now), saying first why the installed one needs rebuilding."""
+        if not self.reason:
+            return exc
+        said = str(exc).rstrip(".")
+        return TaskError(
+            _sentence(
+                f"the engine needs reinstalling because {self.reason}, but {said[:1].lower() + said[1:]}"
+            )
+        )
+
+    def _build(self) -> None:
+        """Start building the engine in the temporary folder (TaskError, before anything is written, when it
+        cannot be built here now)."""
+        assert self.requirements is not None
+        problem = python_problem(self.requirements.requires_python)
         if problem is not None:  # before anything is downloaded
             raise TaskError(_sentence(problem))
+        offline = online_problem()
+        if offline is not None:
+            raise TaskError(offline)
         venv = paths.managed_venv()
         self.tmp = venv.with_name(venv.name + ".tmp")
         _remove_tree(self.tmp)
         steps = install_steps(
-            sys.executable, self.tmp, reqs, paths.ENGINE_SOURCE, paths.pycache_dir(), gpu=has_nvidia_gpu()
+            sys.executable,
+            self.tmp,
+            self.requirements,
+            paths.ENGINE_SOURCE,
+            paths.pycache_dir(),
+            gpu=has_nvidia_gpu(),
+            pip_version=bundled_pip_version(),
         )
-        # One log per attempt, kept: a cancelled reinstall must not erase the log of the install that works.
-        self.log_path = paths.logs_dir() / f"engine-install-{time.strftime('%Y%m%d-%H%M%S')}.log"
-        self.log_path.write_text(
-            f"Installing the engine into {venv} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n", encoding="utf-8"
-        )
+        why = "Repair Engine was asked for" if self.repair else self.reason
+        self._run(steps, f"Installing the engine into {venv}" + (f" because {why}" if why else ""))
+
+    def _run(self, steps: list[Step], title: str) -> None:
+        """Run `steps`, logged under `title` in this attempt's log."""
+        if self.log_path is None:
+            # One log per attempt, kept: a cancelled reinstall must not erase the log of the install that works.
+            self.log_path = paths.logs_dir() / f"engine-install-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(f"{title} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         self.sequence = JobSequence(steps, log_path=self.log_path, explain=pip_failure_cause)
         self.sequence.start()
-        self.message = steps[0].label
+        self.fraction, self.stage, self.message = 0.0, steps[0].label, steps[0].label
 
     def step(self, context: bpy.types.Context) -> Outcome | None:
         assert self.sequence is not None
@@ -391,21 +473,50 @@ class InstallTask:
         self.fraction = self.sequence.fraction
         self.stage = self.sequence.steps[min(self.sequence.index, len(self.sequence.steps) - 1)].label
         self.message = self.sequence.message
-        return out
+        if out is None or not self.verifying:
+            return out
+        self.verifying = False
+        if out.status == "done":
+            self.current = True
+            return out
+        if out.status == "cancelled":
+            return out
+        said = (self.sequence.results[-1].message if self.sequence.results else out.message).rstrip(".")
+        self.reason = f"the installed engine failed its check ({said[:1].lower() + said[1:]})"
+        try:
+            self._build()
+        except TaskError as exc:
+            self.refusal = str(self._refused(exc))
+            return Outcome("error", message=self.refusal)
+        return None
 
     def cancel(self) -> None:
         if self.sequence is not None:
             self.sequence.cancel()
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> str:
-        assert self.tmp is not None
-        if outcome.status != "done":
-            _remove_tree(self.tmp)
+        check = self.sequence.events.get("check") if self.sequence is not None else None
+        if outcome.status == "done" and check is not None:
+            context.window_manager.video_mocap_status.engine_info = engine_summary(check)
+        versions = f" ({engine_versions(check)})" if check is not None else ""
+        if self.current and outcome.status == "done":
+            preferences(context).engine_source = "MANAGED"
+            return f"The engine is already installed and up to date{versions}; use Repair Engine to reinstall it."
+        if self.refusal is not None:
+            raise TaskError(self.refusal)
+        if outcome.status != "done" or self.tmp is None:
+            if self.tmp is not None:
+                _remove_tree(self.tmp)
             if outcome.status == "cancelled":
                 raise TaskError("Engine installation cancelled; the previous engine, if any, is unchanged.")
             message = outcome.message.rstrip(".")
             where = "" if "(log: " in message else f" (log: {self.log_path})"
             raise TaskError(_sentence(message + where))
+        note = ""
+        try:
+            write_stamp(self.tmp, self.digest)
+        except OSError as exc:
+            note = f" Its install record could not be written ({exc}), so Install Engine will build it again."
         venv = paths.managed_venv()
         old = venv.with_name(venv.name + ".old")
         _remove_tree(old)
@@ -414,9 +525,14 @@ class InstallTask:
         self.tmp.rename(venv)
         relocate_venv(venv, self.tmp)  # its scripts named the temporary folder
         _remove_tree(old)
-        prefs = preferences(context)
-        prefs.engine_source = "MANAGED"
-        return f"Engine installed in {venv}; it runs on {outcome.result or 'the CPU'}."
+        preferences(context).engine_source = "MANAGED"
+        if not self.replacing:
+            head = f"Engine installed in {venv}"
+        elif self.repair:
+            head = f"Engine repaired: reinstalled in {venv}"
+        else:
+            head = f"Engine reinstalled in {venv} because {self.reason}"
+        return f"{head}{versions}; it runs on {outcome.result or 'the CPU'}.{note}"
 
 
 def _remove_tree(path: Path) -> None:
@@ -498,7 +614,3 @@ class FinetuneTask(ModuleTask):
             preferences(context).weights_path = str(stem) + ".safetensors"
             return f"Fine-tuned weights {stem.name!r} are now the active weights."
         raise TaskError("Fine-tuning finished without usable weights; see the fine-tuning log.")
-
-
-def managed_python_exists() -> bool:
-    return venv_python(paths.managed_venv()).exists()

@@ -5,7 +5,8 @@ No bpy here (the operators poll a job from a timer). A `WorkerJob` starts one pr
 thread and turns each line into an event dict: the worker's JSON objects as they are, any other line as
 `{"event": "log", "line": ...}`. stderr and the log lines go to a log file. `cancel()` kills the process and
 its children. `outcome()` says how it ended: done (with the result path), error (one sentence) or cancelled.
-`JobSequence` runs several such steps one after another (the engine installer).
+`JobSequence` runs several such steps one after another (the engine installer); a step's plain output lines can
+be read into its progress by a `LineProgress` (pip's byte counts, say).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .retarget.events import parse_line
 
@@ -36,13 +37,36 @@ class Outcome:
     returncode: int | None = None
 
 
+class LineProgress(Protocol):
+    """How far a step got, read from its plain output lines (not the worker's JSON events): an immutable state
+    whose `feed` returns the state after one more line, or None when the line says nothing about progress."""
+
+    @property
+    def fraction(self) -> float:
+        """Share of the step done, 0..1."""
+        ...
+
+    @property
+    def message(self) -> str:
+        """What the step is doing now, for the progress text ('' when nothing is known yet)."""
+        ...
+
+    def feed(self, line: str) -> LineProgress | None:
+        """The state after `line`; None when the line says nothing about progress."""
+        ...
+
+
 @dataclass(frozen=True)
 class Step:
-    """One process of a sequence: a label for the progress text and its argument list."""
+    """One process of a sequence: a label for the progress text, its argument list and environment, its share
+    of the sequence's progress bar (`weight`, relative to the other steps') and, optionally, the initial state of
+    a reader of its output lines (`progress`)."""
 
     label: str
     argv: tuple[str, ...]
     env: dict[str, str] | None = None
+    weight: float = 1.0
+    progress: LineProgress | None = None
 
 
 class WorkerJob:
@@ -234,10 +258,13 @@ def _sentence(text: str) -> str:
 
 @dataclass
 class JobSequence:
-    """Steps run one after another; stops at the first failure. Progress: (step + its fraction) / steps.
+    """Steps run one after another; stops at the first failure. Progress: the weights of the steps done plus the
+    current step's weight times its fraction (from its progress events, or its `Step.progress` reader), over
+    all the weights.
 
     `explain(output)` may name the cause of a step that stopped without an error event, from what the step
-    wrote into the log (pip's output, say); the failure then reads "LABEL failed: CAUSE (log: PATH)"."""
+    wrote into the log (pip's output, say); the failure then reads "LABEL failed: CAUSE (log: PATH)". `events`
+    keeps the last event of each other kind the steps sent (the worker check's "check" event, say)."""
 
     steps: list[Step]
     log_path: Path | None = None
@@ -248,6 +275,8 @@ class JobSequence:
     message: str = ""
     finished: Outcome | None = None
     results: list[Outcome] = field(default_factory=list)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reading: LineProgress | None = None
     _log_start: int = 0
 
     def start(self) -> None:
@@ -256,6 +285,7 @@ class JobSequence:
     def _start_current(self) -> None:
         step = self.steps[self.index]
         self.message = step.label
+        self.reading = step.progress
         self._log_start = (
             self.log_path.stat().st_size if self.log_path is not None and self.log_path.exists() else 0
         )
@@ -267,10 +297,19 @@ class JobSequence:
 
     @property
     def fraction(self) -> float:
+        """Share of the whole sequence done, 0..1 (see the class docstring)."""
+        weights = [max(s.weight, 0.0) for s in self.steps]
+        total = sum(weights)
+        if total <= 0:
+            return 1.0 if self.index >= len(self.steps) else 0.0
         inner = 0.0
-        if self.job is not None and self.job.last_progress is not None:
-            inner = float(self.job.last_progress.get("fraction", 0.0))
-        return min(1.0, (self.index + inner) / max(len(self.steps), 1))
+        if self.index < len(self.steps):
+            if self.job is not None and self.job.last_progress is not None:
+                inner = float(self.job.last_progress.get("fraction", 0.0))
+            elif self.reading is not None:
+                inner = self.reading.fraction
+        current = weights[self.index] * min(max(inner, 0.0), 1.0) if self.index < len(weights) else 0.0
+        return min(1.0, (sum(weights[: self.index]) + current) / total)
 
     def step(self) -> Outcome | None:
         """Advance; returns the final outcome once everything ran (or something failed), else None."""
@@ -278,11 +317,19 @@ class JobSequence:
             return self.finished
         job = self.job
         assert job is not None
+        label = self.steps[self.index].label
         for ev in job.poll():
-            if ev.get("event") == "log":
-                self.message = f"{self.steps[self.index].label}: {ev['line'][:120]}"
-            elif ev.get("event") == "progress" and ev.get("message"):
-                self.message = f"{self.steps[self.index].label}: {ev['message']}"
+            kind = ev.get("event")
+            if kind == "log":
+                read = None if self.reading is None else self.reading.feed(str(ev["line"]))
+                if read is not None:
+                    self.reading = read
+                self.message = f"{label}: {(ev['line'] if read is None else read.message)[:120]}"
+            elif kind == "progress":
+                if ev.get("message"):
+                    self.message = f"{label}: {ev['message']}"
+            elif isinstance(kind, str):
+                self.events[kind] = ev
         if job.running():
             return None
         out = job.outcome()

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import build_addon
+import dev
 from build_addon import BuildError, manifest_problems, vendor_source
 from tests.support.paths import ROOT
 
@@ -76,15 +77,15 @@ def test_engine_requirements_follow_pyproject_and_dev_py(built: Path) -> None:
     ]
     assert reqs["torch"] in worker and reqs["torch"].startswith("torch==")
     assert sorted([reqs["torch"], *reqs["packages"]]) == sorted(worker)
-    dev = ast.parse((ROOT / "dev.py").read_text())
-    pins = [
-        n.value.value
-        for n in dev.body
-        if isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "MEDIAPIPE_PIN" for t in n.targets)
-    ]
-    assert reqs["no_deps"] == pins == [build_addon.MEDIAPIPE_PIN]
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert reqs["requires_python"] == project["requires-python"] == ">=3.11,<3.12"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    # One --no-deps pin (mediapipe), read from pyproject.toml by dev.py and build_addon.py alike.
+    assert reqs["no_deps"] == dev.no_deps_pins() == pyproject["tool"]["video-mocap"]["no-deps"]
+    assert [p.split("==")[0] for p in reqs["no_deps"]] == ["mediapipe"]
+    assert reqs["requires_python"] == pyproject["project"]["requires-python"] == ">=3.11,<3.14"
+    # numpy 1.26 has no wheels for Python 3.12 and newer: one pin per Python.
+    numpy = sorted(p for p in reqs["packages"] if p.startswith("numpy"))
+    assert numpy == ["numpy==1.26.4; python_version < '3.12'", "numpy==2.4.6; python_version >= '3.12'"]
+    assert "engine/lifting/video2d/models/pose_landmarker_full.task" in zipfile.ZipFile(built).namelist()
 
 
 def test_vendored_retarget_works_as_a_subpackage(

@@ -15,3 +15,16 @@ HEADLESS = ROOT / "blender_addon" / "headless.py"
 # ../shared beside the clone (data, rigs, the real clip), or where $VIDEO_MOCAP_SHARED says.
 SHARED = Path(os.environ.get("VIDEO_MOCAP_SHARED", ROOT.parent / "shared"))
 SAMPLE = SHARED / "data" / "video" / "sports2d_demo.mp4"
+# The torch-less Python 3.13 engine that dev.py makes (numpy 2, the same MediaPipe): `python313()` finds it.
+VENV_PY313 = ROOT / ".venv-py313"
+
+
+def python313() -> Path | None:
+    """The interpreter of `VENV_PY313`, or None when it is missing and VIDEO_MOCAP_REQUIRE_PY313 is not "1"
+    (dev.py sets it: there a missing environment is an error, not a skip)."""
+    python = VENV_PY313 / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if python.exists():
+        return python
+    if os.environ.get("VIDEO_MOCAP_REQUIRE_PY313") == "1":
+        raise RuntimeError(f"{VENV_PY313} is missing; run `python3.11 dev.py setup`")
+    return None
