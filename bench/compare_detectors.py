@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-
 from measure_jitter import jitter  # bench/ is this script's folder, first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]

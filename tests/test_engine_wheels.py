@@ -18,10 +18,20 @@ import build_addon
 from tests.support.paths import ROOT, python313
 
 
-def resolve(python: Path | str, requirements: list[str], tmp: Path, *, no_deps: bool = False) -> dict[str, str]:
+def resolve(
+    python: Path | str, requirements: list[str], tmp: Path, *, no_deps: bool = False
+) -> dict[str, str]:
     """{package name: version} that pip would install with `python`, binary wheels only."""
     report = tmp / "report.json"
-    cmd = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--dry-run", "--ignore-installed"]
+    cmd = [
+        str(python),
+        "-m",
+        "pip",
+        "--disable-pip-version-check",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+    ]
     cmd += ["--only-binary=:all:", "--target", str(tmp / "target"), "--report", str(report), "--quiet"]
     cmd += (["--no-deps"] if no_deps else []) + requirements
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)

@@ -50,7 +50,9 @@ def build(out: Path) -> str:
     import mediapipe
 
     if mediapipe.__version__ != MEDIAPIPE_VERSION:
-        raise SystemExit(f"needs mediapipe=={MEDIAPIPE_VERSION} (found {mediapipe.__version__}); see the docstring")
+        raise SystemExit(
+            f"needs mediapipe=={MEDIAPIPE_VERSION} (found {mediapipe.__version__}); see the docstring"
+        )
     package = Path(mediapipe.__file__).parent
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

@@ -38,9 +38,7 @@ class MediaPipePose:
 
     def __init__(self, settings: DetectorSettings) -> None:
         if settings.model_complexity != 1:
-            raise MocapError(
-                "Only the full pose model (model_complexity=1) ships with the detector; use 1."
-            )
+            raise MocapError("Only the full pose model (model_complexity=1) ships with the detector; use 1.")
         self._settings = settings
         self._mp = import_mediapipe()
         self._model = load_pose_model()

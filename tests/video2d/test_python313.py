@@ -32,7 +32,11 @@ def test_detection_on_python_313_matches_python_311(tmp_path: Path) -> None:
     out = tmp_path / "py313.keypoints.npz"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VIDEO_MOCAP_CACHE": str(tmp_path / "cache")}
     run = subprocess.run(
-        [str(python), "-c", DETECT, str(EXCERPT), str(out)], env=env, capture_output=True, text=True, check=False
+        [str(python), "-c", DETECT, str(EXCERPT), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     on_313 = Keypoints2D.load(out)
