@@ -450,9 +450,9 @@ def check_checkpoint(path: str) -> Path:
     weights = stem.with_name(stem.name + ".safetensors")
     config = stem.with_name(stem.name + ".json")
     name = stem.name
-    for f in (weights, config):
-        if not f.is_file():
-            raise EngineError(f"the weights {name!r} lack {f.name!r}; choose a complete checkpoint.")
+    for part in (weights, config):
+        if not part.is_file():
+            raise EngineError(f"the weights {name!r} lack {part.name!r}; choose a complete checkpoint.")
     try:
         meta = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -219,7 +219,7 @@ class MOCAP_OT_check_engine(_TaskOperator, bpy.types.Operator):
 
 
 class MOCAP_OT_install_engine(_TaskOperator, bpy.types.Operator):
-    """Download and install the motion-capture engine (PyTorch, MediaPipe, OpenCV) into its own environment, unless it is installed and up to date"""
+    """Download and install the engine (PyTorch, MediaPipe, OpenCV) into its own environment, unless it is up to date"""
 
     bl_idname = "mocap.install_engine"
     bl_label = "Install Engine"

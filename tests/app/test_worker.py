@@ -442,11 +442,12 @@ def test_checkpoint_precheck_without_torch(tmp_path: Path) -> None:
 # -- Install Engine: why it cannot, or why it failed, in one sentence ----------------------------------------
 def test_an_engine_is_refused_up_front_on_a_python_without_its_wheels() -> None:
     engine = addon_module("engine")
-    assert engine.python_problem(">=3.11,<3.12", (3, 11)) is None
-    problem = engine.python_problem(">=3.11,<3.12", (3, 13))
-    assert problem is not None and problem.startswith("this Blender runs Python 3.13")
-    assert "My Own Python" in problem and "Blender 4.2 to 5.0" in problem
-    assert engine.python_problem(">=3.11,<3.12", (3, 10)) is not None
+    assert engine.python_problem(">=3.11,<3.14", (3, 13)) is None
+    problem = engine.python_problem(">=3.11,<3.14", (3, 14))
+    assert problem is not None and problem.startswith("this Blender runs Python 3.14")
+    assert "wheels only for Python >=3.11,<3.14" in problem
+    assert "My Own Python" in problem and "a Blender whose Python is supported" in problem
+    assert engine.python_problem(">=3.11,<3.14", (3, 10)) is not None
     assert engine.python_problem("", (3, 13)) is None  # an add-on built before the field existed
 
 

@@ -1,6 +1,7 @@
 """Install Engine's pure parts, without Blender: reading pip's progress from its real output, the pip option
 that prints it, the record an installed engine keeps of what it was built from, the installer's plan and the
-step sequence's weighted progress.
+step sequence's weighted progress. (The Python refusal, `engine.python_problem`, is tested in
+tests/app/test_worker.py beside the installer's other checks.)
 
 The pip outputs below are real stdout, captured with the pips named (pip's stderr, its update notice, omitted):
 pip 25.2 downloading a 30 MB wheel from a local package index that serves it at about 8 MB/s (so the full URL
@@ -243,17 +244,6 @@ def test_the_install_record_says_whether_an_engine_is_current(tmp_path: Path) ->
     assert engine.stamp_problem(venv, digest, (3, 11)) == "the engine's install record is unreadable"
     with pytest.raises(engine.EngineError, match=r"the add-on's engine requirements are unreadable"):
         engine.requirements_digest(tmp_path / "missing.json")
-
-
-def test_the_python_refusal_names_the_supported_pythons_generically() -> None:
-    spec = ">=3.11,<3.14"
-    assert engine.python_problem(spec, (3, 11)) is None and engine.python_problem(spec, (3, 13)) is None
-    assert engine.python_problem(spec, (3, 14)) == (
-        "this Blender runs Python 3.14, and the engine's packages have wheels only for Python >=3.11,<3.14, so "
-        "Install Engine cannot build it here; point the add-on at a Python environment with the engine's packages "
-        "(My Own Python in the add-on's preferences), or use a Blender whose Python is supported"
-    )
-    assert engine.python_problem(spec, (3, 10)) is not None
 
 
 # -- the installer's plan and its progress --------------------------------------------------------------------

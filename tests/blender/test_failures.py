@@ -182,7 +182,7 @@ def test_the_cancel_operator_flags_a_running_task(fresh: ModuleType) -> None:
 
 def test_install_refuses_politely_when_offline(fresh: ModuleType) -> None:
     assert not bpy.app.online_access  # the bpy module starts offline
-    tasks = importlib.import_module(ADDON_MODULE + ".tasks")
+    paths = importlib.import_module(ADDON_MODULE + ".paths")
     user_dir = Path(bpy.utils.extension_path_user(ADDON_MODULE, create=True))
     before = sorted(p.name for p in user_dir.iterdir())
     with pytest.raises(
@@ -191,7 +191,7 @@ def test_install_refuses_politely_when_offline(fresh: ModuleType) -> None:
     ):
         bpy.ops.mocap.install_engine()
     assert sorted(p.name for p in user_dir.iterdir()) == before
-    assert not tasks.managed_python_exists()
+    assert not paths.managed_python().exists()
 
 
 def test_finetune_without_the_module_says_so(fresh: ModuleType, tmp_path: Path) -> None:
