@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import re
 import shutil
 import struct
@@ -105,6 +106,27 @@ def python_problem(requires_python: str, version: tuple[int, int] = sys.version_
                 "Blender whose Python is supported"
             )
     return None
+
+
+# (sys.platform, machine) pairs with wheels of every engine package (MediaPipe 1.2.3 and torch 2.13): Linux x86_64
+# and aarch64, 64-bit Windows on x86, Apple-silicon Macs. Intel Macs and Windows on ARM have neither.
+SERVED_PLATFORMS = frozenset(
+    {("linux", "x86_64"), ("linux", "aarch64"), ("win32", "amd64"), ("darwin", "arm64")}
+)
+_PLATFORM_NAMES = {"linux": "Linux", "win32": "Windows", "darwin": "macOS"}
+
+
+def platform_problem(system: str = sys.platform, machine: str = platform.machine()) -> str | None:
+    """Why no engine can be built on this operating system and processor (None when it can): the engine's
+    packages have no wheels there (`SERVED_PLATFORMS`)."""
+    if (system, machine.lower()) in SERVED_PLATFORMS:
+        return None
+    name = f"{_PLATFORM_NAMES.get(system, system)} on {machine or 'an unknown processor'}"
+    return (
+        f"the engine's packages (MediaPipe, PyTorch) have no wheels for {name}, so Install Engine cannot build it "
+        "here; point the add-on at a Python environment with the engine's packages (My Own Python in the "
+        "add-on's preferences) if you have one"
+    )
 
 
 # -- what an installed engine was built from -----------------------------------------------------------------

@@ -28,6 +28,7 @@ from .engine import (
     install_steps,
     module_available,
     pip_failure_cause,
+    platform_problem,
     python_problem,
     relocate_venv,
     requirements_digest,
@@ -435,7 +436,7 @@ class InstallTask:
         """Start building the engine in the temporary folder (TaskError, before anything is written, when it
         cannot be built here now)."""
         assert self.requirements is not None
-        problem = python_problem(self.requirements.requires_python)
+        problem = platform_problem() or python_problem(self.requirements.requires_python)
         if problem is not None:  # before anything is downloaded
             raise TaskError(_sentence(problem))
         offline = online_problem()

@@ -59,3 +59,50 @@ def test_engine_requirements_resolve_to_wheels(version: str, tmp_path: Path) -> 
     assert found["numpy"] == ("1.26.4" if version == "3.11" else "2.4.6")
     assert {"opencv-python-headless", "scipy", "safetensors", "matplotlib"} <= set(found)
     assert resolve(python, no_deps, tmp_path, no_deps=True) == {"mediapipe": no_deps[0].split("==")[1]}
+
+
+# pip's platform tags for each platform the add-on serves (blender_addon/engine.py's SERVED_PLATFORMS).
+PLATFORM_TAGS = {
+    "Linux x86_64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+    "Linux aarch64": ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"),
+    "Windows x86_64": ("win_amd64",),
+    "macOS arm64": ("macosx_14_0_arm64", "macosx_11_0_arm64"),
+}
+
+
+def pins_for(version: str) -> list[str]:
+    """Every pinned engine package (no dependencies) whose environment marker holds on Python `version`."""
+    from packaging.requirements import Requirement
+
+    reqs = engine_requirements()
+    pins = [str(reqs["torch"]), *reqs["packages"], *reqs["no_deps"]]
+    chosen = []
+    for pin in pins:
+        req = Requirement(pin)
+        if "==" in pin and (req.marker is None or req.marker.evaluate({"python_version": version})):
+            chosen.append(f"{req.name}{req.specifier}")
+    return chosen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("platform", sorted(PLATFORM_TAGS))
+@pytest.mark.parametrize("version", ["3.11", "3.13"])
+def test_every_pinned_engine_package_has_a_wheel_for_each_served_platform(
+    platform: str, version: str, tmp_path: Path
+) -> None:
+    pins = pins_for(version)
+    assert {p.split("==")[0] for p in pins} >= {"torch", "numpy", "mediapipe", "opencv-python-headless"}
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "install", "--dry-run", "--no-deps"]
+    cmd += [
+        "--ignore-installed",
+        "--only-binary=:all:",
+        "--python-version",
+        version,
+        "--target",
+        str(tmp_path),
+    ]
+    for tag in PLATFORM_TAGS[platform]:
+        cmd += ["--platform", tag]
+    run = subprocess.run([*cmd, *pins], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, f"no wheel on {platform} for Python {version}:\n{run.stderr[-2000:]}"
+    assert "Would install" in run.stdout

@@ -545,3 +545,15 @@ def test_a_renamed_engine_environment_has_working_scripts(tmp_path: Path) -> Non
     assert (final / "bin" / "tool").stat().st_mode & 0o111  # still executable
     proc = subprocess.run([str(final / "bin" / "tool")], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok"
+
+
+def test_an_engine_is_refused_up_front_on_a_platform_without_its_wheels() -> None:
+    engine = addon_module("engine")
+    for served in (("linux", "x86_64"), ("linux", "aarch64"), ("win32", "AMD64"), ("darwin", "arm64")):
+        assert engine.platform_problem(*served) is None
+    problem = engine.platform_problem("darwin", "x86_64")
+    assert problem is not None and problem.startswith(
+        "the engine's packages (MediaPipe, PyTorch) have no wheels "
+    )
+    assert "for macOS on x86_64" in problem and "My Own Python" in problem
+    assert "Windows on ARM64" in str(engine.platform_problem("win32", "ARM64"))
