@@ -9,11 +9,9 @@ Tasks API (mediapipe 1.2.3, the same BlazePose models); docs/DESIGN.md, "The det
     .venv/bin/python bench/compare_detectors.py /tmp/old/NAME.keypoints.npz /tmp/new/NAME.keypoints.npz
 
 Both files come from the whole detector (subject tracker, gap filling), as the add-on runs it. Measures:
-- found: frames with a detection of our own (not interpolated);
-- jitter: the median over the body landmarks (shoulders down) of `measure_jitter.jitter` (robust residual of a
-  cubic Savitzky–Golay fit over 9 frames), as a percentage of the person's height in the image;
-- swaps: frames where a left/right pair of limb landmarks jumps by more than 10 % of the person's height and
-  exchanging left and right would bring both within half that distance of the previous frame;
+- found, jitter and swaps as `python -m lifting quality` measures them (`lifting.app.quality`: frames found, not
+  interpolated; `robust_jitter` over 9 frames, median over the body landmarks, % of the person's height;
+  `swap_frames`);
 - apart: distance between the two files' landmarks on frames both found (visibility ≥ 0.5 in both), median and
   95th percentile, px.
 """
@@ -25,51 +23,22 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
-from measure_jitter import jitter  # bench/ is this script's folder, first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lifting.skeleton import BLAZEPOSE  # noqa: E402
+from lifting.app.quality import BODY, own_frames, robust_jitter, swap_frames  # noqa: E402
 from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
-
-FloatArray = npt.NDArray[np.float64]
-BODY = np.arange(11, 33)
-LIMB_PAIRS = [(a, b) for a, b in BLAZEPOSE.mirror_pairs if a >= 11]
-
-
-def own(kp: Keypoints2D) -> npt.NDArray[np.bool_]:
-    return np.asarray(kp.detected & ~kp.interpolated, dtype=bool)
-
-
-def swaps(pixels: FloatArray, found: npt.NDArray[np.bool_], height: float) -> int:
-    """Frames (found, after a found frame) where some limb pair's left/right assignment flips."""
-    n = 0
-    for t in range(1, len(pixels)):
-        if not (found[t] and found[t - 1]):
-            continue
-        for a, b in LIMB_PAIRS:
-            keep = np.linalg.norm(pixels[t, [a, b]] - pixels[t - 1, [a, b]], axis=-1).max()
-            swapped = np.linalg.norm(pixels[t, [b, a]] - pixels[t - 1, [a, b]], axis=-1).max()
-            if keep > 0.1 * height and swapped < 0.5 * keep:
-                n += 1
-                break
-    return n
 
 
 def describe(kp: Keypoints2D) -> tuple[float, float, int, float]:
     """(found %, body jitter % of height, swap frames, person height px)."""
-    found = own(kp)
+    found = own_frames(kp)
     pixels = np.where(found[:, None, None], kp.keypoints, np.nan)
-    sigma, height = jitter(pixels, kp.visibility, 9)
-    return (
-        100.0 * found.mean(),
-        100.0 * float(np.nanmedian(sigma[BODY])),
-        swaps(kp.keypoints, found, height),
-        height,
-    )
+    sigma, height = robust_jitter(pixels, kp.visibility, 9)
+    jitter = 100.0 * float(np.nanmedian(sigma[BODY]))
+    return 100.0 * found.mean(), jitter, swap_frames(kp.keypoints, found, height), height
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         f, j, s, h = describe(kp)
         print(f"| {name} | {len(kp.keypoints)} | {f:.1f} % | {j:.2f} | {s} | {h:.0f} |")
-    both = own(a) & own(b)
+    both = own_frames(a) & own_frames(b)
     seen = (a.visibility[both] >= 0.5) & (b.visibility[both] >= 0.5)
     apart = np.linalg.norm(a.keypoints[both] - b.keypoints[both], axis=-1)[seen]
     print(

@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import savgol_coeffs, savgol_filter
 
 from lifting.skeleton import BLAZEPOSE
 
@@ -71,31 +70,11 @@ def run_mediapipe(
 def jitter(
     pixels: npt.NDArray[np.float64], visibility: npt.NDArray[np.float64], window: int
 ) -> tuple[npt.NDArray[np.float64], float]:
-    """Per-landmark robust jitter (33,) as a fraction of the person's image height, and that height (px)."""
-    h0 = savgol_coeffs(window, 3)[window // 2]
-    valid = ~np.isnan(pixels[..., 0])
-    detected = ~np.isnan(pixels[:, 0, 0])
-    box = np.max(pixels[detected].max(axis=1) - pixels[detected].min(axis=1), axis=-1)
-    person = float(np.median(box))
-    out = np.zeros(33)
-    for j in range(33):
-        ok = valid[:, j] & (visibility[:, j] >= 0.5)
-        resid = []
-        # Contiguous runs of usable frames, each long enough for the filter.
-        idx = np.flatnonzero(ok)
-        runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if len(idx) else []
-        for run in runs:
-            if len(run) < window:
-                continue
-            track = pixels[run, j]
-            smooth = savgol_filter(track, window, 3, axis=0)
-            resid.append((track - smooth)[window // 2 : len(run) - window // 2])
-        if not resid:
-            out[j] = np.nan
-            continue
-        r = np.concatenate(resid).ravel()
-        out[j] = 1.4826 * np.median(np.abs(r)) / np.sqrt(1.0 - h0) / person
-    return out, person
+    """Per-landmark robust jitter (33,) as a fraction of the person's image height, and that height (px):
+    `lifting.app.quality.robust_jitter`."""
+    from lifting.app.quality import robust_jitter
+
+    return robust_jitter(pixels, visibility, window)
 
 
 def main(argv: list[str] | None = None) -> int:

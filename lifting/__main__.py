@@ -3,6 +3,7 @@
     python -m lifting VIDEO... -o OUT          convert videos to animation (lifting.app.cli)
     python -m lifting detect|lift|demo ...     the pipeline's steps and the demo (lifting.app.cli)
     python -m lifting worker ...               the add-on's engine protocol (lifting.app.worker)
+    python -m lifting quality VIDEO...         the result measured on real footage (lifting.app.quality)
     python -m lifting train|finetune|evaluate  the models (lifting.learn)
     python -m lifting dataset|pack             the motion-capture training data (lifting.learn.datasets)
 
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 # command -> module whose `main(argv) -> int` runs it; anything else goes to the conversion command line.
 COMMANDS = {
     "worker": "lifting.app.worker",
+    "quality": "lifting.app.quality",
     "train": "lifting.learn.train",
     "finetune": "lifting.learn.finetune",
     "evaluate": "lifting.learn.evaluate",

@@ -118,6 +118,7 @@ def foot_skate(
     up: int | npt.ArrayLike = 2,
     contact_height: float = 0.05,
     fps: float = 30.0,
+    contacts: npt.ArrayLike | None = None,
 ) -> float:
     """Mean horizontal speed (m/s) of foot joints while they touch the floor.
 
@@ -129,7 +130,8 @@ def foot_skate(
     step from frame t to t + 1 when it is within `contact_height` of the floor in both frames; its speed over
     that step is the norm of its displacement projected onto the floor plane, times fps. The result is the
     mean over all (foot joint, step) pairs in contact: 0 for planted feet, the sliding speed for a foot that
-    slides along the floor. NaN when no foot joint is ever in contact over a whole step.
+    slides along the floor. NaN when no foot joint is ever in contact over a whole step. `contacts` (T, F) bool,
+    one column per foot joint, replaces the height rule with contacts found elsewhere (the retargeter's).
     """
     j = np.asarray(joints, dtype=np.float64)
     if j.ndim != 3 or j.shape[-1] != 3:
@@ -150,8 +152,13 @@ def foot_skate(
             raise ValueError(f"up must be an axis index or a non-zero 3-vector, got {up!r}")
         up_vec = up_vec / n
     feet = j[:, list(foot_indices), :]  # (T, F, 3)
-    height = feet @ up_vec  # (T, F)
-    contact = height - height.min() <= contact_height
+    if contacts is None:
+        height = feet @ up_vec  # (T, F)
+        contact = height - height.min() <= contact_height
+    else:
+        contact = np.asarray(contacts, dtype=bool)
+        if contact.shape != feet.shape[:2]:
+            raise ValueError(f"expected contacts of shape {feet.shape[:2]}, got {contact.shape}")
     step_contact = contact[1:] & contact[:-1]  # (T-1, F)
     if not step_contact.any():
         return float("nan")

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import numpy as np
-
 from lifting.app import api
 from lifting.app.options import (
     DEFAULT_FORMAT,
@@ -36,6 +34,7 @@ from lifting.app.options import (
     parse_frames,
     parse_point,
 )
+from lifting.app.quality import planted_fraction, root_travel, standing_height
 from lifting.app.via_blender import blender_problem, check_rig, write_with_blender
 from lifting.camera import check_focal_px, check_fov_deg
 from lifting.errors import MocapError
@@ -270,9 +269,7 @@ def write_bvh_file(path: Path, rest: RestSkeleton, result: RetargetResult) -> No
 def motion_summary(result: RetargetResult) -> str:
     """'about 1.70 m tall, root travelled 0.4 m, feet planted on 52% of frames'."""
     world = result.world_joints
-    travelled = float(np.linalg.norm(np.diff(world[:, 0, :2], axis=0), axis=1).sum())
-    height = float(np.median(world[..., 2].max(axis=1) - world[..., 2].min(axis=1)))
-    planted = float(result.contacts.any(axis=1).mean())
+    travelled, height, planted = root_travel(world), standing_height(world), planted_fraction(result.contacts)
     return f"about {height:.2f} m tall, root travelled {travelled:.1f} m, feet planted on {planted:.0%} of frames"
 
 

@@ -4,7 +4,7 @@ segments.
 `detect` is what `lifting.app.api.detect` hands on to: it reuses a cached `.keypoints.npz` when the video file,
 the frame range, the detector version and its settings are unchanged, and otherwise runs `detect_video`, which
 decodes the clip as a stream (`lifting.video2d.video`), follows the subject with MediaPipe Pose
-(`lifting.video2d.track`; `mediapipe==0.10.21`, `model_complexity=1`, the only model inside the wheel) and fills
+(`lifting.video2d.track`: MediaPipe's pose landmarker with the shipped BlazePose full model) and fills
 short gaps. Long clips are cut into segments detected by separate processes (`lifting.video2d.parallel`); short
 ones, or `workers=1`, run here.
 """
@@ -41,7 +41,7 @@ DEFAULT_SETTINGS = DetectorSettings(min_detection_confidence=0.3)
 
 
 def detector_version() -> str:
-    """MediaPipe's version and our tracker's, e.g. `0.10.21+tracker3`."""
+    """MediaPipe's version and our tracker's, e.g. `1.2.3+tracker3`."""
     return f"{import_mediapipe().__version__}+tracker{TRACKER_VERSION}"
 
 

@@ -1,0 +1,298 @@
+"""`python -m lifting quality VIDEO|KEYPOINTS...`: how good the result is on real footage, without ground truth.
+
+For each clip: the subject's 2D track (detected, or a `.keypoints.npz` file), the 3D that `lift` makes from it and
+that motion placed in the world as the retargeter places it (`retarget.pipeline.retarget_onto_ours`, default
+settings). One table, a column per clip:
+
+- subject: frames with the subject found (not interpolated), %;
+- subject jumps: found frames whose hip centre is more than one torso length from the previous frame's;
+- left/right swaps: frames where a left/right pair of limb landmarks jumps by more than 10 % of the person's
+  height and exchanging left and right would bring both within half that distance of the previous frame;
+- 2D jitter: `robust_jitter` (robust residual of a cubic Savitzky-Golay fit over 9 frames), median over the body
+  landmarks (shoulders down), % of the person's height in the image (the person's height is given in pixels);
+- 3D acceleration: mean norm of the joints' second difference in camera space, mm/frame²;
+- reprojection: the 3D projected through the clip's camera onto its own 2D (`lift.refine.reprojection_error`),
+  px and % of the person's height;
+- bone-length spread: `metrics.bone_length_std` of the 3D, mm (0 with constant bone lengths, the default);
+- feet planted: frames where the retargeter's contacts plant a foot, %;
+- foot skate: horizontal toe speed while its foot is planted, cm/s (`metrics.foot_skate` with those contacts);
+- root drift: horizontal pelvis speed while both feet are planted, cm/s;
+- height: the person's standing height from the 3D, m.
+
+Warnings say when the person is small in the picture or found on few frames (`detect.subject_warnings`).
+`--markdown FILE` writes the table (with the command that made it) to a file as well.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lifting.errors import MocapError
+from lifting.skeleton import BLAZEPOSE
+from lifting.video2d.keypoints2d import Keypoints2D
+from retarget.motion3d import Motion3D
+from retarget.pipeline import RetargetResult
+
+FloatArray = npt.NDArray[np.float64]
+Pixels = npt.NDArray[np.floating[Any]]  # keypoint arrays: float32 in files, float64 in computations
+BODY = np.arange(BLAZEPOSE.index["left_shoulder"], BLAZEPOSE.num_joints)
+LIMB_PAIRS = tuple((a, b) for a, b in BLAZEPOSE.mirror_pairs if a in BODY)
+HIPS = BLAZEPOSE.indices(["left_hip", "right_hip"])
+SHOULDERS = BLAZEPOSE.indices(["left_shoulder", "right_shoulder"])
+JITTER_WINDOW = 9
+
+
+def robust_jitter(pixels: Pixels, visibility: Pixels, window: int) -> tuple[FloatArray, float]:
+    """Per-landmark jitter (33,) as a fraction of the person's image height, and that height (px).
+
+    pixels (T, 33, 2) with NaN where nobody was found; visibility (T, 33). Jitter is the part of each landmark
+    track that a smooth motion cannot explain: the residual of a cubic Savitzky-Golay fit over `window` frames,
+    divided by sqrt(1 - h0) (h0 the filter's centre weight, so white noise of standard deviation s gives s back),
+    measured robustly (1.4826 × median absolute residual, so a tracker jump does not count), on runs of frames
+    with visibility ≥ 0.5. The height is the median over frames of the larger side of the landmarks' box.
+    NaN for a landmark with no run as long as the window.
+    """
+    from scipy.signal import savgol_coeffs, savgol_filter
+
+    h0 = savgol_coeffs(window, 3)[window // 2]
+    valid = ~np.isnan(pixels[..., 0])
+    detected = valid[:, 0]
+    if not detected.any():
+        return np.full(pixels.shape[1], np.nan), float("nan")
+    box = np.max(pixels[detected].max(axis=1) - pixels[detected].min(axis=1), axis=-1)
+    person = float(np.median(box))
+    out = np.full(pixels.shape[1], np.nan)
+    for j in range(pixels.shape[1]):
+        idx = np.flatnonzero(valid[:, j] & (visibility[:, j] >= 0.5))
+        runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if len(idx) else []
+        resid = []
+        for run in runs:
+            if len(run) < window:
+                continue
+            track = pixels[run, j]
+            smooth = savgol_filter(track, window, 3, axis=0)
+            resid.append((track - smooth)[window // 2 : len(run) - window // 2])
+        if resid:
+            r = np.concatenate(resid).ravel()
+            out[j] = 1.4826 * np.median(np.abs(r)) / np.sqrt(1.0 - h0) / person
+    return out, person
+
+
+def own_frames(keypoints: Keypoints2D) -> npt.NDArray[np.bool_]:
+    """(T,) frames where the detector found the subject itself (not filled in)."""
+    return np.asarray(keypoints.detected & ~keypoints.interpolated, dtype=bool)
+
+
+def swap_frames(pixels: Pixels, found: npt.NDArray[np.bool_], height: float) -> int:
+    """Found frames after a found frame where some limb pair's left/right assignment flips (module docstring)."""
+    n = 0
+    for t in np.flatnonzero(found[1:] & found[:-1]) + 1:
+        for a, b in LIMB_PAIRS:
+            keep = np.linalg.norm(pixels[t, [a, b]] - pixels[t - 1, [a, b]], axis=-1).max()
+            swapped = np.linalg.norm(pixels[t, [b, a]] - pixels[t - 1, [a, b]], axis=-1).max()
+            if keep > 0.1 * height and swapped < 0.5 * keep:
+                n += 1
+                break
+    return n
+
+
+def subject_jumps(pixels: Pixels, found: npt.NDArray[np.bool_]) -> int:
+    """Found frames after a found frame whose hip centre moved more than one torso length (shoulder centre to
+    hip centre, the larger of the two frames')."""
+    hips = pixels[:, HIPS].mean(axis=1)
+    torso = np.linalg.norm(pixels[:, SHOULDERS].mean(axis=1) - hips, axis=-1)
+    t = np.flatnonzero(found[1:] & found[:-1]) + 1
+    moved = np.linalg.norm(hips[t] - hips[t - 1], axis=-1)
+    return int((moved > np.maximum(torso[t], torso[t - 1])).sum())
+
+
+def standing_height(world_joints: FloatArray) -> float:
+    """The person's height (m): the median over frames of the joints' vertical extent, world (T, J, 3) Z up."""
+    return float(np.median(world_joints[..., 2].max(axis=1) - world_joints[..., 2].min(axis=1)))
+
+
+def root_travel(world_joints: FloatArray) -> float:
+    """Horizontal path length of the root joint (m), world (T, J, 3) Z up."""
+    return float(np.linalg.norm(np.diff(world_joints[:, 0, :2], axis=0), axis=1).sum())
+
+
+def planted_fraction(contacts: npt.NDArray[np.bool_]) -> float:
+    """Share of frames with at least one foot planted; contacts (T, 2) left/right."""
+    return float(contacts.any(axis=1).mean()) if len(contacts) else 0.0
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """One clip's numbers (see the module docstring); NaN where a number cannot be measured."""
+
+    name: str
+    frames: int
+    subject_pct: float
+    subject_jumps: int
+    lr_swaps: int
+    jitter_2d_pct: float
+    person_px: float
+    accel_3d_mm: float
+    reprojection_px: float
+    reprojection_pct: float
+    bone_std_mm: float
+    planted_pct: float
+    skate_cm_s: float
+    root_drift_cm_s: float
+    height_m: float
+    warnings: tuple[str, ...] = ()
+
+
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("frames", "frames", "{:d}"),
+    ("subject found, %", "subject_pct", "{:.1f}"),
+    ("subject jumps (frames)", "subject_jumps", "{:d}"),
+    ("left/right swaps, 2D (frames)", "lr_swaps", "{:d}"),
+    ("2D jitter, % of height", "jitter_2d_pct", "{:.2f}"),
+    ("person height in the image, px", "person_px", "{:.0f}"),
+    ("3D acceleration, mm/frame²", "accel_3d_mm", "{:.1f}"),
+    ("reprojection, px", "reprojection_px", "{:.1f}"),
+    ("reprojection, % of height", "reprojection_pct", "{:.1f}"),
+    ("bone-length spread, mm", "bone_std_mm", "{:.1f}"),
+    ("feet planted, % of frames", "planted_pct", "{:.0f}"),
+    ("foot skate while planted, cm/s", "skate_cm_s", "{:.1f}"),
+    ("root drift, both feet planted, cm/s", "root_drift_cm_s", "{:.1f}"),
+    ("height, m", "height_m", "{:.2f}"),
+)
+
+
+def measure(name: str, keypoints: Keypoints2D, motion: Motion3D, result: RetargetResult) -> QualityReport:
+    """The report of one clip from its 2D track, its 3D (same frames) and that 3D placed in the world."""
+    from lifting.lift.refine import reprojection_error
+    from lifting.metrics import bone_length_std, foot_skate
+    from lifting.video2d.detect import subject_warnings
+
+    found = own_frames(keypoints)
+    pixels = np.where(found[:, None, None], keypoints.keypoints, np.nan)
+    jitter, person = robust_jitter(pixels, keypoints.visibility, JITTER_WINDOW)
+    absolute = motion.absolute_joints()
+    accel = (
+        np.linalg.norm(np.diff(absolute, n=2, axis=0), axis=-1).mean() * 1000 if len(absolute) > 2 else np.nan
+    )
+    repro_px, repro_frac = reprojection_error(motion, keypoints)
+    world, contacts = result.world_joints, result.contacts
+    names = list(motion.joint_names)
+    toes = [names.index("l_toe"), names.index("r_toe")]
+    both = contacts.all(axis=1)
+    steps = both[1:] & both[:-1]
+    speeds = np.linalg.norm(np.diff(world[:, 0, :2], axis=0), axis=-1)[steps] * motion.fps * 100
+    return QualityReport(
+        name=name,
+        frames=len(found),
+        subject_pct=100.0 * float(found.mean()) if len(found) else 0.0,
+        subject_jumps=subject_jumps(keypoints.keypoints, found),
+        lr_swaps=swap_frames(keypoints.keypoints, found, person) if np.isfinite(person) else 0,
+        jitter_2d_pct=100.0 * float(np.nanmedian(jitter[BODY]))
+        if np.isfinite(jitter[BODY]).any()
+        else np.nan,
+        person_px=person,
+        accel_3d_mm=float(accel),
+        reprojection_px=repro_px,
+        reprojection_pct=100.0 * repro_frac,
+        bone_std_mm=1000.0 * bone_length_std(absolute, motion.parents),
+        planted_pct=100.0 * planted_fraction(contacts),
+        skate_cm_s=100.0 * foot_skate(world, toes, up=2, fps=motion.fps, contacts=contacts)
+        if len(world) > 1
+        else np.nan,
+        root_drift_cm_s=float(speeds.mean()) if len(speeds) else float("nan"),
+        height_m=standing_height(world),
+        warnings=tuple(subject_warnings(keypoints)),
+    )
+
+
+def table(reports: Sequence[QualityReport]) -> str:
+    """The reports as one Markdown table, a column per clip, then their warnings."""
+    lines = ["| | " + " | ".join(r.name for r in reports) + " |", "|---|" + "---|" * len(reports)]
+    for label, field, fmt in ROWS:
+        cells = []
+        for r in reports:
+            value = getattr(r, field)
+            cells.append("–" if isinstance(value, float) and not np.isfinite(value) else fmt.format(value))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for r in reports:
+        lines += [f"\nWarning ({r.name}): {w}" for w in r.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def report_clip(
+    source: Path,
+    *,
+    frames: tuple[int, int | None] | None = None,
+    subject: tuple[float, float] | None = None,
+    workers: int | None = None,
+    weights: str | None = None,
+) -> tuple[QualityReport, float]:
+    """Detect (cached) or load the 2D, lift, place in the world, measure; also the seconds after detection."""
+    from lifting.app import api
+    from retarget.pipeline import retarget_onto_ours
+
+    if source.name.endswith(".keypoints.npz"):
+        keypoints = Keypoints2D.load(source)
+        name = source.name.removesuffix(".keypoints.npz")
+    else:
+        keypoints = api.detect(source, frames=frames, subject=subject, workers=workers)
+        name = source.stem
+    start = time.perf_counter()
+    motion = api.lift(keypoints, weights=weights)
+    _, result = retarget_onto_ours(motion)
+    report = measure(name, keypoints, motion, result)
+    return report, time.perf_counter() - start
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from lifting.app.options import ArgumentParser, UsageError, parse_frames, parse_point
+    from lifting.errors import reporting_warnings
+    from retarget.atomic_write import atomic_write
+
+    parser = ArgumentParser(
+        prog="python -m lifting quality",
+        description="Measure the result on real footage without ground truth: one table, a column per clip.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="VIDEO|KEYPOINTS", help="videos or .keypoints.npz files")
+    parser.add_argument("--frames", metavar="A:B", help="video frames A (inclusive) to B (exclusive)")
+    parser.add_argument("--subject", metavar="X,Y", help="a point on the person to follow, pixels")
+    parser.add_argument("--workers", type=int, help="detection processes (default: one per core)")
+    parser.add_argument(
+        "--weights", metavar="STEM", help="checkpoint to lift with (default: the shipped one)"
+    )
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the table to FILE")
+    args = parser.parse_args(argv)
+    try:
+        frames, subject = parse_frames(args.frames), parse_point(args.subject)
+        reports = []
+        with reporting_warnings(lambda message: print(f"warning: {message}", file=sys.stderr)):
+            for source in map(Path, args.inputs):
+                if not source.is_file():
+                    raise UsageError(f"{source} is not a file.")
+                report, seconds = report_clip(
+                    source, frames=frames, subject=subject, workers=args.workers, weights=args.weights
+                )
+                print(f"{source.name}: measured in {seconds:.1f} s after detection", file=sys.stderr)
+                reports.append(report)
+    except MocapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = table(reports)
+    print(text, end="")
+    if args.markdown is not None:
+        command = "python -m lifting quality " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        document = (
+            "# Quality on real footage\n\n"
+            f"Made by `{command}`; what each row measures: `lifting/app/quality.py`.\n\n{text}"
+        )
+        atomic_write(args.markdown, lambda tmp: tmp.write_text(document, encoding="utf-8"))
+    return 0
