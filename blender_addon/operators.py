@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty, CollectionProperty, EnumProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from .export import ExportError, export_bvh, export_fbx
@@ -23,6 +23,7 @@ from .tasks import (
     FinetuneTask,
     InstallTask,
     LiftTask,
+    PeopleTask,
     TaskError,
     apply_file,
     apply_options,
@@ -207,6 +208,37 @@ class MOCAP_OT_detect(_TaskOperator, bpy.types.Operator):
         return DetectTask()
 
 
+class MOCAP_OT_find_people(_TaskOperator, bpy.types.Operator):
+    """Find everyone on the range's first frame and show them numbered, to choose whom to follow"""
+
+    bl_idname = "mocap.find_people"
+    bl_label = "Find People"
+    task_kind = "people"
+
+    def make_task(self, context: bpy.types.Context) -> PeopleTask:
+        return PeopleTask()
+
+
+class MOCAP_OT_pick_person(bpy.types.Operator):
+    """Follow this person (0: let detection choose the largest, most central one)"""
+
+    bl_idname = "mocap.pick_person"
+    bl_label = "Pick Person"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a set)
+
+    number: IntProperty(name="Number", min=0, default=0)  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.scene.video_mocap
+        if self.number and not any(p.number == self.number for p in settings.people):
+            self.report({"ERROR"}, f"There is no person {self.number}; press Find People first.")
+            return {"CANCELLED"}
+        settings.subject = self.number
+        which = f"person {self.number}" if self.number else "the largest, most central person"
+        self.report({"INFO"}, f"Detection will follow {which}.")
+        return {"FINISHED"}
+
+
 class MOCAP_OT_check_engine(_TaskOperator, bpy.types.Operator):
     """Show the engine's versions and the device it will use"""
 
@@ -385,6 +417,8 @@ CLASSES = (
     MOCAP_OT_video_to_animation,
     MOCAP_OT_lift,
     MOCAP_OT_detect,
+    MOCAP_OT_find_people,
+    MOCAP_OT_pick_person,
     MOCAP_OT_check_engine,
     MOCAP_OT_install_engine,
     MOCAP_OT_finetune,

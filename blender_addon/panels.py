@@ -41,6 +41,7 @@ class MOCAP_PT_main(_MocapPanel, bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "frame_first")
         row.prop(settings, "frame_last")
+        self.draw_person(col, settings)
         col.prop(settings, "armature")
         if settings.armature is None:
             col.label(text="An armature will be created", icon="INFO")
@@ -52,8 +53,29 @@ class MOCAP_PT_main(_MocapPanel, bpy.types.Panel):
             col.operator("mocap.cancel", icon="CANCEL")
         else:
             col.operator("mocap.video_to_animation", icon="ARMATURE_DATA")
-            if status.message and status.task in ("pipeline", "lift", "detect", "finetune"):
+            if status.message and status.task in ("pipeline", "lift", "detect", "finetune", "people"):
                 col.label(text=status.message)
+
+    @staticmethod
+    def draw_person(col: bpy.types.UILayout, settings: Any) -> None:
+        """Find People, the numbered picture, and one button per person (Auto lets detection choose)."""
+        row = col.row(align=True)
+        row.operator("mocap.find_people", icon="VIEWZOOM")
+        if not settings.people or settings.people_frame != settings.frame_first:
+            return
+        image = bpy.data.images.get(settings.people_image) if settings.people_image else None
+        if image is not None:
+            image.preview_ensure()
+            col.template_icon(icon_value=image.preview.icon_id, scale=8.0)
+        row = col.row(align=True)
+        row.label(text="Follow:")
+        auto = row.operator("mocap.pick_person", text="Auto", depress=settings.subject == 0)
+        auto.number = 0
+        for person in settings.people:
+            op = row.operator(
+                "mocap.pick_person", text=str(person.number), depress=settings.subject == person.number
+            )
+            op.number = person.number
 
 
 class MOCAP_PT_options(_MocapPanel, bpy.types.Panel):

@@ -43,6 +43,15 @@ class MOCAP_PG_clip(bpy.types.PropertyGroup):
     path: StringProperty(name="Video", subtype="FILE_PATH")  # type: ignore[valid-type]
 
 
+class MOCAP_PG_person(bpy.types.PropertyGroup):
+    """One person Find People found: their number in the picture and the point (hip centre, video pixels) that
+    picks them."""
+
+    number: IntProperty(default=0)  # type: ignore[valid-type]
+    x: FloatProperty(default=0.0)  # type: ignore[valid-type]
+    y: FloatProperty(default=0.0)  # type: ignore[valid-type]
+
+
 class MOCAP_PG_settings(bpy.types.PropertyGroup):
     """What the panel edits: `scene.video_mocap`."""
 
@@ -101,6 +110,16 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
         subtype="FILE_PATH",
     )
     export_preset: EnumProperty(name="Target", items=EXPORT_PRESETS, default="GENERIC")  # type: ignore[valid-type]
+    people: CollectionProperty(type=MOCAP_PG_person)  # type: ignore[valid-type]
+    # Where Find People looked (video frame, video path) and the name of its numbered picture in bpy.data.images.
+    people_frame: IntProperty(default=-1)  # type: ignore[valid-type]
+    people_video: StringProperty(default="")  # type: ignore[valid-type]
+    people_image: StringProperty(default="")  # type: ignore[valid-type]
+    subject: IntProperty(  # type: ignore[valid-type]
+        name="Person",
+        description="Number of the person to follow (0: the largest, most central one)",
+        default=0,
+    )
     finetune_clips: CollectionProperty(type=MOCAP_PG_clip)  # type: ignore[valid-type]
     finetune_index: IntProperty(default=0)  # type: ignore[valid-type]
 
@@ -110,6 +129,23 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
             return None
         stop = "" if self.frame_last == 0 else str(self.frame_last + 1)
         return f"{self.frame_first}:{stop}"
+
+    def subject_arg(self) -> str | None:
+        """`--subject X,Y` for the worker (the chosen person's point on the range's first frame), or None to let
+        detection choose; ValueError, one sentence, when the choice no longer fits the video or the range."""
+        if self.subject == 0:
+            return None
+        person = next((p for p in self.people if p.number == self.subject), None)
+        if person is None or self.people_video != self.video_path:
+            raise ValueError(
+                "The chosen person belongs to another video; press Find People again, or choose Auto."
+            )
+        if self.people_frame != self.frame_first:
+            raise ValueError(
+                f"The person was chosen on frame {self.people_frame}, but the range now starts at frame "
+                f"{self.frame_first}; press Find People again, or choose Auto."
+            )
+        return f"{person.x:.1f},{person.y:.1f}"
 
 
 class MOCAP_PG_status(bpy.types.PropertyGroup):
@@ -125,7 +161,7 @@ class MOCAP_PG_status(bpy.types.PropertyGroup):
     last_log: StringProperty(default="", subtype="FILE_PATH")  # type: ignore[valid-type]
 
 
-CLASSES = (MOCAP_PG_clip, MOCAP_PG_settings, MOCAP_PG_status)
+CLASSES = (MOCAP_PG_clip, MOCAP_PG_person, MOCAP_PG_settings, MOCAP_PG_status)
 
 
 def register_properties() -> None:

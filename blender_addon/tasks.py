@@ -172,6 +172,21 @@ def video_arg(settings: Any) -> str:
     return video
 
 
+def range_args(settings: Any) -> list[str]:
+    """`--frames A:B` and `--subject X,Y` for detection, from the panel's range and the chosen person."""
+    argv = []
+    frames = settings.frames_arg()
+    if frames is not None:
+        argv += ["--frames", frames]
+    try:
+        subject = settings.subject_arg()
+    except ValueError as exc:
+        raise TaskError(str(exc)) from None
+    if subject is not None:
+        argv += ["--subject", subject]
+    return argv
+
+
 def fov_arg(settings: Any) -> float | None:
     if settings.camera_mode == "FOV":
         return float(settings.fov_deg)
@@ -250,9 +265,7 @@ class LiftTask(EngineTask):
         self.out = run_dir / (Path(video).stem + ".motion.npz")
         argv = [python, "-m", "lifting", "worker", "run", "--video", video, "--out", str(self.out)]
         argv += ["--keypoints-cache", str(paths.keypoints_cache_dir()), "--device", device_arg(context)]
-        frames = settings.frames_arg()
-        if frames is not None:
-            argv += ["--frames", frames]
+        argv += range_args(settings)
         fov = fov_arg(settings)
         if fov is not None:
             argv += ["--fov", f"{fov:.6g}"]
@@ -289,13 +302,68 @@ class DetectTask(EngineTask):
         python = engine_python(context)
         argv = [python, "-m", "lifting", "worker", "detect", "--video", video]
         argv += ["--keypoints-cache", str(paths.keypoints_cache_dir())]
-        frames = settings.frames_arg()
-        if frames is not None:
-            argv += ["--frames", frames]
+        argv += range_args(settings)
         return argv, engine_env()
 
     def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
         return "2D keypoints detected and cached; Lift will reuse them."
+
+
+PEOPLE_IMAGE = "Mocap People"
+
+
+class PeopleTask(EngineTask):
+    """Everyone found on the range's first frame: a numbered picture (an image in the file, shown in the panel)
+    and the points that pick each of them as the person to follow."""
+
+    kind = "people"
+    label = "Finding people"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict[str, Any]] = []
+        self.frame = 0
+        self.video = ""
+
+    def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
+        settings = context.scene.video_mocap
+        video = video_arg(settings)
+        self.frame, self.video = settings.frame_first, settings.video_path
+        out = paths.new_run_dir(Path(video).stem) / f"people-{self.frame}.png"
+        argv = [engine_python(context), "-m", "lifting", "worker", "people", "--video", video]
+        argv += ["--frame", str(self.frame), "--out", str(out)]
+        return argv, engine_env()
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        if ev.get("event") == "people":
+            self.found = list(ev.get("people") or [])
+            return
+        super().on_event(ev)
+
+    def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        settings = context.scene.video_mocap
+        settings.people.clear()
+        for person in self.found:
+            item = settings.people.add()
+            item.number = int(person["number"])
+            item.x, item.y = (float(v) for v in person["point"])
+        settings.people_frame, settings.people_video = self.frame, self.video
+        settings.subject = 0
+        old = bpy.data.images.get(PEOPLE_IMAGE)
+        if old is not None:
+            bpy.data.images.remove(old)
+        try:
+            image = bpy.data.images.load(outcome.result or "", check_existing=False)
+        except RuntimeError:
+            image = None
+        if image is not None:
+            image.name = PEOPLE_IMAGE
+            image.pack()  # the picture stays with the file; the run folder may be cleaned up
+        settings.people_image = image.name if image is not None else ""
+        if not self.found:
+            return f"Nobody was found on frame {self.frame}; set another first frame and try again."
+        many = "person" if len(self.found) == 1 else "people"
+        return f"Found {len(self.found)} {many} on frame {self.frame}; pick the one to follow by number."
 
 
 class CheckTask(EngineTask):

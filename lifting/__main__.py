@@ -4,6 +4,7 @@
     python -m lifting detect|lift|demo ...     the pipeline's steps and the demo (lifting.app.cli)
     python -m lifting worker ...               the add-on's engine protocol (lifting.app.worker)
     python -m lifting quality VIDEO...         the result measured on real footage (lifting.app.quality)
+    python -m lifting people VIDEO --frame N   everyone on one frame, to choose whom to follow (lifting.app.people)
     python -m lifting train|finetune|evaluate  the models (lifting.learn)
     python -m lifting dataset|pack             the motion-capture training data (lifting.learn.datasets)
 
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 COMMANDS = {
     "worker": "lifting.app.worker",
     "quality": "lifting.app.quality",
+    "people": "lifting.app.people",
     "train": "lifting.learn.train",
     "finetune": "lifting.learn.finetune",
     "evaluate": "lifting.learn.evaluate",

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from lifting.app.options import ArgumentParser, check_output_file, parse_frames
+from lifting.app.options import ArgumentParser, check_output_file, parse_frames, parse_point
 from lifting.camera import check_fov_deg
 from lifting.errors import MocapError, reporting_warnings
 from retarget.errors import RetargetError
@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--video", required=True)
     det.add_argument("--keypoints-cache", required=True)
     det.add_argument("--frames", default=None)
+    for command in (run, det):
+        command.add_argument("--subject", default=None, help="X,Y: a point on the person to follow (pixels)")
+    ppl = sub.add_parser("people", help="everyone found on one frame: numbered picture and their points")
+    ppl.add_argument("--video", required=True)
+    ppl.add_argument("--frame", type=int, default=0)
+    ppl.add_argument("--out", required=True, help="the picture to write (.png)")
     chk = sub.add_parser("check", help="versions and the device that would be used")
     chk.add_argument("--device", choices=DEVICES, default="auto")
     return parser
@@ -106,9 +112,10 @@ def _existing_video(path: str) -> Path:
 def cmd_detect(args: argparse.Namespace, emit: Emitter) -> int:
     video = _existing_video(args.video)
     frames = parse_frames(args.frames)
+    subject = parse_point(args.subject)
     cache = Path(args.keypoints_cache)
     api = _engine("lifting.app.api")
-    api.detect(video, frames=frames, cache_dir=cache, progress=emit.callback("detect"))
+    api.detect(video, frames=frames, subject=subject, cache_dir=cache, progress=emit.callback("detect"))
     emit.progress("detect", 1.0)
     emit.done(str(cache))
     return EXIT_OK
@@ -117,6 +124,7 @@ def cmd_detect(args: argparse.Namespace, emit: Emitter) -> int:
 def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
     video = _existing_video(args.video)
     frames = parse_frames(args.frames)
+    subject = parse_point(args.subject)
     out = check_output_file(Path(args.out), (".npz",), "motion file")
     if args.fov is not None:
         check_fov_deg(args.fov)
@@ -139,13 +147,37 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
         lift_options["constant_bones"] = False
     if args.refine:  # per-clip self-correction (lifting.lift.refine), reported as a "refine" stage of "lift"
         lift_options["refine"] = True
-    keypoints = api.detect(video, frames=frames, cache_dir=cache, progress=emit.callback("detect"))
+    keypoints = api.detect(
+        video, frames=frames, subject=subject, cache_dir=cache, progress=emit.callback("detect")
+    )
     emit.progress("detect", 1.0)
     motion = api.lift(keypoints, **lift_options)
     emit.progress("lift", 1.0)
     emit.progress("save", 0.0, "writing the motion file")
     motion.save(out)  # Motion3D.save is atomic: temporary file in the same folder, then os.replace
     emit.progress("save", 1.0)
+    emit.done(str(out))
+    return EXIT_OK
+
+
+def cmd_people(args: argparse.Namespace, emit: Emitter) -> int:
+    """A "people" event with everyone found on the frame (number, point, box, left to right), the numbered
+    picture written to --out; done with the picture's path."""
+    video = _existing_video(args.video)
+    out = check_output_file(Path(args.out), (".png",), "picture")
+    people_module = _engine("lifting.video2d.people")
+    drawing = _engine("lifting.app.people")
+    emit.progress("detect", 0.0, f"looking for people on frame {args.frame}")
+    people, frame = people_module.people_on_frame(video, args.frame)
+    drawing.write_picture(out, drawing.draw_people(frame, people))
+    found = [
+        {"number": n, "point": list(people_module.person_point(p)), "box": list(people_module.person_box(p))}
+        for n, p in enumerate(people, start=1)
+    ]
+    emit.event(
+        "people", frame=args.frame, people=found, image_size=[int(frame.shape[1]), int(frame.shape[0])]
+    )
+    emit.progress("detect", 1.0)
     emit.done(str(out))
     return EXIT_OK
 
@@ -204,6 +236,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Emitter], int]] = {
     "run": cmd_run,
     "detect": cmd_detect,
     "check": cmd_check,
+    "people": cmd_people,
 }
 
 

@@ -42,7 +42,14 @@ def fake_motion(frames: int = 20) -> Motion3D:
 def fake_api(calls: dict[str, Any], *, lift_error: Exception | None = None) -> types.ModuleType:
     api = types.ModuleType("lifting.app.api")
 
-    def detect(video_path: Any, *, frames: Any = None, cache_dir: Any = None, progress: Any = None) -> str:
+    def detect(
+        video_path: Any,
+        *,
+        frames: Any = None,
+        subject: Any = None,
+        cache_dir: Any = None,
+        progress: Any = None,
+    ) -> str:
         calls["detect"] = {"video": video_path, "frames": frames, "cache_dir": cache_dir}
         for i in range(4):
             progress((i + 1) / 4, f"frame {i}")
@@ -252,7 +259,7 @@ from tests.support.synthetic import camera_motion, walking_joints
 from lifting.errors import MocapError
 mode = os.environ.get("FAKE_MODE", "ok")
 api = types.ModuleType("lifting.app.api")
-def detect(video, *, frames=None, cache_dir=None, progress=None):
+def detect(video, *, frames=None, subject=None, cache_dir=None, progress=None):
     if mode == "crash":
         os._exit(3)
     n = 10**9 if mode == "hang" else 5
