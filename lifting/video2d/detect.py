@@ -41,7 +41,7 @@ DEFAULT_SETTINGS = DetectorSettings(min_detection_confidence=0.3)
 
 
 def detector_version() -> str:
-    """MediaPipe's version and our tracker's, e.g. `1.2.3+tracker3`."""
+    """MediaPipe's version and our tracker's, e.g. `1.2.3+tracker4`."""
     return f"{import_mediapipe().__version__}+tracker{TRACKER_VERSION}"
 
 

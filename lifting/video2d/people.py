@@ -20,6 +20,7 @@ from lifting.video2d.detect import DEFAULT_SETTINGS
 from lifting.video2d.mediapipe_pose import DetectorSettings, PoseResult
 from lifting.video2d.track import MediaPipePose
 from lifting.video2d.tracking import (
+    MASK_PAD,
     SubjectTracker,
     TrackingSettings,
     centre_and_scale,
@@ -69,7 +70,7 @@ def _finer_search(
     people = list(found)
     for known in people:
         _, scale = centre_and_scale(known)
-        mask_inside(work, clip_box(landmark_box(known, 0.3 * scale), w, h))
+        mask_inside(work, clip_box(landmark_box(known, MASK_PAD * scale), w, h))
     more: list[PoseResult] = []
     for y0 in (0, h // 4, h // 2):
         for x0 in (0, w // 4, w // 2):
@@ -81,7 +82,7 @@ def _finer_search(
             centre, scale = centre_and_scale(person)
             if any(np.linalg.norm(centre - centre_and_scale(p)[0]) < 0.5 * scale for p in people):
                 continue
-            mask_inside(work, clip_box(landmark_box(person, 0.3 * scale), w, h))
+            mask_inside(work, clip_box(landmark_box(person, MASK_PAD * scale), w, h))
             people.append(person)
             more.append(person)
     return more

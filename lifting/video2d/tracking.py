@@ -8,20 +8,26 @@ slides onto. `SubjectTracker` makes that one person *our* subject:
   are found at twice the resolution). The subject is the one nearest a user-given image point, or by default the
   largest and most central; the others are remembered as *distractors*.
 - **Following**: each frame, everything outside a search region around the subject's predicted box is blacked out
-  before the tracking-mode pass, and so are distractors seen in the last half second (unless they overlap the
-  subject), so the estimator never sees the other people far away. The image keeps its size, so MediaPipe's own
-  tracking and landmark smoothing work in full-frame coordinates as usual. Only the region is converted to
-  RGB, into a frame reused from one call to the next (`RgbCanvas`): cheaper than converting the whole frame
-  into a new buffer and blacking out the rest, which gives the same image.
+  before the tracking-mode pass, and so are distractors seen in the last half second (`RECENT_S`, moved by
+  their own velocity): their whole box, except, where it overlaps the subject's predicted landmarks, the
+  subject's silhouette (capsules around those landmarks as wide as the subject may have moved;
+  `black_out_except`). So the estimator does not see the other people, even right beside the subject, while
+  the subject stays in view. The prediction carries the subject's velocity over at most `PREDICT_S`: a noisy
+  velocity would otherwise lead it away while the subject is missing. The image keeps its size, so
+  MediaPipe's own tracking and landmark smoothing work in full-frame coordinates as usual. Only the region is
+  converted to RGB, into a frame reused from one call to the next (`RgbCanvas`): cheaper than converting the
+  whole frame into a new buffer and blacking out the rest, which gives the same image.
 - **Checking**: broken poses (face landmarks strewn across the picture, limbs several torso lengths long) are
   dropped. A detection is the subject only if its hip centre is within a speed gate of the prediction
-  (`jump_margin + max_speed · Δt` torso lengths) and its size is plausible; when the subject was missing for a
-  while or someone else is near, it must also not look more like a distractor than like the subject (colour
-  histograms of torso and thighs; colours change a lot with light, so the test is mostly relative). A rejected
-  detection becomes a distractor (unless it mostly covers the subject: then it may be a mix of both), is
-  blacked out, and the frame is searched again in a crop of the search region with a single-image pass, which
-  also finds small people the tracking pass's full-frame detector misses. While the subject stays missing, that
-  second look is made every `SECOND_LOOK_EVERY` frames only, so the cost stays near one pass per frame.
+  (`jump_margin + max_speed · Δt` torso lengths), not much nearer (in the same measure) where a distractor
+  was seen in the last `KNOWN_S`, and its size is plausible; when the subject was missing for a while or
+  someone else is near, it must also not look more like a distractor than like the subject (colour
+  histograms of torso and thighs; colours change a lot with light, so the test is mostly relative). A
+  rejected detection becomes a distractor (unless it mostly covers the subject or lies mostly inside its box:
+  then it may be a mix of both, or part of the subject misplaced), is blacked out, and the frame is
+  searched again in a crop of the search region with a single-image pass, which also finds small people the
+  tracking pass's full-frame detector misses. While the subject stays missing, that second look is made
+  every `SECOND_LOOK_EVERY` frames only, so the cost stays near one pass per frame.
 - **Re-acquiring**: while lost, the search region grows with time; after `reacquire_after_s` the whole frame is
   searched (every `WIDE_LOOK_EVERY` frames with the halves too) and appearance decides.
 - **Search budget**: every single-image pass beyond the one tracking pass per frame is paid from a budget that
@@ -31,9 +37,13 @@ slides onto. `SubjectTracker` makes that one person *our* subject:
   5-minute looped sample clip, the subject was even found on more frames: fewer searches also meant fewer
   half-seen people remembered as distractors.
 
-The subject chosen from a single-image pass is *provisional* until the next detection inside its box replaces
-it (single-image passes sometimes misplace limbs). Weak detections (hips and shoulders barely visible) are
-output but do not move the tracked position. The subject's colours are averaged over its first
+The subject chosen from a single-image pass is *provisional* until the next accepted detection, which replaces
+its size instead of being averaged with it (single-image passes sometimes misplace limbs). A provisional
+subject is checked like any other, with more allowance (`provisional_margin` on the speed gate, twice the
+appearance margin) for landmarks and colours from one such pass: on a four-camera clip of issue 21,
+accepting anything inside its box grown by a torso length made the tracker jump to the person beside the
+chosen one at the first frame and follow her to the end. Weak detections (hips and shoulders barely
+visible) are output but do not move the tracked position. The subject's colours are averaged over its first
 `enroll_frames` detections (`seed`, handed to parallel workers) and then follow slow lighting changes.
 Everything here is numpy/OpenCV; the estimator is any object with `track`, `detect` and `reset_tracking`
 (`PoseEstimator`), so the logic is tested with a synthetic one. `SubjectState` is a picklable snapshot used to
@@ -54,10 +64,17 @@ import numpy.typing as npt
 from lifting.skeleton import BLAZEPOSE
 from lifting.video2d.mediapipe_pose import PoseResult
 
-TRACKER_VERSION = 3  # part of the detection cache key: bump when results can change
+TRACKER_VERSION = 4  # part of the detection cache key: bump when results can change
 SECOND_LOOK_EVERY = 3  # frames, while following: one single-image pass on the search region
 WIDE_LOOK_EVERY = 6  # frames, while re-acquiring: a search of the whole frame and its halves
 ADAPT_EVERY = 5  # frames between updates of the subject's colours
+RECENT_S = 0.5  # s: a distractor seen this recently is blacked out (where its velocity takes it)
+KNOWN_S = 3.0  # s: a distractor seen this recently is compared with detections (position, colours)
+MASK_PAD = 0.3  # torso lengths blacked out around a person's landmarks (limb thickness, landmark noise)
+# A detection this many times nearer (in speed-gate units) where a distractor was seen than where the subject
+# should be is the distractor.
+NEARER = 0.5
+PREDICT_S = 0.1  # s: the subject's velocity is extrapolated this far at most past its last detection
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, x1/y1 exclusive
 FloatArray = npt.NDArray[np.float64]
@@ -93,16 +110,18 @@ class TrackingSettings:
     subject: an image point (x, y) in pixels of the upright frame on the person to follow; None picks the
     largest, most central person. Lengths are in torso lengths (shoulder centre to hip centre) of the subject.
     max_speed: fastest plausible hip-centre speed per second (a sprint is about 4; flips and falls more).
-    jump_margin: allowance for landmark noise on top of the speed gate. search_margin: how far around the
+    jump_margin: allowance for landmark noise on top of the speed gate; provisional_margin: more of it while
+    the subject is provisional (a single-image pass misplaced the hips by up to a torso length on the sample
+    clip, and the next detection must still be accepted). search_margin: how far around the
     subject's box the next frame is searched. reacquire_after_s: after this long without the subject the
     whole frame is searched, and appearance alone decides. appearance_after_s: after this long without the
     subject (or with someone else near), a detection must also look like the subject. appearance_max: largest
     Bhattacharyya distance (0 same colours, 1 disjoint) between a detection's and the subject's histograms
     when re-acquiring (colours change a lot with light, so mostly it is *relative*: a detection closer to a
-    distractor than to the subject by `appearance_margin` is rejected). seed_match_max: the same, stricter, for choosing the subject
-    from a handed-over appearance alone (a parallel segment's start, where a wrong choice costs a re-run).
-    appearance_rate: how fast the subject's colours follow slow
-    lighting changes after enrolment.
+    distractor than to the subject by `appearance_margin`, twice that while the subject is provisional, is
+    rejected). seed_match_max: the same, stricter, for choosing the subject from a handed-over appearance
+    alone (a parallel segment's start, where a wrong choice costs a re-run). appearance_rate: how fast the
+    subject's colours follow slow lighting changes after enrolment.
     min_track_visibility: mean visibility of hips and shoulders for a detection to move the tracked position.
     max_people: most people looked for when choosing the subject. enroll_frames: the subject's appearance is
     averaged over its first detections, then kept fixed (so every process compares against the same colours).
@@ -115,6 +134,7 @@ class TrackingSettings:
     subject: tuple[float, float] | None = None
     max_speed: float = 8.0
     jump_margin: float = 0.6
+    provisional_margin: float = 1.0
     search_margin: float = 2.0
     reacquire_after_s: float = 1.0
     appearance_after_s: float = 0.25
@@ -136,30 +156,47 @@ class TrackingSettings:
 
 @dataclass
 class Distractor:
-    """Someone who is not the subject: appearance histogram, last box (x0, y0, x1, y1) px, time seen (s)."""
+    """Someone who is not the subject: appearance histogram (None when not measured), landmarks of the last
+    sighting (pixels), its time (s), and the hip centre's velocity (2,) px/s (zero until seen twice within
+    `RECENT_S`, the second time within reach of the first)."""
 
     appearance: npt.NDArray[np.float32] | None
-    box: FloatArray
+    pose: PoseResult
     time: float
+    velocity: FloatArray = field(default_factory=lambda: np.zeros(2))
+
+    @property
+    def box(self) -> FloatArray:
+        """Box (x0, y0, x1, y1) px around the last sighting's landmarks, grown by `MASK_PAD` torso lengths."""
+        return landmark_box(self.pose, MASK_PAD * centre_and_scale(self.pose)[1])
+
+    def predicted(self, time: float) -> PoseResult:
+        """Where the body is expected at `time` (s): the last landmarks moved by the velocity."""
+        return moved(self.pose, self.velocity * max(0.0, time - self.time))
 
 
 @dataclass
 class SubjectState:
-    """Where the subject is: hip centre (2,) px, velocity (2,) px/s, torso length px, box (4,) px of its
-    landmarks, time (s) of the last strong detection; its appearance (None until seen), how many detections
-    the appearance averages, and the distractors seen so far. `provisional`: chosen from a single-image pass
-    (which can misplace limbs) and not yet confirmed by the tracking pass; the next detection inside its box
-    replaces it."""
+    """Where the subject is: hip centre (2,) px, velocity (2,) px/s, torso length px, the landmarks of and
+    time (s) of the last strong detection; its appearance (None until seen), how many detections the
+    appearance averages, and the distractors seen so far. `provisional`: chosen from a single-image pass
+    (which can misplace limbs) and not yet confirmed; the next accepted detection replaces its size and
+    velocity instead of being averaged with them."""
 
     centre: FloatArray
     velocity: FloatArray
     scale: float
-    box: FloatArray
+    pose: PoseResult
     time: float
     appearance: npt.NDArray[np.float32] | None = None
     enrolled: int = 0
     distractors: list[Distractor] = field(default_factory=list)
     provisional: bool = False
+
+    @property
+    def box(self) -> FloatArray:
+        """Box (x0, y0, x1, y1) px around the last strong detection's landmarks."""
+        return landmark_box(self.pose)
 
 
 def centre_and_scale(pose: PoseResult) -> tuple[FloatArray, float]:
@@ -209,6 +246,26 @@ def landmark_box(pose: PoseResult, pad: float = 0.0) -> FloatArray:
     return np.array([lo[0], lo[1], hi[0], hi[1]], dtype=np.float64)
 
 
+def update_velocity(
+    velocity: FloatArray, step: FloatArray, dt: float, max_dt: float, limit: float
+) -> FloatArray:
+    """A person's velocity (2,) px/s after their hip centre moved `step` (2,) px in `dt` s: the mean of the
+    old velocity and this step's, at most `limit` px/s; zero after a gap longer than `max_dt` s (too old to
+    go on), unchanged when `dt` is not positive."""
+    if dt <= 0.0:
+        return velocity
+    if dt > max_dt:
+        return np.zeros(2)
+    new = 0.5 * velocity + 0.5 * step / dt
+    speed = float(np.linalg.norm(new))
+    return new * (limit / speed) if speed > limit else new
+
+
+def moved(pose: PoseResult, shift: FloatArray) -> PoseResult:
+    """The same landmarks moved by `shift` (2,) px (visibility kept)."""
+    return PoseResult(pose.keypoints + shift, pose.visibility)
+
+
 def clip_box(box: FloatArray, width: int, height: int) -> Box:
     """Whole pixels (x0, y0, x1, y1) covering `box`, inside a width × height image (possibly empty)."""
     # Plain Python on four numbers: np.clip costs microseconds per call, and this runs several times a frame.
@@ -217,12 +274,6 @@ def clip_box(box: FloatArray, width: int, height: int) -> Box:
     x1 = min(max(math.ceil(box[2]), 0), width)
     y1 = min(max(math.ceil(box[3]), 0), height)
     return x0, y0, max(x1, x0), max(y1, y0)
-
-
-def _shift(velocity: FloatArray, dt: float) -> FloatArray:
-    """How far a box (x0, y0, x1, y1) moves in `dt` s at `velocity` (2,) px/s."""
-    dx, dy = float(velocity[0]) * dt, float(velocity[1]) * dt
-    return np.array([dx, dy, dx, dy])
 
 
 def clear_outside(image: ImageU8, old: Box, new: Box) -> None:
@@ -272,13 +323,77 @@ def mask_inside(image: ImageU8, box: Box) -> None:
     image[y0:y1, x0:x1] = 0
 
 
-def box_iou(a: FloatArray, b: FloatArray) -> float:
-    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+# The bones a silhouette is drawn around: arms and legs, the shoulder and hip lines, hands and feet.
+_BONES = [
+    *_LIMBS,
+    (SHOULDERS[0], SHOULDERS[1]),
+    (HIPS[0], HIPS[1]),
+    *[
+        (_I[f"{side}_{a}"], _I[f"{side}_{b}"])
+        for side in ("left", "right")
+        for a, b in (("wrist", "index"), ("wrist", "pinky"), ("ankle", "heel"), ("ankle", "foot_index"))
+    ],
+]
+
+
+def _head(keypoints: FloatArray) -> tuple[FloatArray, float]:
+    """Centre (2,) px of the face landmarks and their largest distance from it, px."""
+    face = keypoints[_FACE]
+    centre = face.mean(axis=0)
+    return centre, float(np.linalg.norm(face - centre, axis=1).max())
+
+
+def draw_body(mask: ImageU8, keypoints: FloatArray, radius: float, value: int, origin: Box) -> None:
+    """Draw a silhouette into a one-channel mask (H, W) uint8, in place, with `value`: the torso
+    quadrilateral, capsules of `radius` px around every bone (arms, legs, shoulder and hip lines, hands, feet)
+    and a disc over the head (the face landmarks' spread plus `radius`). `keypoints` (33, 2) are pixels of
+    the image in which the mask covers `origin` (x0, y0, x1, y1)."""
+    k = keypoints - np.array(origin[:2], dtype=np.float64)
+    pts = np.round(k).astype(np.int32)
+    r = max(round(radius), 1)
+    torso = pts[[SHOULDERS[0], SHOULDERS[1], HIPS[1], HIPS[0]]]
+    cv2.fillPoly(mask, [torso], (value,))
+    for a, b in _BONES:
+        cv2.line(
+            mask, (int(pts[a, 0]), int(pts[a, 1])), (int(pts[b, 0]), int(pts[b, 1])), (value,), 2 * r + 1
+        )
+    centre, spread = _head(k)
+    cv2.circle(mask, (round(centre[0]), round(centre[1])), max(round(spread + radius), 1), (value,), -1)
+
+
+def black_out_except(image: ImageU8, box: Box, keep: PoseResult, keep_radius: float) -> None:
+    """Black out `box` (x0, y0, x1, y1) px in `image` (H, W, C), in place, except inside the silhouette of
+    `keep` (`draw_body` with `keep_radius` px)."""
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return
+    mask = np.full((y1 - y0, x1 - x0), 255, dtype=np.uint8)
+    draw_body(mask, keep.keypoints, keep_radius, 0, box)
+    image[y0:y1, x0:x1][mask > 0] = 0
+
+
+def _area(box: FloatArray) -> float:
+    return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
+
+
+def _intersection(a: FloatArray, b: FloatArray) -> float:
+    """Area px² shared by two boxes (x0, y0, x1, y1)."""
     iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+    return float(iw * ih)
+
+
+def box_iou(a: FloatArray, b: FloatArray) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+    inter = _intersection(a, b)
+    union = _area(a) + _area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def box_inside(a: FloatArray, b: FloatArray) -> float:
+    """The fraction of box `a`'s area that lies inside box `b` (x0, y0, x1, y1 each)."""
+    area = _area(a)
+    return _intersection(a, b) / area if area > 0 else 0.0
 
 
 def boxes_overlap(a: FloatArray, b: FloatArray) -> bool:
@@ -471,7 +586,7 @@ class SubjectTracker:
             centre=centre,
             velocity=np.zeros(2),
             scale=scale,
-            box=landmark_box(subject),
+            pose=subject,
             time=time,
             appearance=self.seed_appearance,
             enrolled=self.settings.enroll_frames if self.seed_appearance is not None else 0,
@@ -510,7 +625,7 @@ class SubjectTracker:
                 if found is None:
                     break
                 _, scale = centre_and_scale(found)
-                mask_inside(work, clip_box(landmark_box(found, 0.3 * scale), w, h))
+                mask_inside(work, clip_box(landmark_box(found, MASK_PAD * scale), w, h))
                 if plausible_pose(found) and not any(self._same_person(found, p) for p in people):
                     people.append(found)
                     yield found
@@ -524,16 +639,45 @@ class SubjectTracker:
     def _region(self, lost: float) -> FloatArray:
         assert self.state is not None
         st = self.state
-        shift = _shift(st.velocity, lost)
+        shift = np.tile(self._travel(lost), 2)
         margin = st.scale * (self.settings.search_margin + self.settings.max_speed * lost)
         region: FloatArray = st.box + shift + np.array([-margin, -margin, margin, margin])
         return region
 
-    def _mask_distractors(self, image: ImageU8, time: float, subject_box: FloatArray) -> None:
+    def _travel(self, lost: float) -> FloatArray:
+        """How far (2,) px the subject is expected to have moved `lost` s after its last strong detection: its
+        velocity over at most `PREDICT_S` (one noisy velocity would otherwise carry the prediction away while
+        the subject is missing; the speed gate grows with `lost` to cover the rest)."""
+        assert self.state is not None
+        return self.state.velocity * min(lost, PREDICT_S)
+
+    def _predicted_body(self, lost: float) -> tuple[PoseResult, float]:
+        """Where the subject's body may be `lost` s after its last strong detection: its landmarks moved by
+        its velocity, and how far around them (px): `MASK_PAD` torso lengths plus the speed gate's reach."""
+        assert self.state is not None
+        st = self.state
+        return moved(st.pose, self._travel(lost)), st.scale * (MASK_PAD + self.settings.max_speed * lost)
+
+    def _hide(
+        self, image: ImageU8, body: PoseResult, radius: float, keep: tuple[PoseResult, float] | None
+    ) -> None:
+        """Black out someone who is not the subject, in place: their landmarks' box grown by `radius` px; when
+        it overlaps the box of the subject's predicted landmarks (`keep`: those landmarks and how far around
+        them px the subject may be, see `_predicted_body`; None: no subject), all of it but the subject's
+        silhouette, which stays in view (`black_out_except`)."""
+        box = clip_box(landmark_box(body, radius), self.width, self.height)
+        if keep is None or not boxes_overlap(np.array(box, dtype=np.float64), landmark_box(keep[0])):
+            mask_inside(image, box)
+        else:
+            black_out_except(image, box, *keep)
+
+    def _mask_distractors(self, image: ImageU8, time: float, keep: tuple[PoseResult, float] | None) -> None:
+        """Black out the distractors seen in the last `RECENT_S` where they are expected now (`_hide`)."""
         assert self.state is not None
         for d in self.state.distractors:
-            if time - d.time <= 0.5 and not boxes_overlap(d.box, subject_box):
-                mask_inside(image, clip_box(d.box, self.width, self.height))
+            if time - d.time <= RECENT_S:
+                body = d.predicted(time)
+                self._hide(image, body, MASK_PAD * centre_and_scale(body)[1], keep)
 
     def _track(self, rgb: ImageU8, time: float) -> PoseResult | None:
         """The tracking pass; a broken pose is dropped and the tracking state reset (it would persist)."""
@@ -544,11 +688,11 @@ class SubjectTracker:
         return found
 
     def _tracking_pass(
-        self, rgb: ImageU8, bgr: ImageU8, time: float, lost: float
+        self, rgb: ImageU8, bgr: ImageU8, time: float, lost: float, keep: tuple[PoseResult, float] | None
     ) -> tuple[PoseResult | None, bool]:
         """The tracking pass on `rgb` and its check: (the subject when accepted, else None; whether someone
-        was found and refused, who is then remembered as a distractor and blacked out of `rgb`, so the
-        searches that may follow look past them)."""
+        was found and refused, who is then remembered as a distractor and blacked out of `rgb` (`_hide`, with
+        `keep` where the subject may be), so the searches that may follow look past them)."""
         found = self._track(rgb, time)
         if found is None:
             return None, False
@@ -557,17 +701,16 @@ class SubjectTracker:
             return self._accept(found, desc, time), False
         self._add_distractor(found, appearance(bgr, found), time)
         _, scale = centre_and_scale(found)
-        mask_inside(rgb, clip_box(landmark_box(found, 0.3 * scale), self.width, self.height))
+        self._hide(rgb, found, MASK_PAD * scale, keep)
         return None, True
 
     def _follow(self, bgr: ImageU8, time: float, lost: float) -> PoseResult | None:
         assert self.state is not None
-        st = self.state
-        predicted_box = st.box + _shift(st.velocity, lost)
+        keep = self._predicted_body(lost)
         region = clip_box(self._region(lost), self.width, self.height)
         rgb = self.canvas.convert(bgr, region)  # everything outside the region black
-        self._mask_distractors(rgb, time, predicted_box)
-        subject, refused = self._tracking_pass(rgb, bgr, time, lost)
+        self._mask_distractors(rgb, time, keep)
+        subject, refused = self._tracking_pass(rgb, bgr, time, lost, keep)
         if subject is not None:
             return subject
         if not self._second_look(refused):
@@ -585,8 +728,8 @@ class SubjectTracker:
         few frames, everyone found by `iter_people`; appearance decides."""
         assert self.state is not None
         lost = time - self.state.time
-        self._mask_distractors(rgb, time, np.array([-1.0, -1.0, -1.0, -1.0]))
-        subject, refused = self._tracking_pass(rgb, bgr, time, lost)
+        self._mask_distractors(rgb, time, None)
+        subject, refused = self._tracking_pass(rgb, bgr, time, lost, None)
         if subject is not None:
             return subject
         # A person the tracking pass finds but refuses makes the wide search worth doing, but not on every
@@ -605,25 +748,27 @@ class SubjectTracker:
     def _check(
         self, found: PoseResult, bgr: ImageU8, time: float, lost: float
     ) -> tuple[bool, npt.NDArray[np.float32] | None]:
-        """(is `found` the subject?, its appearance histogram when it was measured, else None)."""
+        """(is `found` the subject?, its appearance histogram when it was measured, else None). A provisional
+        subject is checked the same way, with more allowance on the speed gate and twice the appearance margin
+        (its landmarks and colours come from one single-image pass)."""
         assert self.state is not None
         st, cfg = self.state, self.settings
         centre, scale = centre_and_scale(found)
         long_lost = lost > cfg.reacquire_after_s
-        if st.provisional and not long_lost:
-            x0, y0, x1, y1 = st.box + np.array([-1.0, -1.0, 1.0, 1.0]) * st.scale
-            inside = x0 <= centre[0] <= x1 and y0 <= centre[1] <= y1
-            return inside, (appearance(bgr, found) if inside else None)
         if not long_lost:
-            predicted = st.centre + st.velocity * lost
-            limit = st.scale * (cfg.jump_margin + cfg.max_speed * lost)
-            if float(np.linalg.norm(centre - predicted)) > limit:
+            extra = cfg.provisional_margin if st.provisional else 0.0
+            to_subject = self._gate(centre, st.centre + self._travel(lost), st.scale, lost, extra)
+            if to_subject > 1.0:
                 return False, None
+            # Much nearer where a distractor was seen (and may have gone since) is the distractor.
+            for d in st.distractors:
+                if time - d.time <= KNOWN_S and self._to_distractor(d, centre, time) < NEARER * to_subject:
+                    return False, None
         if not 0.4 <= scale / st.scale <= 2.5:
             return False, None
         # Distractors worth comparing with: recent ones, or all of them when re-acquiring after a long loss.
         known = [
-            d for d in st.distractors if d.appearance is not None and (long_lost or time - d.time <= 3.0)
+            d for d in st.distractors if d.appearance is not None and (long_lost or time - d.time <= KNOWN_S)
         ]
         reach = 4.0 * st.scale
         near = [
@@ -643,10 +788,29 @@ class SubjectTracker:
         d_subject = appearance_distance(desc, st.appearance)
         if long_lost and d_subject > cfg.appearance_max:
             return False, None
+        # A provisional subject's colours come from one single-image pass, which may have misplaced the torso
+        # (on the sample clip, frame 124: closer to the passer-by's than the jumper's own next detection was).
+        margin = cfg.appearance_margin * (2.0 if st.provisional else 1.0)
         for d in known:
-            if appearance_distance(desc, d.appearance) + cfg.appearance_margin < d_subject:
+            if appearance_distance(desc, d.appearance) + margin < d_subject:
                 return False, None
         return True, desc
+
+    def _gate(
+        self, centre: FloatArray, predicted: FloatArray, scale: float, dt: float, extra: float = 0.0
+    ) -> float:
+        """Distance from `predicted` to `centre` (hip centres (2,) px) in units of the speed gate of a person
+        with torso `scale` px after `dt` s: `jump_margin + extra + max_speed · dt` torso lengths. At most 1: a
+        move they can make."""
+        cfg = self.settings
+        reach = cfg.jump_margin + extra + cfg.max_speed * dt
+        return float(np.linalg.norm(centre - predicted)) / (scale * reach)
+
+    def _to_distractor(self, d: Distractor, centre: FloatArray, time: float) -> float:
+        """How far a hip centre (2,) px at `time` s is from where distractor `d` is expected then, in units of
+        their speed gate (`_gate`)."""
+        expected, size = centre_and_scale(d.predicted(time))
+        return self._gate(centre, expected, size, max(0.0, time - d.time))
 
     def _accept(self, found: PoseResult, desc: npt.NDArray[np.float32] | None, time: float) -> PoseResult:
         assert self.state is not None
@@ -655,22 +819,16 @@ class SubjectTracker:
         if strength < cfg.min_track_visibility:
             return found  # output, but too weak to move the tracked position
         centre, scale = centre_and_scale(found)
-        dt = time - st.time
         if st.provisional:
-            st.provisional, st.scale, dt = False, scale, 0.0
+            st.provisional, st.scale = False, scale
             st.velocity = np.zeros(2)
-        if 0 < dt <= 0.25:
-            v = (centre - st.centre) / dt
-            st.velocity = 0.5 * st.velocity + 0.5 * v
-        elif dt > 0.25:
-            st.velocity = np.zeros(2)
-        limit = cfg.max_speed * st.scale
-        speed = float(np.linalg.norm(st.velocity))
-        if speed > limit:
-            st.velocity *= limit / speed
+        else:
+            st.velocity = update_velocity(
+                st.velocity, centre - st.centre, time - st.time, 0.25, cfg.max_speed * st.scale
+            )
         st.centre = centre
         st.scale = 0.8 * st.scale + 0.2 * scale
-        st.box = landmark_box(found)
+        st.pose = found
         st.time = time
         self._enroll(desc, adapt=True)
         return found
@@ -696,26 +854,36 @@ class SubjectTracker:
             self.seed = st.appearance.copy()
 
     def _add_distractor(self, person: PoseResult, desc: npt.NDArray[np.float32] | None, time: float) -> None:
-        """Remember a rejected detection as someone else, unless it mostly covers where the subject is (then
-        it may be a mix of the subject and someone else, or the subject misplaced: its colours would teach
-        the tracker to reject the subject itself)."""
+        """Remember a rejected detection as someone else, unless it mostly covers where the subject is or lies
+        mostly inside it (then it may be a mix of the subject and someone else, or part of the subject
+        misplaced: its colours would teach the tracker to reject the subject itself, and blacking it out
+        would black out around the subject)."""
         assert self.state is not None
         st = self.state
         lost = max(0.0, time - st.time)
-        predicted = st.box + _shift(st.velocity, lost)
-        if box_iou(landmark_box(person), predicted) > 0.3:
+        predicted = st.box + np.tile(self._travel(lost), 2)
+        own = landmark_box(person)
+        if box_iou(own, predicted) > 0.3 or box_inside(own, predicted) > 0.5:
             return
-        box = landmark_box(person, 0.3 * centre_and_scale(person)[1])
+        centre, scale = centre_and_scale(person)
+        box = landmark_box(person, MASK_PAD * scale)
         for d in self.state.distractors:
             same_look = desc is not None and appearance_distance(desc, d.appearance) < 0.2
-            if same_look or (boxes_overlap(d.box, box) and time - d.time < 0.5):
-                d.box, d.time = box, time
+            dt = time - d.time
+            if same_look or (boxes_overlap(d.box, box) and dt < RECENT_S):
+                if self._to_distractor(d, centre, time) <= 1.0:
+                    step = centre - centre_and_scale(d.pose)[0]
+                    limit = self.settings.max_speed * scale
+                    d.velocity = update_velocity(d.velocity, step, dt, RECENT_S, limit)
+                else:  # the same colours somewhere they cannot have got to: no speed to measure
+                    d.velocity = np.zeros(2)
+                d.pose, d.time = person, time
                 if desc is not None:
                     d.appearance = (
                         desc if d.appearance is None else (0.7 * d.appearance + 0.3 * desc).astype(np.float32)
                     )
                 return
-        self.state.distractors.append(Distractor(desc, box, time))
+        self.state.distractors.append(Distractor(desc, person, time))
         if len(self.state.distractors) > 4:
             self.state.distractors.sort(key=lambda d: d.time)
             self.state.distractors.pop(0)

@@ -57,8 +57,9 @@ def test_the_user_picks_the_jumper_or_the_passer_by(fresh: ModuleType) -> None:
     assert bpy.ops.mocap.pick_person(number=jumper) == {"FINISHED"}
     assert bpy.ops.mocap.detect() == {"FINISHED"}
     hips, found = _hips_of_cached_detection()
-    # Backlit and somersaulting, he is found on fewer frames (22 % measured), but never is she taken for him.
-    assert found.sum() >= 5 and (hips[found, 0] > 700).all() and (hips[found, 1] < 600).all()
+    # Backlit and somersaulting, he is found on fewer frames (75 % measured), but she is never taken for him
+    # (she stays left of x = 560; he lands around x = 1050, y = 650).
+    assert found.mean() >= 0.5 and (hips[found, 0] > 650).all()
 
 
 def test_a_choice_made_on_another_frame_is_refused_in_one_sentence(fresh: ModuleType) -> None:

@@ -147,8 +147,10 @@ def test_parallel_detection_matches_the_single_process_run(
     first = parallel.plan_segments(230, 2)[0]
     np.testing.assert_array_equal(d.keypoints[: first.stop - 1], s.keypoints[: first.stop - 1])
     # The second segment starts 12 frames before the somersault; its fresh MediaPipe tracking state loses the man
-    # during the flip (frames 139-163, 25 of 230) where the single run, tracking since frame 0, follows him.
-    assert (d.detected == s.detected).mean() >= 0.85
+    # during the run-up and the flip (tracker 4: frames 138-156 and 167-182, 35 of 230; tracker 3: 139-163)
+    # where the single run, tracking since frame 0, follows him. How many it loses there swings with any small
+    # change to the tracker (blacking out 0.29 or 0.31 torso lengths around people instead of 0.3: 25 or 47).
+    assert (d.detected == s.detected).mean() >= 0.8
     assert (d.detected & ~d.interpolated).mean() >= 0.8
     both = d.detected & s.detected & ~d.interpolated & ~s.interpolated  # found, not filled in
     hips_d, torso = hips_and_torso(s)
@@ -172,3 +174,53 @@ def test_a_point_on_the_other_person_follows_her() -> None:
     hips, _ = hips_and_torso(d)
     seen = np.flatnonzero(d.detected)
     assert len(seen) >= 50 and (hips[seen, 1] > 550).all()
+
+
+# Frames 150-189 of the sample clip: the jumper on the box takes off for his flip (150-168), turns in the air
+# (169-182) and lands on the grass below (183-189); the passer-by walks left along the bottom of the picture.
+# Hip centres from single-image passes (`SubjectTracker.find_people`): the passer-by at (542, 723) on frame 150;
+# the jumper, arms up against the sun, is not found on frame 150 itself (his hip centre there is (780, 259) in
+# a run tracking him from frame 0) and first on frame 151, at (748, 277). On these frames the passer-by's hip
+# centre stays left of x = 560 and below y = 700, the jumper's right of x = 690 (above y = 660).
+FLIP = (150, 190)
+JUMPER_AT_150 = (780.0, 260.0)
+PASSER_BY_AT_150 = (542.0, 723.0)
+
+
+def is_jumper(hips: np.ndarray) -> np.ndarray:
+    return hips[:, 0] > 650
+
+
+def is_passer_by(hips: np.ndarray) -> np.ndarray:
+    return (hips[:, 0] < 620) & (hips[:, 1] > 650)
+
+
+@pytest.mark.slow
+@needs_sample
+def test_a_point_on_the_jumper_follows_him_through_the_flip() -> None:
+    """Issue 21: with frames 150-189 the add-on animated the passer-by. A point on the jumper's hip on frame 150
+    must give the jumper on every frame he is found, and never the passer-by."""
+    d = detect_video(
+        SAMPLE, start=FLIP[0], stop=FLIP[1], workers=1, tracking=TrackingSettings(subject=JUMPER_AT_150)
+    )
+    hips, _ = hips_and_torso(d)
+    other = np.flatnonzero(d.detected & ~is_jumper(hips)) + FLIP[0]
+    assert len(other) == 0, f"frames {other.tolist()} are not the jumper"
+    found = d.detected & ~d.interpolated
+    # Measured: 75 % (30 of 40: not frame 150, and during the turn in the air he is found on some frames only).
+    assert found.mean() >= 0.6, f"the jumper was found on {found.mean():.0%} of the frames"
+
+
+@pytest.mark.slow
+@needs_sample
+def test_a_point_on_the_passer_by_follows_her() -> None:
+    d = detect_video(
+        SAMPLE, start=FLIP[0], stop=FLIP[1], workers=1, tracking=TrackingSettings(subject=PASSER_BY_AT_150)
+    )
+    hips, _ = hips_and_torso(d)
+    other = np.flatnonzero(d.detected & ~is_passer_by(hips)) + FLIP[0]
+    assert len(other) == 0, f"frames {other.tolist()} are not the passer-by"
+    found = d.detected & ~d.interpolated
+    assert found.mean() >= 0.95, (
+        f"the passer-by was found on {found.mean():.0%} of the frames (measured 100 %)"
+    )
