@@ -27,6 +27,7 @@ import sys
 import tomllib
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -46,10 +47,14 @@ def venv_python(venv_dir: Path = VENV) -> Path:
     return venv_dir / "bin" / "python"
 
 
+def pyproject(root: Path = ROOT) -> dict[str, Any]:
+    """pyproject.toml, parsed."""
+    return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+
+
 def no_deps_pins(root: Path = ROOT) -> list[str]:
     """pyproject.toml's `[tool.video-mocap] no-deps`: the packages installed with --no-deps (mediapipe)."""
-    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    return list(project["tool"]["video-mocap"]["no-deps"])
+    return list(pyproject(root)["tool"]["video-mocap"]["no-deps"])
 
 
 def find_python313() -> Path | None:
@@ -70,8 +75,8 @@ def find_python313() -> Path | None:
 
 def py313_requirements(root: Path = ROOT) -> list[str]:
     """The worker extra without torch (a CUDA build of several GB for Python 3.13 on PyPI)."""
-    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return [p for p in project["optional-dependencies"]["worker"] if not p.startswith("torch")]
+    worker = pyproject(root)["project"]["optional-dependencies"]["worker"]
+    return [p for p in worker if not p.startswith("torch")]
 
 
 def setup_fingerprint() -> str:

@@ -28,17 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lifting.app.quality import BODY, own_frames, robust_jitter, swap_frames  # noqa: E402
+from lifting.app.quality import jitter_2d, swap_frames  # noqa: E402
 from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
 
 
 def describe(kp: Keypoints2D) -> tuple[float, float, int, float]:
     """(found %, body jitter % of height, swap frames, person height px)."""
-    found = own_frames(kp)
-    pixels = np.where(found[:, None, None], kp.keypoints, np.nan)
-    sigma, height = robust_jitter(pixels, kp.visibility, 9)
-    jitter = 100.0 * float(np.nanmedian(sigma[BODY]))
-    return 100.0 * found.mean(), jitter, swap_frames(kp.keypoints, found, height), height
+    jitter, height = jitter_2d(kp)
+    return 100.0 * kp.found.mean(), jitter, swap_frames(kp.keypoints, kp.found, height), height
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         f, j, s, h = describe(kp)
         print(f"| {name} | {len(kp.keypoints)} | {f:.1f} % | {j:.2f} | {s} | {h:.0f} |")
-    both = own_frames(a) & own_frames(b)
+    both = a.found & b.found
     seen = (a.visibility[both] >= 0.5) & (b.visibility[both] >= 0.5)
     apart = np.linalg.norm(a.keypoints[both] - b.keypoints[both], axis=-1)[seen]
     print(

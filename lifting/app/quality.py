@@ -39,6 +39,7 @@ import numpy.typing as npt
 from lifting.errors import MocapError
 from lifting.skeleton import BLAZEPOSE
 from lifting.video2d.keypoints2d import Keypoints2D
+from lifting.video2d.tracking import HIPS, SHOULDERS
 from retarget.motion3d import Motion3D
 from retarget.pipeline import RetargetResult
 
@@ -46,8 +47,6 @@ FloatArray = npt.NDArray[np.float64]
 Pixels = npt.NDArray[np.floating[Any]]  # keypoint arrays: float32 in files, float64 in computations
 BODY = np.arange(BLAZEPOSE.index["left_shoulder"], BLAZEPOSE.num_joints)
 LIMB_PAIRS = tuple((a, b) for a, b in BLAZEPOSE.mirror_pairs if a in BODY)
-HIPS = BLAZEPOSE.indices(["left_hip", "right_hip"])
-SHOULDERS = BLAZEPOSE.indices(["left_shoulder", "right_shoulder"])
 JITTER_WINDOW = 9
 
 
@@ -87,9 +86,13 @@ def robust_jitter(pixels: Pixels, visibility: Pixels, window: int) -> tuple[Floa
     return out, person
 
 
-def own_frames(keypoints: Keypoints2D) -> npt.NDArray[np.bool_]:
-    """(T,) frames where the detector found the subject itself (not filled in)."""
-    return np.asarray(keypoints.detected & ~keypoints.interpolated, dtype=bool)
+def jitter_2d(keypoints: Keypoints2D) -> tuple[float, float]:
+    """(2D jitter: `robust_jitter` over `JITTER_WINDOW` frames on the frames found, median over the body
+    landmarks, % of the person's height; the person's height in the image, px). NaN where not measurable."""
+    pixels = np.where(keypoints.found[:, None, None], keypoints.keypoints, np.nan)
+    jitter, person = robust_jitter(pixels, keypoints.visibility, JITTER_WINDOW)
+    body = jitter[BODY]
+    return (100.0 * float(np.nanmedian(body)) if np.isfinite(body).any() else float("nan")), person
 
 
 def swap_frames(pixels: Pixels, found: npt.NDArray[np.bool_], height: float) -> int:
@@ -176,9 +179,8 @@ def measure(name: str, keypoints: Keypoints2D, motion: Motion3D, result: Retarge
     from lifting.metrics import bone_length_std, foot_skate
     from lifting.video2d.detect import subject_warnings
 
-    found = own_frames(keypoints)
-    pixels = np.where(found[:, None, None], keypoints.keypoints, np.nan)
-    jitter, person = robust_jitter(pixels, keypoints.visibility, JITTER_WINDOW)
+    found = keypoints.found
+    jitter, person = jitter_2d(keypoints)
     absolute = motion.absolute_joints()
     accel = (
         np.linalg.norm(np.diff(absolute, n=2, axis=0), axis=-1).mean() * 1000 if len(absolute) > 2 else np.nan
@@ -196,9 +198,7 @@ def measure(name: str, keypoints: Keypoints2D, motion: Motion3D, result: Retarge
         subject_pct=100.0 * float(found.mean()) if len(found) else 0.0,
         subject_jumps=subject_jumps(keypoints.keypoints, found),
         lr_swaps=swap_frames(keypoints.keypoints, found, person) if np.isfinite(person) else 0,
-        jitter_2d_pct=100.0 * float(np.nanmedian(jitter[BODY]))
-        if np.isfinite(jitter[BODY]).any()
-        else np.nan,
+        jitter_2d_pct=jitter,
         person_px=person,
         accel_3d_mm=float(accel),
         reprojection_px=repro_px,

@@ -203,6 +203,16 @@ def load_config(path: str | os.PathLike[str]) -> CheckpointConfig:
     return CheckpointConfig.from_json(data, str(config_path))
 
 
+def existing_weights(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint's .safetensors file; a MocapError in one sentence when it is missing."""
+    weights_path, _ = checkpoint_paths(path)
+    if not weights_path.is_file():
+        raise MocapError(
+            f"Checkpoint weights {weights_path} were not found; copy the .safetensors file next to its .json."
+        )
+    return weights_path
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], device: str | torch.device = "cpu", strided: bool = False
 ) -> tuple[CheckpointConfig, dict[str, TemporalModel]]:
@@ -211,11 +221,7 @@ def load_checkpoint(
     Only safetensors is read, never pickle. Any mismatch between file and code raises MocapError.
     """
     config = load_config(path)
-    weights_path, _ = checkpoint_paths(path)
-    if not weights_path.is_file():
-        raise MocapError(
-            f"Checkpoint weights {weights_path} were not found; copy the .safetensors file next to its .json."
-        )
+    weights_path = existing_weights(path)
     try:
         tensors = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
@@ -292,11 +298,7 @@ def check_checkpoint(path: str | os.PathLike[str]) -> CheckpointConfig:
     parses and describes models this code builds, and the safetensors header is complete and lists exactly
     their weights with the right shapes and types. Returns the config; a MocapError in one sentence otherwise."""
     config = load_config(path)
-    weights_path, _ = checkpoint_paths(path)
-    if not weights_path.is_file():
-        raise MocapError(
-            f"Checkpoint weights {weights_path} were not found; copy the .safetensors file next to its .json."
-        )
+    weights_path = existing_weights(path)
     try:
         with safe_open(str(weights_path), framework="pt") as f:
             stored = {

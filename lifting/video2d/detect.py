@@ -261,7 +261,7 @@ def subject_warnings(keypoints: Keypoints2D) -> list[str]:
             f"the person was found on only {rate:.0%} of the frames; the animation guesses the rest, so use a "
             "clip where they stay in view (or a higher resolution)."
         )
-    seen = keypoints.detected & ~keypoints.interpolated
+    seen = keypoints.found
     if seen.any():
         nose = keypoints.keypoints[seen, BLAZEPOSE.index["nose"], 1]
         ankles = keypoints.keypoints[seen][:, BLAZEPOSE.indices(["left_ankle", "right_ankle"]), 1].max(axis=1)

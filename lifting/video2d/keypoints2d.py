@@ -65,6 +65,11 @@ class Keypoints2D:
         return len(self.keypoints)
 
     @property
+    def found(self) -> npt.NDArray[np.bool_]:
+        """(T,) frames where the detector found the subject itself (detected, not filled in)."""
+        return np.asarray(self.detected & ~self.interpolated, dtype=bool)
+
+    @property
     def detection_rate(self) -> float:
         """Share of frames where the subject was found (including short interpolated gaps)."""
         return float(self.detected.mean()) if self.num_frames else 0.0

@@ -28,6 +28,7 @@ from lifting.video2d.tracking import (
     landmark_box,
     mask_inside,
     plausible_pose,
+    same_person,
 )
 
 
@@ -79,9 +80,9 @@ def _finer_search(
             person: PoseResult | None = estimator.detect(work, (x0, y0, x0 + w // 2, y0 + h // 2))
             if person is None or not plausible_pose(person):
                 continue
-            centre, scale = centre_and_scale(person)
-            if any(np.linalg.norm(centre - centre_and_scale(p)[0]) < 0.5 * scale for p in people):
+            if any(same_person(person, p) for p in people):
                 continue
+            _, scale = centre_and_scale(person)
             mask_inside(work, clip_box(landmark_box(person, MASK_PAD * scale), w, h))
             people.append(person)
             more.append(person)

@@ -266,6 +266,13 @@ def moved(pose: PoseResult, shift: FloatArray) -> PoseResult:
     return PoseResult(pose.keypoints + shift, pose.visibility)
 
 
+def same_person(a: PoseResult, b: PoseResult) -> bool:
+    """Whether two detections are one person: hip centres less than half the smaller torso length apart."""
+    ca, sa = centre_and_scale(a)
+    cb, sb = centre_and_scale(b)
+    return float(np.linalg.norm(ca - cb)) < 0.5 * min(sa, sb)
+
+
 def clip_box(box: FloatArray, width: int, height: int) -> Box:
     """Whole pixels (x0, y0, x1, y1) covering `box`, inside a width × height image (possibly empty)."""
     # Plain Python on four numbers: np.clip costs microseconds per call, and this runs several times a frame.
@@ -626,15 +633,9 @@ class SubjectTracker:
                     break
                 _, scale = centre_and_scale(found)
                 mask_inside(work, clip_box(landmark_box(found, MASK_PAD * scale), w, h))
-                if plausible_pose(found) and not any(self._same_person(found, p) for p in people):
+                if plausible_pose(found) and not any(same_person(found, p) for p in people):
                     people.append(found)
                     yield found
-
-    @staticmethod
-    def _same_person(a: PoseResult, b: PoseResult) -> bool:
-        ca, sa = centre_and_scale(a)
-        cb, sb = centre_and_scale(b)
-        return float(np.linalg.norm(ca - cb)) < 0.5 * min(sa, sb)
 
     def _region(self, lost: float) -> FloatArray:
         assert self.state is not None
