@@ -209,7 +209,7 @@ class MOCAP_OT_detect(_TaskOperator, bpy.types.Operator):
 
 
 class MOCAP_OT_find_people(_TaskOperator, bpy.types.Operator):
-    """Find everyone on the range's first frame and show them numbered, to choose whom to follow"""
+    """Find everyone on one frame of the range (On Frame, 0: the first) and number them, to choose whom to follow"""
 
     bl_idname = "mocap.find_people"
     bl_label = "Find People"

@@ -61,7 +61,8 @@ class MOCAP_PT_main(_MocapPanel, bpy.types.Panel):
         """Find People, the numbered picture, and one button per person (Auto lets detection choose)."""
         row = col.row(align=True)
         row.operator("mocap.find_people", icon="VIEWZOOM")
-        if not settings.people or settings.people_frame != settings.frame_first:
+        row.prop(settings, "people_at")
+        if not settings.people or not settings.in_range(settings.people_frame):
             return
         image = bpy.data.images.get(settings.people_image) if settings.people_image else None
         if image is not None:

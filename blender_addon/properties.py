@@ -111,6 +111,15 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
     )
     export_preset: EnumProperty(name="Target", items=EXPORT_PRESETS, default="GENERIC")  # type: ignore[valid-type]
     people: CollectionProperty(type=MOCAP_PG_person)  # type: ignore[valid-type]
+    people_at: IntProperty(  # type: ignore[valid-type]
+        name="On Frame",
+        description=(
+            "Video frame on which Find People looks for people, inside the range (0: the range's first frame); "
+            "the person picked there is followed over the whole range"
+        ),
+        min=0,
+        default=0,
+    )
     # Where Find People looked (video frame, video path) and the name of its numbered picture in bpy.data.images.
     people_frame: IntProperty(default=-1)  # type: ignore[valid-type]
     people_video: StringProperty(default="")  # type: ignore[valid-type]
@@ -130,9 +139,26 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
         stop = "" if self.frame_last == 0 else str(self.frame_last + 1)
         return f"{self.frame_first}:{stop}"
 
+    def people_look_frame(self) -> int:
+        """The video frame Find People looks at: `people_at`, or the range's first frame for 0; ValueError, one
+        sentence, when it lies outside the range."""
+        frame = self.people_at or self.frame_first
+        if not self.in_range(frame):
+            last = "the end" if self.frame_last == 0 else str(self.frame_last)
+            raise ValueError(
+                f"Frame {frame} is outside the range ({self.frame_first} to {last}); look at a frame inside it, "
+                "or 0 for its first frame."
+            )
+        return int(frame)
+
+    def in_range(self, frame: int) -> bool:
+        """Whether a video frame lies in the panel's range (First to Last, Last 0 = to the end)."""
+        return self.frame_first <= frame and (self.frame_last == 0 or frame <= self.frame_last)
+
     def subject_arg(self) -> str | None:
-        """`--subject X,Y` for the worker (the chosen person's point on the range's first frame), or None to let
-        detection choose; ValueError, one sentence, when the choice no longer fits the video or the range."""
+        """`--subject X,Y` for the worker (the chosen person's point on `people_frame`, which `--subject-frame`
+        names), or None to let detection choose; ValueError, one sentence, when the choice no longer fits the
+        video or the range."""
         if self.subject == 0:
             return None
         person = next((p for p in self.people if p.number == self.subject), None)
@@ -140,10 +166,15 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
             raise ValueError(
                 "The chosen person belongs to another video; press Find People again, or choose Auto."
             )
-        if self.people_frame != self.frame_first:
+        if self.people_frame < self.frame_first:
             raise ValueError(
                 f"The person was chosen on frame {self.people_frame}, but the range now starts at frame "
                 f"{self.frame_first}; press Find People again, or choose Auto."
+            )
+        if not self.in_range(self.people_frame):
+            raise ValueError(
+                f"The person was chosen on frame {self.people_frame}, but the range now ends at frame "
+                f"{self.frame_last}; press Find People again, or choose Auto."
             )
         return f"{person.x:.1f},{person.y:.1f}"
 

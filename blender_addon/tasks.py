@@ -173,7 +173,8 @@ def video_arg(settings: Any) -> str:
 
 
 def range_args(settings: Any) -> list[str]:
-    """`--frames A:B` and `--subject X,Y` for detection, from the panel's range and the chosen person."""
+    """`--frames A:B` and `--subject X,Y --subject-frame N` for detection, from the panel's range and the chosen
+    person (picked on video frame N, anywhere in the range: detection follows them before and after it)."""
     argv = []
     frames = settings.frames_arg()
     if frames is not None:
@@ -183,7 +184,7 @@ def range_args(settings: Any) -> list[str]:
     except ValueError as exc:
         raise TaskError(str(exc)) from None
     if subject is not None:
-        argv += ["--subject", subject]
+        argv += ["--subject", subject, "--subject-frame", str(settings.people_frame)]
     return argv
 
 
@@ -313,8 +314,8 @@ PEOPLE_IMAGE = "Mocap People"
 
 
 class PeopleTask(EngineTask):
-    """Everyone found on the range's first frame: a numbered picture (an image in the file, shown in the panel)
-    and the points that pick each of them as the person to follow."""
+    """Everyone found on one frame of the range (`people_at`, 0: the first): a numbered picture (an image in
+    the file, shown in the panel) and the points that pick each of them as the person to follow."""
 
     kind = "people"
     label = "Finding people"
@@ -328,7 +329,11 @@ class PeopleTask(EngineTask):
     def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
         settings = context.scene.video_mocap
         video = video_arg(settings)
-        self.frame, self.video = settings.frame_first, settings.video_path
+        try:
+            self.frame = settings.people_look_frame()
+        except ValueError as exc:
+            raise TaskError(str(exc)) from None
+        self.video = settings.video_path
         out = paths.new_run_dir(Path(video).stem) / f"people-{self.frame}.png"
         argv = [engine_python(context), "-m", "lifting", "worker", "people", "--video", video]
         argv += ["--frame", str(self.frame), "--out", str(out)]
@@ -361,7 +366,7 @@ class PeopleTask(EngineTask):
             image.pack()  # the picture stays with the file; the run folder may be cleaned up
         settings.people_image = image.name if image is not None else ""
         if not self.found:
-            return f"Nobody was found on frame {self.frame}; set another first frame and try again."
+            return f"Nobody was found on frame {self.frame}; look at another frame and try again."
         many = "person" if len(self.found) == 1 else "people"
         return f"Found {len(self.found)} {many} on frame {self.frame}; pick the one to follow by number."
 

@@ -1,7 +1,8 @@
 """The Python API: `detect(video) -> Keypoints2D` and `lift(keypoints) -> Motion3D`.
 
 The command line (`python -m lifting`) and the add-on's worker (`python -m lifting worker`) are thin shells over
-these two functions. `detect` is `lifting.video2d.detect.detect` (the cached detection); `lift` gathers its
+these two functions. `detect` is `lifting.video2d.detect.detect` (the cached detection; `subject=(x, y)` with `subject_frame=N`
+picks the person at that point on video frame N and follows them over the whole range); `lift` gathers its
 options into `LiftOptions`. Progress callbacks are called as `progress(fraction, message)` with fraction in 0..1;
 `cancel()` returning True stops the work with a MocapError and leaves no cache file behind.
 """

@@ -24,7 +24,8 @@ of `<name>.preview.mp4`.
 The steps as sub-commands (the rest of the tree, `worker`, `train`, `finetune`, `evaluate`, `dataset` and `pack`, is
 routed by `lifting/__main__.py`):
 
-    python -m lifting detect VIDEO -o OUT.keypoints.npz [--frames A:B] [--subject X,Y] [--workers N]
+    python -m lifting detect VIDEO -o OUT.keypoints.npz [--frames A:B] [--subject X,Y [--subject-frame N]]
+                             [--workers N]
     python -m lifting lift KEYPOINTS.npz -o OUT.motion.npz [--weights STEM] [--fov DEG] [--device auto|cpu|cuda]
     python -m lifting demo [--video VIDEO] [--out DIR] [--smooth 0..1]
 
@@ -69,6 +70,7 @@ from lifting.app.options import (
     check_workers,
     parse_frames,
     parse_point,
+    parse_subject_frame,
 )
 from lifting.app.via_blender import BPY_PIN, blender_problem, write_with_blender
 from lifting.errors import MocapError, reporting_warnings
@@ -129,14 +131,17 @@ def _bars(label: str) -> Stages:
 # -- detect, lift, demo, convert -----------------------------------------------------------------------------
 def cmd_detect(args: argparse.Namespace) -> int:
     out = check_output_file(Path(args.out), (".npz",), "keypoints file")
-    frames = parse_frames(args.frames)
+    frames, subject = parse_frames(args.frames), parse_point(args.subject)
+    subject_frame = parse_subject_frame(args.subject_frame, subject, frames)
+    workers = check_workers(args.workers)
     keypoints = _with_bar(
         "detect",
         lambda bar: api.detect(
             args.video,
             frames=frames,
-            subject=parse_point(args.subject),
-            workers=check_workers(args.workers),
+            subject=subject,
+            subject_frame=subject_frame,
+            workers=workers,
             progress=bar,
         ),
     )
@@ -248,6 +253,12 @@ def _prog() -> str:
     return "video-mocap" if Path(sys.argv[0]).name.startswith("video-mocap") else "python -m lifting"
 
 
+SUBJECT_FRAME_HELP = (
+    "video frame on which --subject points at the person, inside --frames (default: the range's first); "
+    "the person is followed before and after it"
+)
+
+
 def build_parser(prog: str = "python -m lifting") -> argparse.ArgumentParser:
     """The sub-commands detect, lift and demo."""
     parser = ArgumentParser(prog=prog, description="Motion capture from video.")
@@ -257,6 +268,7 @@ def build_parser(prog: str = "python -m lifting") -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="output .keypoints.npz")
     p.add_argument("--frames", help="A:B video frames, B exclusive")
     p.add_argument("--subject", help="X,Y pixels on the person to follow (default: largest, most central)")
+    p.add_argument("--subject-frame", metavar="N", help=SUBJECT_FRAME_HELP)
     p.add_argument("--workers", type=int, help="processes for detection (default: one per core)")
     p.set_defaults(run=cmd_detect)
     p = sub.add_parser("lift", help="2D keypoints → 3D motion (.motion.npz)")
@@ -325,6 +337,7 @@ def build_convert_parser(prog: str = "video-mocap") -> argparse.ArgumentParser:
     det.add_argument(
         "--subject", metavar="X,Y", help="pixels on the person to follow (default: largest, central)"
     )
+    det.add_argument("--subject-frame", metavar="N", help=SUBJECT_FRAME_HELP)
     det.add_argument(
         "--workers", type=int, metavar="N", help="processes for detection (default: one per core)"
     )

@@ -33,6 +33,7 @@ from lifting.app.options import (
     check_workers,
     parse_frames,
     parse_point,
+    parse_subject_frame,
 )
 from lifting.app.quality import planted_fraction, root_travel, standing_height
 from lifting.app.via_blender import blender_problem, check_rig, write_with_blender
@@ -172,10 +173,12 @@ def convert_options(args: argparse.Namespace, fmt: str) -> ConvertOptions:
         if problem is not None:
             raise UsageError(problem)
     resolve_device(args.device)
+    frames, subject = parse_frames(args.frames), parse_point(args.subject)
     return ConvertOptions(
         fmt=fmt,
-        frames=parse_frames(args.frames),
-        subject=parse_point(args.subject),
+        frames=frames,
+        subject=subject,
+        subject_frame=parse_subject_frame(args.subject_frame, subject, frames),
         workers=args.workers,
         device=args.device,
         weights=check_weights(args.weights),
@@ -305,6 +308,7 @@ def convert_one(job: Job, options: ConvertOptions, stages: Stages = quiet_stages
             job.video,
             frames=options.frames,
             subject=options.subject,
+            subject_frame=options.subject_frame,
             workers=options.workers,
             progress=progress,
         ),

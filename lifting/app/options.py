@@ -33,12 +33,14 @@ class ArgumentParser(argparse.ArgumentParser):
 class ConvertOptions:
     """Everything a conversion needs besides the video and the output path.
 
-    frames: video frames (A, B exclusive / None); subject: (x, y) pixels; fov_deg: horizontal degrees; focal_px: pixels;
+    frames: video frames (A, B exclusive / None); subject: (x, y) pixels on video frame subject_frame (None: the
+    range's first); fov_deg: horizontal degrees; focal_px: pixels;
     smooth: 0..1; rig: a .blend (None: our armature); preset: bone-name preset of the rig (None: detected)."""
 
     fmt: str = DEFAULT_FORMAT
     frames: tuple[int, int | None] | None = None
     subject: tuple[float, float] | None = None
+    subject_frame: int | None = None
     workers: int | None = None
     device: str = "auto"
     weights: str | None = None
@@ -82,6 +84,33 @@ def parse_point(text: str | None) -> tuple[float, float] | None:
     if not (math.isfinite(x) and math.isfinite(y)):
         raise UsageError(f"--subject takes X,Y in pixels (like 640,360), not {text!r}.")
     return x, y
+
+
+def parse_subject_frame(
+    text: str | None, subject: tuple[float, float] | None, frames: tuple[int, int | None] | None
+) -> int | None:
+    """`--subject-frame N`: the video frame on which `--subject` points at the person (None: the range's first
+    frame). It needs `--subject` and must lie inside `--frames`; whether it lies inside the video is checked
+    by detection (`lifting.video2d.detect.check_subject_frame`)."""
+    if text is None:
+        return None
+    try:
+        frame = int(text.strip())
+    except ValueError:
+        raise UsageError(f"--subject-frame takes a video frame number (like 150), not {text!r}.") from None
+    if subject is None:
+        raise UsageError(
+            f"--subject-frame {frame} needs --subject X,Y: the point on the person to follow on that frame."
+        )
+    if frame < 0:
+        raise UsageError(f"--subject-frame must be a video frame, 0 or more; got {frame}.")
+    start, stop = frames if frames is not None else (0, None)
+    if frame < start or (stop is not None and frame >= stop):
+        end = "" if stop is None else str(stop)
+        raise UsageError(
+            f"--subject-frame {frame} is outside --frames {start}:{end}; give a frame inside it."
+        )
+    return frame
 
 
 def check_smooth(smooth: float) -> float:

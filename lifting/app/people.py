@@ -1,6 +1,7 @@
 """`python -m lifting people VIDEO --frame N -o PICTURE.png`: the people on one frame, numbered left to right and
-outlined, so one can be chosen with `--subject X,Y` (their hip centre, printed); the add-on's subject picker shows
-the same picture (`lifting.app.worker people`)."""
+outlined, so one can be chosen with `--subject X,Y --subject-frame N` (their hip centre, printed; no
+`--subject-frame` for frame 0); the add-on's subject picker shows the same picture (`lifting.app.worker
+people`)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = ArgumentParser(
         prog="python -m lifting people",
-        description="Number and outline everyone found on one frame; follow one with --subject X,Y.",
+        description=(
+            "Number and outline everyone found on one frame; follow one with --subject X,Y --subject-frame N."
+        ),
     )
     parser.add_argument("video", type=Path)
     parser.add_argument("--frame", type=int, default=0, help="video frame (0 = the first)")
@@ -83,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for number, person in enumerate(people, start=1):
         x, y = person_point(person)
-        print(f"{number}: --subject {x:.0f},{y:.0f}")
+        on = f" --subject-frame {args.frame}" if args.frame else ""
+        print(f"{number}: --subject {x:.0f},{y:.0f}{on}")
     if not people:
         print(f"Nobody was found on frame {args.frame}; try another frame.")
     print(f"→ {out}")

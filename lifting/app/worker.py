@@ -1,8 +1,10 @@
 """The engine's worker process: what the Blender add-on starts, a thin shell over `lifting.app.api`.
 
     python -m lifting worker run --video V --out OUT.motion.npz [--keypoints-cache DIR] [--frames A:B]
-                                 [--fov DEG] [--weights STEM] [--device auto|cpu|cuda] [--refine] [--free-bones]
+                                 [--subject X,Y [--subject-frame N]] [--fov DEG] [--weights STEM]
+                                 [--device auto|cpu|cuda] [--refine] [--free-bones]
     python -m lifting worker detect --video V --keypoints-cache DIR [--frames A:B]
+                                    [--subject X,Y [--subject-frame N]]
     python -m lifting worker check [--device auto|cpu|cuda]
 
 Protocol (version PROTOCOL_VERSION): stdout carries one JSON object per line and nothing else:
@@ -16,8 +18,9 @@ Protocol (version PROTOCOL_VERSION): stdout carries one JSON object per line and
 Exit status: 0 success, 2 a problem the user can fix (`MocapError`, `RetargetError`, bad arguments), 1 anything
 else (the traceback goes to stderr, which the add-on keeps in a log file). Results are written atomically
 (temporary file, then rename), so a killed worker never leaves a half-written motion file. `--frames A:B` are
-video frame indices, A inclusive, B exclusive (`A:` runs to the end). Heavy modules (torch, the API) are imported
-lazily, after the arguments have been checked.
+video frame indices, A inclusive, B exclusive (`A:` runs to the end); `--subject X,Y` is a point on the person to
+follow on video frame `--subject-frame N` (default: A), who is then followed before and after it. Heavy modules
+(torch, the API) are imported lazily, after the arguments have been checked.
 """
 
 from __future__ import annotations
@@ -33,7 +36,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from lifting.app.options import ArgumentParser, check_output_file, parse_frames, parse_point
+from lifting.app.options import (
+    ArgumentParser,
+    check_output_file,
+    parse_frames,
+    parse_point,
+    parse_subject_frame,
+)
 from lifting.camera import check_fov_deg
 from lifting.errors import MocapError, reporting_warnings
 from retarget.errors import RetargetError
@@ -78,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--frames", default=None)
     for command in (run, det):
         command.add_argument("--subject", default=None, help="X,Y: a point on the person to follow (pixels)")
+        command.add_argument(
+            "--subject-frame",
+            default=None,
+            help="N: the video frame of --subject (default: the first of --frames)",
+        )
     ppl = sub.add_parser("people", help="everyone found on one frame: numbered picture and their points")
     ppl.add_argument("--video", required=True)
     ppl.add_argument("--frame", type=int, default=0)
@@ -109,13 +123,22 @@ def _existing_video(path: str) -> Path:
     return video
 
 
+def _subject(args: argparse.Namespace) -> dict[str, Any]:
+    """`frames`, `subject` and, when given, `subject_frame` for `api.detect`, checked."""
+    frames, subject = parse_frames(args.frames), parse_point(args.subject)
+    found: dict[str, Any] = {"frames": frames, "subject": subject}
+    subject_frame = parse_subject_frame(args.subject_frame, subject, frames)
+    if subject_frame is not None:
+        found["subject_frame"] = subject_frame
+    return found
+
+
 def cmd_detect(args: argparse.Namespace, emit: Emitter) -> int:
     video = _existing_video(args.video)
-    frames = parse_frames(args.frames)
-    subject = parse_point(args.subject)
+    which = _subject(args)
     cache = Path(args.keypoints_cache)
     api = _engine("lifting.app.api")
-    api.detect(video, frames=frames, subject=subject, cache_dir=cache, progress=emit.callback("detect"))
+    api.detect(video, **which, cache_dir=cache, progress=emit.callback("detect"))
     emit.progress("detect", 1.0)
     emit.done(str(cache))
     return EXIT_OK
@@ -123,8 +146,7 @@ def cmd_detect(args: argparse.Namespace, emit: Emitter) -> int:
 
 def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
     video = _existing_video(args.video)
-    frames = parse_frames(args.frames)
-    subject = parse_point(args.subject)
+    which = _subject(args)
     out = check_output_file(Path(args.out), (".npz",), "motion file")
     if args.fov is not None:
         check_fov_deg(args.fov)
@@ -147,9 +169,7 @@ def cmd_run(args: argparse.Namespace, emit: Emitter) -> int:
         lift_options["constant_bones"] = False
     if args.refine:  # per-clip self-correction (lifting.lift.refine), reported as a "refine" stage of "lift"
         lift_options["refine"] = True
-    keypoints = api.detect(
-        video, frames=frames, subject=subject, cache_dir=cache, progress=emit.callback("detect")
-    )
+    keypoints = api.detect(video, **which, cache_dir=cache, progress=emit.callback("detect"))
     emit.progress("detect", 1.0)
     motion = api.lift(keypoints, **lift_options)
     emit.progress("lift", 1.0)

@@ -6,7 +6,8 @@ the frame range, the detector version and its settings are unchanged, and otherw
 decodes the clip as a stream (`lifting.video2d.video`), follows the subject with MediaPipe Pose
 (`lifting.video2d.track`: MediaPipe's pose landmarker with the shipped BlazePose full model) and fills
 short gaps. Long clips are cut into segments detected by separate processes (`lifting.video2d.parallel`); short
-ones, or `workers=1`, run here.
+ones, or `workers=1`, run here. A subject chosen on a later frame of the range (`subject_frame`) is followed
+forwards from it as above and backwards from it to the range's start in this process (`track.track_backward`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from lifting.video2d import parallel
 from lifting.video2d import video as videoio
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.mediapipe_pose import DetectorSettings, fill_short_gaps, import_mediapipe
-from lifting.video2d.track import RawTrack, track_frames
+from lifting.video2d.track import RawTrack, track_backward, track_frames
 from lifting.video2d.tracking import TRACKER_VERSION, SubjectTracker, TrackingSettings
 from retarget.atomic_write import folder_problem
 
@@ -74,16 +76,21 @@ def detect_video(
     stride: int = 1,
     settings: DetectorSettings | None = None,
     tracking: TrackingSettings | None = None,
+    subject_frame: int | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Keypoints2D:
     """Detect one subject's 2D keypoints in frames `start:stop:stride` of a video (stop None = to the end).
 
-    `settings` default to `DEFAULT_SETTINGS`. `workers`: processes for parallel detection (None = one per core; clips shorter than
-    `parallel.MIN_SEGMENT_FRAMES` per worker run in this process). `progress(fraction, message)` with fraction in
-    0..1; `cancel` is a callable returning True or an Event, checked every frame: the run then raises
-    `Cancelled`. Raises MocapError for unreadable videos, empty ranges, or when no person is found.
+    `settings` default to `DEFAULT_SETTINGS`. `subject_frame`: the video frame on which the subject is chosen
+    (`tracking.subject`, or the default choice; None: the range's first frame); it must be one of the frames
+    detected (`check_subject_frame`). From a later frame, the frames from it to the end are detected forwards as
+    usual, and the frames before it backwards in this process (`track.track_backward`), so the subject is
+    followed over the whole range. `workers`: processes for parallel detection of the forward part (None = one
+    per core; clips shorter than `parallel.MIN_SEGMENT_FRAMES` per worker run in this process). `progress(fraction,
+    message)` with fraction in 0..1; `cancel` is a callable returning True or an Event, checked every frame: the
+    run then raises `Cancelled`. Raises MocapError for unreadable videos, empty ranges, or when no person is found.
     """
     settings = settings or DEFAULT_SETTINGS
     tracking = tracking or TrackingSettings()
@@ -102,20 +109,26 @@ def detect_video(
             f"{n_workers} detection processes asked for, {cores} used: one per core this process may run on."
         )
         n_workers = cores
-    plan = parallel.plan_segments(total, n_workers)
-    if len(plan) > 1:
-        raw = parallel.detect_segments(
-            path, info, plan, start, stride, settings, tracking, stop=stop, progress=progress, cancel=check
+    if subject_frame is not None:
+        check_subject_frame(subject_frame, start, stop, stride, info)
+    if subject_frame is None or subject_frame == start:
+        raw, segments = _detect_forward(
+            path, info, start, stop, stride, settings, tracking, n_workers, total, progress, check
         )
     else:
-
-        def on_frame(done: int, _: SubjectTracker) -> None:
-            if progress is not None:
-                progress(min(done / total, 1.0), f"frame {done}/{total}")
-
-        frames = videoio.frames(path, start, stop, stride, info=info, cancel=check)
-        raw = track_frames(
-            frames, (info.width, info.height), settings, tracking, on_frame=on_frame, cancel=check
+        raw, segments = _detect_both_ways(
+            path,
+            info,
+            subject_frame,
+            start,
+            stop,
+            stride,
+            settings,
+            tracking,
+            n_workers,
+            total,
+            progress,
+            check,
         )
     if len(raw) == 0:
         raise MocapError("The frame range selects no frames of the video; choose a range inside the clip.")
@@ -131,8 +144,86 @@ def detect_video(
         timestamps=raw.timestamps,
         fps=fps,
         image_size=(info.width, info.height),
-        meta={"workers": len(plan)},
+        meta={"workers": segments},
     )
+
+
+def _detect_forward(
+    path: Path,
+    info: videoio.VideoInfo,
+    start: int,
+    stop: int | None,
+    stride: int,
+    settings: DetectorSettings,
+    tracking: TrackingSettings,
+    n_workers: int,
+    total: int,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+) -> tuple[RawTrack, int]:
+    """Frames `start:stop:stride` (`total` of them) forwards, in parallel segments when long enough; the raw
+    track and the number of segments."""
+    plan = parallel.plan_segments(total, n_workers)
+    if len(plan) > 1:
+        raw = parallel.detect_segments(
+            path, info, plan, start, stride, settings, tracking, stop=stop, progress=progress, cancel=cancel
+        )
+        return raw, len(plan)
+
+    def on_frame(done: int, _: SubjectTracker) -> None:
+        if progress is not None:
+            progress(min(done / total, 1.0), f"frame {done}/{total}")
+
+    frames = videoio.frames(path, start, stop, stride, info=info, cancel=cancel)
+    raw = track_frames(
+        frames, (info.width, info.height), settings, tracking, on_frame=on_frame, cancel=cancel
+    )
+    return raw, 1
+
+
+def _detect_both_ways(
+    path: Path,
+    info: videoio.VideoInfo,
+    pivot: int,
+    start: int,
+    stop: int | None,
+    stride: int,
+    settings: DetectorSettings,
+    tracking: TrackingSettings,
+    n_workers: int,
+    total: int,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+) -> tuple[RawTrack, int]:
+    """The subject chosen on frame `pivot` (after `start`, on the stride's grid) and followed over the whole
+    range: frames `pivot:stop` forwards (`_detect_forward`, in parallel when long enough), then frames
+    `pivot` back to `start` backwards in this process (`track.track_backward`; its fresh tracker chooses the
+    same person on frame `pivot` and reaches the same state as the forward run there, so both follow one
+    person). The backward run's frame `pivot` is dropped (the forward run's is kept)."""
+    before = (pivot - start) // stride  # frames before the pivot
+    after = total - before
+    steps = total + 1  # the pivot is detected twice
+
+    def forward_progress(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction * after / steps, message)
+
+    raw_after, segments = _detect_forward(
+        path, info, pivot, stop, stride, settings, tracking, n_workers, after, forward_progress, cancel
+    )
+    label = f"frames {start}-{pivot - stride} before the subject frame, backwards in one process"
+
+    def on_frame(done: int, _: SubjectTracker) -> None:
+        if progress is not None:
+            progress(min((after + done) / steps, 1.0), f"{label}: frame {done}/{before + 1}")
+
+    raw_before = track_backward(
+        path, info, start, pivot, stride, settings, tracking, on_frame=on_frame, cancel=cancel
+    )
+    if len(raw_after) == 0 or len(raw_before) == 0:
+        return RawTrack.empty(), segments
+    joined = RawTrack.concat([raw_before.slice(0, len(raw_before) - 1), raw_after])
+    return replace(joined, seed=raw_after.seed), segments
 
 
 def default_cache_dir() -> Path:
@@ -153,6 +244,7 @@ def detect(
     stride: int = 1,
     settings: DetectorSettings | None = None,
     subject: tuple[float, float] | None = None,
+    subject_frame: int | None = None,
     tracking: TrackingSettings | None = None,
     workers: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -163,11 +255,14 @@ def detect(
     """2D keypoints of one person in a video (frames A:B, B exclusive, None = to the end; every `stride`-th).
 
     `subject`: an image point (x, y) in pixels on the person to follow (default: the largest, most central
-    person); `tracking` for the other subject-following settings. `workers`: processes for parallel detection
+    person), on video frame `subject_frame` (default: the range's first frame; it must be one of the frames
+    detected, and needs `subject`): that person is followed over the whole range, before and after it;
+    `tracking` for the other subject-following settings. `workers`: processes for parallel detection
     (None: one per core; short clips run in this process); the result does not depend on it. `cancel` is a
     callable returning True or an Event; a cancelled run raises `lifting.progress.Cancelled` (a MocapError).
     The result is cached as `.keypoints.npz` in `cache_dir` and reused only when the video file (size, mtime,
-    first MiB), the frame range, the detector version and its settings are all unchanged.
+    first MiB), the frame range, the detector version and its settings (the subject point and frame included) are
+    all unchanged.
     """
     video = Path(video_path)
     settings = settings or DEFAULT_SETTINGS
@@ -178,11 +273,22 @@ def detect(
     if subject is not None:
         check_subject(subject, info.width, info.height)
     start, stop = frames if frames is not None else (0, None)
+    if subject_frame is not None:
+        if subject is None:
+            raise MocapError(
+                f"A subject frame ({subject_frame}) needs a subject point: the person's position on that frame."
+            )
+        check_subject_frame(subject_frame, start, stop, stride, info)
+        if subject_frame == start:
+            subject_frame = None  # the default: the same detection, the same cache
+    detector_settings: dict[str, object] = {**settings.to_dict(), "tracking": tracking.to_dict()}
+    if subject_frame is not None:
+        detector_settings["subject_frame"] = int(subject_frame)
     meta = {
         "detector": {
             "name": DETECTOR_NAME,
             "version": detector_version(),
-            "settings": {**settings.to_dict(), "tracking": tracking.to_dict()},
+            "settings": detector_settings,
         },
         "source": {"path": str(video.resolve()), **videoio.video_identity(video)},
         "frames": {"start": start, "stop": stop, "stride": stride},
@@ -211,6 +317,7 @@ def detect(
         stride=stride,
         settings=settings,
         tracking=tracking,
+        subject_frame=subject_frame,
         workers=workers,
         progress=progress,
         cancel=cancel,
@@ -243,6 +350,32 @@ def check_subject(subject: tuple[float, float], width: int, height: int) -> None
         raise MocapError(
             f"The subject point ({x:g}, {y:g}) is outside the {width}×{height} picture; give a point on the "
             "person in pixels of the upright frame."
+        )
+
+
+def check_subject_frame(
+    frame: int, start: int, stop: int | None, stride: int, info: videoio.VideoInfo
+) -> None:
+    """The frame the subject point is given on is one of the frames detected (`start:stop:stride`, inside the
+    video); a MocapError in one sentence otherwise."""
+    if isinstance(frame, bool) or not isinstance(frame, int | np.integer):
+        raise MocapError(f"The subject frame must be a whole video frame number, not {frame!r}.")
+    frame = int(frame)
+    if frame >= info.frame_count:
+        raise MocapError(
+            f"The subject frame {frame} is past the end of {info.path.name} ({info.frame_count} frames, 0 to "
+            f"{info.frame_count - 1}); give a frame inside the clip."
+        )
+    if frame < start or (stop is not None and frame >= stop):
+        end = "the end" if stop is None else str(stop - 1)
+        raise MocapError(
+            f"The subject frame {frame} is outside the frames detected ({start} to {end}); give a frame inside "
+            "the range."
+        )
+    if stride > 1 and (frame - start) % stride:
+        raise MocapError(
+            f"The subject frame {frame} is not one of the frames detected (one in {stride} from {start}); give "
+            "one of them."
         )
 
 

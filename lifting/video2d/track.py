@@ -1,5 +1,6 @@
 """One process follows the subject through decoded frames: MediaPipe Pose as the tracker's estimator, and the
 raw per-frame track (before gap filling) that a single-process run or one parallel segment produces.
+`track_backward` follows the subject backwards in time from a frame inside the range (`--subject-frame`).
 
 Keypoints are pixels of the upright frame, clipped into the image: a landmark MediaPipe places outside the
 picture (a foot below the bottom edge) is moved onto the border and its visibility capped at `OFF_IMAGE_VISIBILITY`.
@@ -8,8 +9,9 @@ Frames without the subject have zero keypoints and visibility.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -213,4 +215,52 @@ def track_frames(
         np.asarray(times, dtype=np.float64),
         state,
         tracker.seed,
+    )
+
+
+def track_backward(
+    path: Path,
+    info: videoio.VideoInfo,
+    first: int,
+    pivot: int,
+    stride: int,
+    settings: DetectorSettings,
+    tracking: TrackingSettings,
+    *,
+    chunk: int | None = None,
+    on_frame: Callable[[int, SubjectTracker], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> RawTrack:
+    """Follow the subject backwards in time: video frames `pivot, pivot − stride, …` down to `first` (`pivot`
+    on that grid), decoded last first (`videoio.frames_reversed`). The tracker is a fresh one, as a forward run
+    starting at `pivot` has: on frame `pivot` it chooses the same person (the same frame, point and
+    single-image passes) and reaches the same state, then goes on backwards. It sees a mirrored clock
+    (t_pivot + (t_pivot − t), increasing, so speeds, gates and MediaPipe's video mode work as forwards); its
+    tracking-mode state is its own. Returns the track in increasing frame order with the real timestamps,
+    frame `pivot` included (last)."""
+    real: list[float] = []
+
+    def mirrored() -> Iterator[videoio.Frame]:
+        pivot_time: float | None = None
+        for frame in videoio.frames_reversed(
+            path, first, pivot + 1, stride, chunk=chunk, info=info, cancel=cancel
+        ):
+            if pivot_time is None:
+                pivot_time = frame.time
+            real.append(frame.time)
+            yield videoio.Frame(frame.index, 2.0 * pivot_time - frame.time, frame.image)
+
+    raw = track_frames(
+        mirrored(), (info.width, info.height), settings, tracking, on_frame=on_frame, cancel=cancel
+    )
+    if len(raw) == 0:
+        return raw
+    return RawTrack(
+        raw.keypoints[::-1].copy(),
+        raw.visibility[::-1].copy(),
+        raw.detected[::-1].copy(),
+        raw.frame_index[::-1].copy(),
+        np.asarray(real[::-1], dtype=np.float64),
+        None,  # the state after the backward run is at the range's start: nothing to hand on
+        raw.seed,
     )

@@ -8,6 +8,8 @@
 - A frame range with `start > 0` seeks (CAP_PROP_POS_FRAMES) and checks the landed frame's timestamp against
   the nominal rate; when they disagree (variable frame rate), it decodes from the start instead, so frame
   indices always count decoded frames.
+- `frames_reversed` gives a range last frame first (following a person backwards in time from a frame inside
+  the range): chunks decoded forward into memory from the end, each given out reversed.
 - Every failure a user can cause is one MocapError sentence: missing file, a folder, not a video, a damaged or
   unreadable video (codec), no frames, a video that stops decoding part-way, an empty frame range.
 """
@@ -264,6 +266,48 @@ def frames(
             )
     finally:
         cap.release()
+
+
+REVERSED_CHUNK_BYTES = 256 << 20  # decoded frames held in memory at once by `frames_reversed`
+
+
+def frames_reversed(
+    path: str | os.PathLike[str],
+    start: int,
+    stop: int,
+    step: int = 1,
+    *,
+    chunk: int | None = None,
+    info: VideoInfo | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Iterator[Frame]:
+    """The frames `frames(path, start, stop, step)` would give, last first, with the same indices, timestamps
+    and pixels. Decoded in chunks of `chunk` frames (default: `REVERSED_CHUNK_BYTES` of pixels) from the end:
+    each chunk is read forward into memory (`frames`, which seeks to it where the clip allows, see the module
+    docstring) and given out reversed. `stop` must lie inside the video. `cancel()` as in `frames`: the iterator
+    stops."""
+    p = Path(path)
+    info = info or probe(p)
+    wanted = range(start, stop, step)
+    if len(wanted) == 0 or start < 0:
+        raise MocapError(
+            f"The frame range {start}:{stop} (step {step}) is empty or invalid; use A:B with 0 <= A < B."
+        )
+    if chunk is None:
+        chunk = max(1, REVERSED_CHUNK_BYTES // max(1, 3 * info.width * info.height))
+    end = len(wanted)
+    while end > 0:
+        begin = max(0, end - chunk)
+        first, last = wanted[begin], wanted[end - 1]
+        decoded = list(frames(p, first, last + 1, step, info=info, cancel=cancel))
+        if len(decoded) < end - begin:
+            if cancel is not None and cancel():
+                return
+            raise MocapError(
+                f"Frame {first + len(decoded) * step} of {p} could not be decoded; the file may be damaged."
+            )
+        yield from reversed(decoded)
+        end = begin
 
 
 def _seek(cap: _Capture, start: int, info: VideoInfo) -> int:

@@ -206,6 +206,10 @@ def test_demo_checks_its_options_before_detection(
         (["--subject", "5000,100"], "The subject point (5000, 100) is outside the 884×496 picture"),
         (["--subject=-3,100"], "The subject point (-3, 100) is outside the 884×496 picture"),
         (["--subject", "nan,nan"], "--subject takes X,Y in pixels (like 640,360), not 'nan,nan'"),
+        (
+            ["--subject", "400,200", "--subject-frame", "60"],
+            "The subject frame 60 is past the end of sports2d_excerpt.mp4 (60 frames, 0 to 59)",
+        ),
     ],
 )
 def test_meaningless_values_are_refused_before_detection(

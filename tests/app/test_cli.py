@@ -157,6 +157,10 @@ def no_detection(monkeypatch: pytest.MonkeyPatch) -> None:
         (["{video}", "-o", "{tmp}/x.bvh", "--smooth", "1.5"], "--smooth must be between 0 and 1, got 1.5"),
         (["{video}", "-o", "{tmp}/x.bvh", "--workers", "0"], "--workers must be 1 or more"),
         (["{video}", "-o", "{tmp}/x.bvh", "--subject", "here"], "--subject takes X,Y in pixels"),
+        (["{video}", "-o", "{tmp}/x.bvh", "--subject-frame", "12"], "--subject-frame 12 needs --subject X,Y"),
+        (["{video}", "-o", "{tmp}/x.bvh", "--subject", "1,2", "--subject-frame", "1.5"], "--subject-frame takes a video frame number (like 150), not '1.5'"),
+        (["{video}", "-o", "{tmp}/x.bvh", "--subject", "1,2", "--subject-frame=-1"], "--subject-frame must be a video frame, 0 or more; got -1"),
+        (["{video}", "-o", "{tmp}/x.bvh", "--frames", "10:20", "--subject", "1,2", "--subject-frame", "20"], "--subject-frame 20 is outside --frames 10:20"),
         (["{video}", "-o", "{tmp}/x.bvh", "--rig", "mixamo"], "give that rig's .blend with --rig RIG.blend"),
         (["{video}", "-o", "{tmp}/x.bvh", "--rig", "{tmp}/none.blend"], "the rig file '{tmp}/none.blend' does not exist"),
         (["{video}", "-o", "{tmp}/x.bvh", "--rig", "{video}"], "--rig takes a .blend file or 'ours'"),
@@ -214,9 +218,16 @@ def test_writing_fbx_or_blend_without_bpy_says_how_to_get_it(
 def test_help_lists_formats_folders_and_the_other_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    for text in ("--format {blend,bvh,fbx,npz}", "--rig", "--preview", "--no-foot-lock", "detect|lift|demo"):
+    for text in (
+        "--format {blend,bvh,fbx,npz}",
+        "--rig",
+        "--preview",
+        "--no-foot-lock",
+        "detect|lift|demo",
+        "--subject-frame N",
+    ):
         assert text in out
-    assert main(["detect", "--help"]) == 0 and "--subject" in capsys.readouterr().out
+    assert main(["detect", "--help"]) == 0 and "--subject-frame N" in capsys.readouterr().out
 
 
 def test_plan_names_outputs_for_one_video_and_for_folders(tmp_path: Path) -> None:

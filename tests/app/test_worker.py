@@ -47,10 +47,13 @@ def fake_api(calls: dict[str, Any], *, lift_error: Exception | None = None) -> t
         *,
         frames: Any = None,
         subject: Any = None,
+        subject_frame: Any = None,
         cache_dir: Any = None,
         progress: Any = None,
     ) -> str:
         calls["detect"] = {"video": video_path, "frames": frames, "cache_dir": cache_dir}
+        if subject is not None:
+            calls["detect"].update(subject=subject, subject_frame=subject_frame)
         for i in range(4):
             progress((i + 1) / 4, f"frame {i}")
         return "KEYPOINTS"
@@ -153,6 +156,12 @@ def test_run_reports_progress_then_done_and_writes_the_motion(
         (["--fov", "400"], "The field of view must be between"),
         (["--weights", "/nowhere/w"], "lack their .safetensors file"),
         (["--device", "tpu"], "invalid choice: 'tpu'"),
+        (["--subject-frame", "12"], "--subject-frame 12 needs --subject X,Y"),
+        (
+            ["--frames", "10:50", "--subject", "5,5", "--subject-frame", "9"],
+            "--subject-frame 9 is outside --frames 10:50",
+        ),
+        (["--subject", "5,5", "--subject-frame", "x"], "--subject-frame takes a video frame number"),
     ],
 )
 def test_bad_arguments_are_user_errors(
@@ -166,6 +175,21 @@ def test_bad_arguments_are_user_errors(
     assert len(events) == 1 and events[0]["event"] == "error" and needle in events[0]["message"]
     assert events[0]["message"].endswith(".") and "\n" not in events[0]["message"]
     assert not out.exists() and calls == {}
+
+
+@pytest.mark.parametrize("command", ["run", "detect"])
+def test_the_subject_and_its_frame_reach_the_api(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, video: Path, command: str
+) -> None:
+    calls: dict[str, Any] = {}
+    monkeypatch.setitem(sys.modules, "lifting.app.api", fake_api(calls))
+    out = ["--out", str(tmp_path / "m.motion.npz")] if command == "run" else []
+    which = ["--frames", "150:190", "--subject", "542,723", "--subject-frame", "170"]
+    code, events = run_main(
+        [command, "--video", str(video), "--keypoints-cache", str(tmp_path), *out, *which]
+    )
+    assert code == 0, events
+    assert calls["detect"]["subject"] == (542.0, 723.0) and calls["detect"]["subject_frame"] == 170
 
 
 def test_missing_video_and_user_errors_from_the_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

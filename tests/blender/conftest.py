@@ -129,7 +129,7 @@ def install():
     from retarget.motion3d import Intrinsics
     from tests.support.synthetic import camera_motion, walking_joints
     api = types.ModuleType("lifting.app.api")
-    def detect(video, *, frames=None, subject=None, cache_dir=None, progress=None):
+    def detect(video, *, frames=None, subject=None, subject_frame=None, cache_dir=None, progress=None):
         if mode == "crash":
             os._exit(3)
         if mode == "warn":
