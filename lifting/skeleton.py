@@ -6,6 +6,7 @@ with. "Left" and "right" are the person's own left and right, as in MediaPipe.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +156,30 @@ BLAZEPOSE = JointSet(
     mirror_pairs=_blazepose_pairs(),
 )
 
+
+def _side_pairs(parts: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    return tuple((BLAZEPOSE.index[f"left_{p}"], BLAZEPOSE.index[f"right_{p}"]) for p in parts)
+
+
+# BlazePose's left/right pairs in the groups MediaPipe swaps together (a whole arm, a whole leg, the face): what
+# left/right repair (`lifting.video2d.swaps`) and multi-view triangulation (`lifting.multiview`) relabel.
+BLAZEPOSE_SWAP_GROUPS: dict[str, tuple[tuple[int, int], ...]] = {
+    "arms": _side_pairs(("shoulder", "elbow", "wrist", "pinky", "index", "thumb")),
+    "legs": _side_pairs(("hip", "knee", "ankle", "heel", "foot_index")),
+    "face": tuple((a, b) for a, b in BLAZEPOSE.mirror_pairs if max(a, b) < BLAZEPOSE.index["left_shoulder"]),
+}
+
+
+def swap_pairs(
+    points: npt.NDArray[np.floating[Any]], pairs: Sequence[tuple[int, int]], axis: int = -2
+) -> npt.NDArray[np.float64]:
+    """A copy of points (..., J, ...) (J on `axis`) with each (left, right) index pair of `pairs` exchanged."""
+    idx = np.arange(points.shape[axis])
+    for a, b in pairs:
+        idx[a], idx[b] = b, a
+    return np.take(np.asarray(points, dtype=np.float64), idx, axis=axis)
+
+
 # Our output joints (Motion3D contract, DESIGN.md). Tree rooted at the pelvis. `head` is the centre of the
 # head (between the ears), `nose` gives the head's facing, `*_hand` the end of the hand (knuckles), so the
 # retargeter can solve head and hand orientation; `*_toe` is the ball/tip of the foot.
@@ -281,3 +306,14 @@ def merge_mirrored(pred: npt.NDArray[np.floating[Any]], joints: JointSet) -> npt
         raise ValueError(f"expected a pair of predictions on axis 0, got shape {pred.shape}")
     back = mirror_points(np.asarray(pred[1]), joints, axis=0)
     return np.asarray((pred[0] + back) / 2.0, dtype=np.float32)
+
+
+def relabel_groups(landmarks: npt.ArrayLike, exchanged: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """BlazePose landmarks (T, 33, ...) with the groups marked in exchanged (T, G) swapped left for right (G: the
+    groups of `BLAZEPOSE_SWAP_GROUPS` in order)."""
+    out = np.array(landmarks, dtype=np.float64, copy=True)
+    for g, pairs in enumerate(BLAZEPOSE_SWAP_GROUPS.values()):
+        rows = np.flatnonzero(exchanged[:, g])
+        if len(rows):
+            out[rows] = swap_pairs(out[rows], pairs, axis=1)
+    return out

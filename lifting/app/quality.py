@@ -6,8 +6,10 @@ settings). One table, a column per clip:
 
 - subject: frames with the subject found (not interpolated), %;
 - subject jumps: found frames whose hip centre is more than one torso length from the previous frame's;
-- left/right swaps: frames where a left/right pair of limb landmarks jumps by more than 10 % of the person's
-  height and exchanging left and right would bring both within half that distance of the previous frame;
+- left/right repaired: frames whose arms or legs left/right repair exchanged back (`lifting.video2d.swaps`);
+- left/right swaps left: frames of the repaired track where a left/right pair of limb landmarks jumps by more
+  than 10 % of the person's height and exchanging left and right would bring both within half that distance of
+  the previous frame;
 - 2D jitter: `robust_jitter` (robust residual of a cubic Savitzky-Golay fit over 9 frames), median over the body
   landmarks (shoulders down), % of the person's height in the image (the person's height is given in pixels);
 - 3D acceleration: mean norm of the joints' second difference in camera space, mm/frame²;
@@ -21,6 +23,11 @@ settings). One table, a column per clip:
 
 Warnings say when the person is small in the picture or found on few frames (`detect.subject_warnings`).
 `--markdown FILE` writes the table (with the command that made it) to a file as well.
+
+With `--calibration FILE` the inputs are the videos of one calibrated multi-camera take (in the calibration's
+camera order) and each camera is also scored against the pseudo-ground truth that the other cameras triangulate
+(`lifting.app.pseudo_truth`): subject kept, left/right swapped in 2D as detected and after repair, P-MPJPE and
+left/right flips of the 3D. `--subject X,Y` may then be given once per camera.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lifting.app.pseudo_truth import CameraScore
 from lifting.errors import MocapError
 from lifting.skeleton import BLAZEPOSE
 from lifting.video2d.keypoints2d import Keypoints2D
@@ -141,6 +149,7 @@ class QualityReport:
     frames: int
     subject_pct: float
     subject_jumps: int
+    lr_repaired: int
     lr_swaps: int
     jitter_2d_pct: float
     person_px: float
@@ -153,13 +162,15 @@ class QualityReport:
     root_drift_cm_s: float
     height_m: float
     warnings: tuple[str, ...] = ()
+    truth: CameraScore | None = None
 
 
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("frames", "frames", "{:d}"),
     ("subject found, %", "subject_pct", "{:.1f}"),
     ("subject jumps (frames)", "subject_jumps", "{:d}"),
-    ("left/right swaps, 2D (frames)", "lr_swaps", "{:d}"),
+    ("left/right exchanges repaired (frames)", "lr_repaired", "{:d}"),
+    ("left/right swaps left, 2D (frames)", "lr_swaps", "{:d}"),
     ("2D jitter, % of height", "jitter_2d_pct", "{:.2f}"),
     ("person height in the image, px", "person_px", "{:.0f}"),
     ("3D acceleration, mm/frame²", "accel_3d_mm", "{:.1f}"),
@@ -171,10 +182,27 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("root drift, both feet planted, cm/s", "root_drift_cm_s", "{:.1f}"),
     ("height, m", "height_m", "{:.2f}"),
 )
+# Rows of the multi-camera mode: the `CameraScore` of each camera.
+TRUTH_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("pseudo-GT: frame offset", "offset", "{:d}"),
+    ("pseudo-GT: frames with a reference", "reference_frames", "{:d}"),
+    ("pseudo-GT: subject kept, %", "subject_kept_pct", "{:.1f}"),
+    ("pseudo-GT: left/right swapped, 2D as detected, %", "swapped_2d_pct", "{:.1f}"),
+    ("pseudo-GT: left/right swapped, 2D after repair, %", "swapped_2d_repaired_pct", "{:.1f}"),
+    ("pseudo-GT: P-MPJPE, mm", "p_mpjpe_mm", "{:.1f}"),
+    ("pseudo-GT: left/right flips, 3D, %", "flips_3d_pct", "{:.1f}"),
+)
 
 
-def measure(name: str, keypoints: Keypoints2D, motion: Motion3D, result: RetargetResult) -> QualityReport:
-    """The report of one clip from its 2D track, its 3D (same frames) and that 3D placed in the world."""
+def measure(
+    name: str,
+    keypoints: Keypoints2D,
+    motion: Motion3D,
+    result: RetargetResult,
+    repaired: npt.NDArray[np.bool_],
+) -> QualityReport:
+    """The report of one clip from its 2D track (after left/right repair, which exchanged the groups marked in
+    repaired (T, G)), its 3D (same frames) and that 3D placed in the world."""
     from lifting.lift.refine import reprojection_error
     from lifting.metrics import bone_length_std, foot_skate
     from lifting.video2d.detect import subject_warnings
@@ -197,6 +225,7 @@ def measure(name: str, keypoints: Keypoints2D, motion: Motion3D, result: Retarge
         frames=len(found),
         subject_pct=100.0 * float(found.mean()) if len(found) else 0.0,
         subject_jumps=subject_jumps(keypoints.keypoints, found),
+        lr_repaired=int(repaired[:, :2].any(axis=1).sum()),
         lr_swaps=swap_frames(keypoints.keypoints, found, person) if np.isfinite(person) else 0,
         jitter_2d_pct=jitter,
         person_px=person,
@@ -217,15 +246,45 @@ def measure(name: str, keypoints: Keypoints2D, motion: Motion3D, result: Retarge
 def table(reports: Sequence[QualityReport]) -> str:
     """The reports as one Markdown table, a column per clip, then their warnings."""
     lines = ["| | " + " | ".join(r.name for r in reports) + " |", "|---|" + "---|" * len(reports)]
-    for label, field, fmt in ROWS:
+    rows = [(label, field, fmt, False) for label, field, fmt in ROWS]
+    if any(r.truth is not None for r in reports):
+        rows += [(label, field, fmt, True) for label, field, fmt in TRUTH_ROWS]
+    for label, field, fmt, of_truth in rows:
         cells = []
         for r in reports:
-            value = getattr(r, field)
+            value = getattr(r.truth, field, float("nan")) if of_truth else getattr(r, field)
             cells.append("–" if isinstance(value, float) and not np.isfinite(value) else fmt.format(value))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     for r in reports:
         lines += [f"\nWarning ({r.name}): {w}" for w in r.warnings]
     return "\n".join(lines) + "\n"
+
+
+def _track(
+    source: Path,
+    frames: tuple[int, int | None] | None,
+    subject: tuple[float, float] | None,
+    workers: int | None,
+) -> tuple[str, Keypoints2D]:
+    """A clip's name and its subject's 2D track as detected (cached), before left/right repair."""
+    from lifting.app import api
+
+    if source.name.endswith(".keypoints.npz"):
+        return source.name.removesuffix(".keypoints.npz"), Keypoints2D.load(source)
+    return source.stem, api.detect(source, frames=frames, subject=subject, workers=workers, repair_lr=False)
+
+
+def _lift_and_measure(
+    name: str, raw: Keypoints2D, weights: str | None, focal_px: float | None = None
+) -> tuple[QualityReport, Keypoints2D, Motion3D]:
+    from lifting.app import api
+    from lifting.video2d.swaps import repair_swaps
+    from retarget.pipeline import retarget_onto_ours
+
+    keypoints, repaired = repair_swaps(raw)
+    motion = api.lift(keypoints, weights=weights, focal_px=focal_px)
+    _, result = retarget_onto_ours(motion)
+    return measure(name, keypoints, motion, result, repaired), keypoints, motion
 
 
 def report_clip(
@@ -236,21 +295,56 @@ def report_clip(
     workers: int | None = None,
     weights: str | None = None,
 ) -> tuple[QualityReport, float]:
-    """Detect (cached) or load the 2D, lift, place in the world, measure; also the seconds after detection."""
-    from lifting.app import api
-    from retarget.pipeline import retarget_onto_ours
-
-    if source.name.endswith(".keypoints.npz"):
-        keypoints = Keypoints2D.load(source)
-        name = source.name.removesuffix(".keypoints.npz")
-    else:
-        keypoints = api.detect(source, frames=frames, subject=subject, workers=workers)
-        name = source.stem
+    """Detect (cached) or load the 2D, repair left/right, lift, place in the world, measure; also the seconds
+    after detection."""
+    name, raw = _track(source, frames, subject, workers)
     start = time.perf_counter()
-    motion = api.lift(keypoints, weights=weights)
-    _, result = retarget_onto_ours(motion)
-    report = measure(name, keypoints, motion, result)
+    report, _, _ = _lift_and_measure(name, raw, weights)
     return report, time.perf_counter() - start
+
+
+def report_take(
+    calibration: Path,
+    sources: Sequence[Path],
+    *,
+    frames: tuple[int, int | None] | None = None,
+    subjects: Sequence[tuple[float, float] | None] = (),
+    workers: int | None = None,
+    weights: str | None = None,
+) -> tuple[list[QualityReport], float]:
+    """The reports of one calibrated multi-camera take, sources in the calibration's camera order, each with its
+    pseudo-ground-truth score (`pseudo_truth.score_cameras`), lifted with the calibrated focal length; also the
+    seconds after detection."""
+    from dataclasses import replace
+
+    from lifting.app.pseudo_truth import score_cameras
+    from lifting.multiview import read_calibration
+
+    cameras = read_calibration(calibration)
+    if len(cameras) != len(sources):
+        raise MocapError(
+            f"{calibration} holds {len(cameras)} cameras ({', '.join(c.name for c in cameras)}) but "
+            f"{len(sources)} videos were given; give one video per camera, in that order."
+        )
+    tracks = [
+        _track(source, frames, subjects[i] if i < len(subjects) else None, workers)
+        for i, source in enumerate(sources)
+    ]
+    lengths = {len(k.keypoints) for _, k in tracks}
+    if len(lengths) != 1:
+        raise MocapError(
+            f"The videos of one take must have the same number of frames, not {sorted(lengths)}."
+        )
+    start = time.perf_counter()
+    measured = [
+        _lift_and_measure(name, raw, weights, camera.intrinsics.fx)
+        for (name, raw), camera in zip(tracks, cameras, strict=True)
+    ]
+    scores = score_cameras(
+        cameras, [k for _, k in tracks], [m[1] for m in measured], [m[2] for m in measured]
+    )
+    reports = [replace(m[0], truth=score) for m, score in zip(measured, scores, strict=True)]
+    return reports, time.perf_counter() - start
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -264,7 +358,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("inputs", nargs="+", metavar="VIDEO|KEYPOINTS", help="videos or .keypoints.npz files")
     parser.add_argument("--frames", metavar="A:B", help="video frames A (inclusive) to B (exclusive)")
-    parser.add_argument("--subject", metavar="X,Y", help="a point on the person to follow, pixels")
+    parser.add_argument(
+        "--subject",
+        metavar="X,Y",
+        action="append",
+        help="a point on the person to follow, pixels (with --calibration: once per camera, in order)",
+    )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="the inputs are one calibrated multi-camera take (Qualisys .qca.txt or Pose2Sim .toml): also score "
+        "each camera against the pseudo-ground truth the others triangulate",
+    )
     parser.add_argument("--workers", type=int, help="detection processes (default: one per core)")
     parser.add_argument(
         "--weights", metavar="STEM", help="checkpoint to lift with (default: the shipped one)"
@@ -272,17 +378,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the table to FILE")
     args = parser.parse_args(argv)
     try:
-        frames, subject = parse_frames(args.frames), parse_point(args.subject)
-        reports = []
+        frames = parse_frames(args.frames)
+        subjects = [parse_point(p) for p in args.subject or []]
+        if len(subjects) > 1 and (args.calibration is None or len(subjects) != len(args.inputs)):
+            raise UsageError("Give --subject once, or (with --calibration) once per video.")
+        for source in map(Path, args.inputs):
+            if not source.is_file():
+                raise UsageError(f"{source} is not a file.")
         with reporting_warnings(lambda message: print(f"warning: {message}", file=sys.stderr)):
-            for source in map(Path, args.inputs):
-                if not source.is_file():
-                    raise UsageError(f"{source} is not a file.")
-                report, seconds = report_clip(
-                    source, frames=frames, subject=subject, workers=args.workers, weights=args.weights
+            if args.calibration is not None:
+                if len(subjects) == 1:
+                    subjects = subjects * len(args.inputs)
+                reports, seconds = report_take(
+                    args.calibration,
+                    [Path(p) for p in args.inputs],
+                    frames=frames,
+                    subjects=subjects,
+                    workers=args.workers,
+                    weights=args.weights,
                 )
-                print(f"{source.name}: measured in {seconds:.1f} s after detection", file=sys.stderr)
-                reports.append(report)
+                print(f"take measured in {seconds:.1f} s after detection", file=sys.stderr)
+            else:
+                reports = []
+                for source in map(Path, args.inputs):
+                    report, seconds = report_clip(
+                        source,
+                        frames=frames,
+                        subject=subjects[0] if subjects else None,
+                        workers=args.workers,
+                        weights=args.weights,
+                    )
+                    print(f"{source.name}: measured in {seconds:.1f} s after detection", file=sys.stderr)
+                    reports.append(report)
     except MocapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from lifting.video2d import parallel
 from lifting.video2d import video as videoio
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.mediapipe_pose import DetectorSettings, fill_short_gaps, import_mediapipe
+from lifting.video2d.swaps import repair_swaps
 from lifting.video2d.track import RawTrack, track_backward, track_frames
 from lifting.video2d.tracking import TRACKER_VERSION, SubjectTracker, TrackingSettings
 from retarget.atomic_write import folder_problem
@@ -249,6 +250,7 @@ def detect(
     workers: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
+    repair_lr: bool = True,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Keypoints2D:
@@ -262,7 +264,8 @@ def detect(
     callable returning True or an Event; a cancelled run raises `lifting.progress.Cancelled` (a MocapError).
     The result is cached as `.keypoints.npz` in `cache_dir` and reused only when the video file (size, mtime,
     first MiB), the frame range, the detector version and its settings (the subject point and frame included) are
-    all unchanged.
+    all unchanged. The cache holds the track as detected; `repair_lr` (default on) then undoes the detector's
+    left/right exchanges (`lifting.video2d.swaps.repair_swaps`) in what is returned.
     """
     video = Path(video_path)
     settings = settings or DEFAULT_SETTINGS
@@ -309,7 +312,7 @@ def detect(
         if cached is not None and cached.meta == meta:
             if progress is not None:
                 progress(1.0, "reused cached keypoints")
-            return cached
+            return repair_swaps(cached)[0] if repair_lr else cached
     found = detect_video(
         video,
         start=start,
@@ -330,7 +333,7 @@ def detect(
             result.save(cache)
         except OSError as exc:  # an optimisation only: the run goes on
             warn(f"the keypoints could not be cached in {str(folder)!r} ({exc.strerror or exc}).")
-    return result
+    return repair_swaps(result)[0] if repair_lr else result
 
 
 def cache_problem(folder: Path, cache: Path) -> str | None:

@@ -11,6 +11,11 @@ RIGS = DATA / "rigs"
 EXCERPT = DATA / "sports2d_excerpt.mp4"  # the first 60 frames of the sample clip at half size
 UPRIGHT = DATA / "sports2d_walker.mp4"
 ROTATED = DATA / "sports2d_walker_rotated90.mp4"  # the same frames stored sideways with a rotation tag
+# Pose2Sim's demo takes: four calibrated cameras, one person (SINGLE) or a man and a woman (MULTI), 100 frames.
+POSE2SIM = DATA / "pose2sim"
+POSE2SIM_CALIBRATION = POSE2SIM / "Calib.qca.txt"
+POSE2SIM_SINGLE = [POSE2SIM / "single_person" / f"cam0{c}.mp4" for c in range(1, 5)]
+POSE2SIM_MULTI = [POSE2SIM / "multi_person" / f"cam0{c}.mp4" for c in range(1, 5)]
 HEADLESS = ROOT / "blender_addon" / "headless.py"
 # ../shared beside the clone (data, rigs, the real clip), or where $VIDEO_MOCAP_SHARED says.
 SHARED = Path(os.environ.get("VIDEO_MOCAP_SHARED", ROOT.parent / "shared"))

@@ -37,7 +37,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from lifting.camera import Intrinsics, look_at, normalize_screen, project, world_to_camera
 from lifting.learn.datasets.dataset import MocapClip
-from lifting.skeleton import BLAZEPOSE, MODEL_FPS, OUTPUT
+from lifting.skeleton import BLAZEPOSE, BLAZEPOSE_SWAP_GROUPS, MODEL_FPS, OUTPUT
 
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -278,16 +278,11 @@ def random_camera(
 
 _SIDES = np.array([1.0 if n.startswith("left") or n == "mouth_left" else -1.0 if n.startswith("right") or
                    n == "mouth_right" else 0.0 for n in BLAZEPOSE.names])  # fmt: skip
-_SWAP_GROUPS = {
-    "legs": ("hip", "knee", "ankle", "heel", "foot_index"),
-    "arms": ("shoulder", "elbow", "wrist", "pinky", "index", "thumb"),
-}
-
 
 def _swap_indices(group: str) -> list[tuple[int, int]]:
     if group == "all":
         return list(BLAZEPOSE.mirror_pairs)
-    return [(BLAZEPOSE.index[f"left_{p}"], BLAZEPOSE.index[f"right_{p}"]) for p in _SWAP_GROUPS[group]]
+    return list(BLAZEPOSE_SWAP_GROUPS[group])
 
 
 def person_height_px(clean_px: npt.ArrayLike) -> FloatArray:
