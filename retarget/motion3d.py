@@ -14,8 +14,10 @@ Stored as `.motion.npz` (numpy arrays only, no pickle):
 | fps | float | frames per second |
 | intrinsics | (6,) float64 | fx, fy, cx, cy (pixels), width, height (pixels) of the camera used |
 | confidence | (T, J) float32 | per-joint confidence in 0..1 |
+| contacts | (T, 4) float32, optional | probability in 0..1 that each of `CONTACT_NAMES` (left heel, left toe, right heel, right toe) rests on its support; absent when the lifter predicts none (older files, checkpoints without a contact model) |
 
-Absolute camera-space positions are `joints + root[:, None, :]`.
+Absolute camera-space positions are `joints + root[:, None, :]`. Version 2 added `contacts`; version 1 files
+(without it) still load.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from retarget.atomic_write import atomic_write
 from retarget.errors import RetargetError
 
 FORMAT = "motion3d"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+# What `Motion3D.contacts` gives a probability for, in its column order.
+CONTACT_NAMES: tuple[str, ...] = ("l_heel", "l_toe", "r_heel", "r_toe")
 
 F32 = npt.NDArray[np.float32]
 
@@ -62,8 +67,8 @@ class Intrinsics:
 class Motion3D:
     """One person's 3D motion in camera space (see the module docstring for units and frames).
 
-    joints (T, J, 3) float32 root-relative metres; root (T, 3) float32 metres; confidence (T, J) float32.
-    Construction validates shapes, names and values and raises RetargetError on any mismatch.
+    joints (T, J, 3) float32 root-relative metres; root (T, 3) float32 metres; confidence (T, J) float32;
+    contacts (T, 4) float32 probabilities for `CONTACT_NAMES`, or None. Construction validates shapes, names and values and raises RetargetError on any mismatch.
     """
 
     joints: F32
@@ -74,6 +79,7 @@ class Motion3D:
     intrinsics: Intrinsics
     confidence: F32
     joint_set: str = "mocap21"
+    contacts: F32 | None = None
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +109,15 @@ class Motion3D:
             raise RetargetError(f"Motion3D frame rate must be positive, got {self.fps}.")
         if not isinstance(self.intrinsics, Intrinsics):
             raise RetargetError("Motion3D intrinsics must be an Intrinsics instance.")
+        if self.contacts is not None:
+            contacts = np.asarray(self.contacts, dtype=np.float32)
+            if contacts.shape != (t, len(CONTACT_NAMES)):
+                raise RetargetError(
+                    f"Motion3D contacts must have shape ({t}, {len(CONTACT_NAMES)}), got {contacts.shape}."
+                )
+            if not (np.all(np.isfinite(contacts)) and contacts.min() >= 0.0 and contacts.max() <= 1.0):
+                raise RetargetError("Motion3D contacts must be probabilities in 0..1.")
+            object.__setattr__(self, "contacts", contacts)
         object.__setattr__(self, "joints", joints)
         object.__setattr__(self, "root", root)
         object.__setattr__(self, "confidence", conf)
@@ -150,6 +165,7 @@ class Motion3D:
                     fps=np.array(self.fps, dtype=np.float64),
                     intrinsics=self.intrinsics.to_array(),
                     confidence=self.confidence,
+                    **({} if self.contacts is None else {"contacts": self.contacts}),
                 )
 
         atomic_write(path, write)
@@ -172,10 +188,10 @@ class Motion3D:
         if str(data["format"]) != FORMAT:
             raise RetargetError(f"{str(p)!r} is a {str(data['format'])!r} file, not a motion file.")
         version = int(data["format_version"])
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise RetargetError(
-                f"{str(p)!r} has motion format version {version}, this version reads {FORMAT_VERSION}; "
-                "re-run the lifting step."
+                f"{str(p)!r} has motion format version {version}, this version reads "
+                f"{', '.join(map(str, READABLE_VERSIONS))}; re-run the lifting step."
             )
         try:
             return cls(
@@ -187,6 +203,7 @@ class Motion3D:
                 intrinsics=Intrinsics.from_array(data["intrinsics"]),
                 confidence=data["confidence"],
                 joint_set=str(data["joint_set"]) if "joint_set" in data else "mocap21",
+                contacts=data.get("contacts"),
             )
         except RetargetError as exc:
             raise RetargetError(f"{str(p)!r}: {exc}") from None

@@ -526,6 +526,7 @@ def _refine(
         intrinsics=motion.intrinsics,
         confidence=motion.confidence,
         joint_set=motion.joint_set,
+        contacts=motion.contacts,
     )
     after_px, after_rel = _reprojection_error(refined.absolute_joints(), motion, targets)
     report(1.0)

@@ -45,6 +45,29 @@ def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.absolute_joints(), m.joints + m.root[:, None], atol=1e-6)
 
 
+def test_contacts_round_trip_and_version_1_files_still_load(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    m = make_motion()
+    contacts = np.linspace(0.0, 1.0, 20, dtype=np.float32).reshape(5, 4)
+    with_contacts = replace(m, contacts=contacts)
+    with_contacts.save(tmp_path / "c.motion.npz")
+    back = Motion3D.load(tmp_path / "c.motion.npz")
+    assert back.contacts is not None
+    np.testing.assert_array_equal(back.contacts, contacts)
+    m.save(tmp_path / "none.motion.npz")
+    assert Motion3D.load(tmp_path / "none.motion.npz").contacts is None
+    # A version 1 file (written before contacts existed) loads, without contacts.
+    with np.load(tmp_path / "none.motion.npz") as z:
+        old = {k: z[k] for k in z.files}
+    old["format_version"] = np.array(1)
+    np.savez(tmp_path / "old.motion.npz", **old)
+    assert Motion3D.load(tmp_path / "old.motion.npz").contacts is None
+    for bad, message in ((contacts[:, :3], "shape"), (contacts * 2.0, "0..1")):
+        with pytest.raises(RetargetError, match=message):
+            replace(m, contacts=bad)
+
+
 def test_load_rejects_bad_files(tmp_path: Path) -> None:
     with pytest.raises(RetargetError, match="does not exist"):
         Motion3D.load(tmp_path / "missing.motion.npz")
