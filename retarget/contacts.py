@@ -1,4 +1,6 @@
-"""Foot contacts from ankle height and speed, with hysteresis and minimum durations. Deterministic."""
+"""Foot contacts, (T, 2) bool for (left, right): from the lifter's probabilities (`Motion3D.contacts`) when
+it has them, else from foot height above the local support and horizontal speed; hysteresis and minimum
+durations either way. Deterministic. `retarget.ground` makes the clip's one set of contacts from these."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class ContactConfig:
-    """Heights (metres above the ankle's planted height: its 5th percentile over the clip) and horizontal
-    speeds (m/s) that switch a contact on (both below *_on) and off (either above *_off); contacts shorter
-    than min_contact seconds are dropped and gaps shorter than min_gap seconds are filled."""
+    """Heights (metres above the planted height: the support under the foot when given, else the 5th
+    percentile of its heights over the clip) and horizontal speeds (m/s) that switch a contact on (both below
+    *_on) and off (either above *_off); contacts shorter than min_contact seconds are dropped and gaps shorter
+    than min_gap seconds are filled. probability_on / probability_off: the same switch for the lifter's
+    contact probabilities (on above the first, off below the second)."""
 
     height_on: float = 0.03
     height_off: float = 0.06
@@ -25,6 +29,8 @@ class ContactConfig:
     speed_off: float = 0.5
     min_contact: float = 0.08
     min_gap: float = 0.06
+    probability_on: float = 0.55
+    probability_off: float = 0.45
 
 
 def hysteresis(on: BoolArray, off: BoolArray) -> BoolArray:
@@ -60,8 +66,15 @@ def clean(mask: BoolArray, min_len: int, min_gap: int) -> BoolArray:
     return out
 
 
-def detect_contacts(ankles: npt.ArrayLike, fps: float, config: ContactConfig | None = None) -> BoolArray:
-    """Contacts (T, F) bool for F feet from ankle positions (T, F, 3) in world metres, Z up."""
+def detect_contacts(
+    ankles: npt.ArrayLike,
+    fps: float,
+    config: ContactConfig | None = None,
+    planted_height: npt.ArrayLike | None = None,
+) -> BoolArray:
+    """Contacts (T, F) bool for F feet from ankle (or any foot point's) positions (T, F, 3) in world metres,
+    Z up. planted_height (T, F) metres: the point's height when planted at each frame (the local support);
+    None: its 5th percentile over the clip (one floor)."""
     cfg = config or ContactConfig()
     a = np.asarray(ankles, dtype=np.float64)
     if a.ndim != 3 or a.shape[2] != 3:
@@ -69,7 +82,10 @@ def detect_contacts(ankles: npt.ArrayLike, fps: float, config: ContactConfig | N
     t = a.shape[0]
     if t < 2:
         return np.zeros(a.shape[:2], dtype=bool)
-    height = a[..., 2] - np.percentile(a[..., 2], 5, axis=0)
+    if planted_height is None:
+        height = a[..., 2] - np.percentile(a[..., 2], 5, axis=0)
+    else:
+        height = a[..., 2] - np.asarray(planted_height, dtype=np.float64)
     speed = np.linalg.norm(np.gradient(a[..., :2], axis=0), axis=-1) * fps
     out = np.zeros((t, a.shape[1]), dtype=bool)
     min_len = max(1, round(cfg.min_contact * fps))
@@ -78,4 +94,26 @@ def detect_contacts(ankles: npt.ArrayLike, fps: float, config: ContactConfig | N
         on = (height[:, f] < cfg.height_on) & (speed[:, f] < cfg.speed_on)
         off = (height[:, f] > cfg.height_off) | (speed[:, f] > cfg.speed_off)
         out[:, f] = clean(hysteresis(on, off), min_len, min_gap)
+    return out
+
+
+def contacts_from_probabilities(
+    probabilities: npt.ArrayLike, fps: float, config: ContactConfig | None = None
+) -> BoolArray:
+    """Planted feet (T, 2) bool (left, right) from `Motion3D.contacts` (T, 4) probabilities ordered as
+    `retarget.motion3d.CONTACT_NAMES` (l_heel, l_toe, r_heel, r_toe): a foot is planted when its heel or its
+    toe is, switched with hysteresis (on above probability_on, off below probability_off) and cleaned to the
+    minimum durations."""
+    cfg = config or ContactConfig()
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 4:
+        raise RetargetError(f"contact probabilities must have shape (frames, 4), got {p.shape}.")
+    foot = np.maximum(p[:, 0::2], p[:, 1::2])  # (T, 2): max(heel, toe) per side
+    min_len = max(1, round(cfg.min_contact * fps))
+    min_gap = max(1, round(cfg.min_gap * fps))
+    out = np.zeros(foot.shape, dtype=bool)
+    for f in range(2):
+        out[:, f] = clean(
+            hysteresis(foot[:, f] > cfg.probability_on, foot[:, f] < cfg.probability_off), min_len, min_gap
+        )
     return out

@@ -1,10 +1,12 @@
-"""Foot locking on the target rig: a planted ankle stays where it was planted.
+"""Foot locking on the target rig: a planted ankle stays where it was planted, no toe below its support.
 
-During each contact the rig's ankle is pinned at the mean of its solved positions over the contact; the
-offset at the contact's edges fades out over `blend` seconds before and after it, while the foot swings.
-The leg is bent to reach the pinned point with an analytic two-bone IK (thigh + shin, knee kept in the
-leg's hinge plane); the foot keeps its solved orientation. Frames outside contacts and their blend windows
-are left exactly as solved.
+Each foot is locked on its own contacts, so both are when both are planted. During each contact the rig's
+ankle is pinned at the mean of its solved positions over the contact; the offset at the contact's edges
+fades out over `blend` seconds before and after it, while the foot swings, and there it never points down
+(a lifted foot is never pushed down). With a support height per foot and frame, a toe that would still be
+below its support is lifted onto it. The leg is bent to reach the target with an analytic two-bone IK
+(thigh + shin, knee kept in the leg's hinge plane); the foot keeps its solved orientation. Frames that need
+no change are left exactly as solved.
 """
 
 from __future__ import annotations
@@ -87,21 +89,39 @@ def lock_feet(
     contacts: npt.NDArray[np.bool_],
     fps: float,
     config: FootLockConfig | None = None,
+    support: FloatArray | None = None,
+    linear: FloatArray | None = None,
 ) -> dict[int, FloatArray]:
-    """New deltas with the legs bent so planted ankles stay put; contacts (T, 2) for (left, right)."""
+    """New deltas with the legs bent so planted ankles stay put; contacts (T, 2) for (left, right).
+
+    support (T, 2): world height of the support under each foot (rig units, the rig's rest toe height
+    included), or None for no floor check; linear (3, 3) maps armature to world coordinates (world Z up;
+    None: identity)."""
     cfg = config or FootLockConfig()
     out = dict(deltas)
     blend_frames = round(cfg.blend * fps)
+    lin = np.eye(3) if linear is None else np.asarray(linear, dtype=np.float64)
+    inv_lin = np.linalg.inv(lin)
     heads = bone_heads(plan, deltas, root_shift)
     for f, side in enumerate(("l", "r")):
         hip_j, knee_j, ankle_j = mocap21.LEGS[side]
         drive = plan.bone_map.drive
-        if not all(j in drive for j in (hip_j, knee_j)) or not contacts[:, f].any():
+        if not all(j in drive for j in (hip_j, knee_j)):
+            continue
+        if not contacts[:, f].any() and support is None:
             continue
         thigh = plan.rest.bone(drive[hip_j])
         shin = plan.rest.bone(drive[knee_j])
-        pos = site_positions(plan, deltas, heads, [hip_j, knee_j, ankle_j])
-        offset = pin_offsets(pos[ankle_j], contacts[:, f], blend_frames)
+        toe_j = f"{side}_toe"
+        joints = [hip_j, knee_j, ankle_j] + ([toe_j] if toe_j in plan.site_bone else [])
+        pos = site_positions(plan, deltas, heads, joints)
+        offset = pin_offsets(pos[ankle_j], contacts[:, f], blend_frames) @ lin.T  # world
+        free = ~contacts[:, f]
+        offset[free, 2] = np.maximum(offset[free, 2], 0.0)  # a lifted foot is never pushed down
+        if support is not None:
+            lowest = pos[toe_j] @ lin[2] if toe_j in pos else pos[ankle_j] @ lin[2]
+            offset[:, 2] += np.maximum(support[:, f] - (lowest + offset[:, 2]), 0.0)
+        offset = offset @ inv_lin.T  # back to armature space
         sel = np.flatnonzero(np.linalg.norm(offset, axis=-1) > 1e-9)
         if len(sel) == 0:
             continue

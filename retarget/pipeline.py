@@ -1,7 +1,8 @@
 """Motion3D -> BoneAnimation for one armature: the single entry point the add-on and the CLI call.
 
-Steps: world placement (Z up, ground, scale) -> optional smoothing -> foot contacts -> into the
-armature's space at the rig's scale -> rotation solve -> root height from the feet -> foot locking -> keys.
+Steps: world placement (contacts, support levels, Z up, root consistent with the planted feet, scale) ->
+optional smoothing -> into the armature's space at the rig's scale -> rotation solve -> root height from
+the feet -> foot locking (planted feet pinned, no toe below its support) -> keys.
 Deterministic.
 """
 
@@ -14,7 +15,7 @@ import numpy.typing as npt
 
 from retarget import mocap21
 from retarget.animation import BoneAnimation
-from retarget.contacts import ContactConfig, detect_contacts
+from retarget.contacts import detect_contacts
 from retarget.errors import RetargetError
 from retarget.foot_lock import FootLockConfig, lock_feet
 from retarget.mapping import BoneMap
@@ -44,7 +45,9 @@ class RetargetConfig:
     root_scale: rig units per world metre for the root trajectory (None: rig leg length / person's).
     armature_matrix: the armature object's world matrix (4 x 4, only its 3 x 3 part is used: the motion
     starts at the object's origin); None means identity.
-    smoothing: 0..1 strength, smoothing_method "savgol" or "one_euro"; foot_lock on/off.
+    smoothing: 0..1 strength, smoothing_method "savgol" or "one_euro"; foot_lock on/off: planted feet
+    pinned (both when both are planted) and no toe below its support (the contacts, support levels and the
+    root consistent with them come from placement, `retarget.ground`).
     feet_on_floor: raise or lower the root each frame so the rig's lower toe is exactly as high above the
     floor as the person's. The rig's legs keep constant lengths while lifted legs vary from frame to frame
     (foreshortening), so a pelvis copied as is puts the rig's feet centimetres into or above the floor.
@@ -59,7 +62,6 @@ class RetargetConfig:
     smoothing_method: str = "savgol"
     foot_lock: bool = True
     feet_on_floor: bool = True
-    contacts: ContactConfig = field(default_factory=ContactConfig)
     lock: FootLockConfig = field(default_factory=FootLockConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
 
@@ -67,7 +69,7 @@ class RetargetConfig:
 @dataclass(frozen=True)
 class RetargetResult:
     """animation: the keys; placement: camera -> world; world_joints (T, J, 3) metres Z up (after
-    smoothing); contacts (T, 2) left/right; bone_map used; root_scale applied."""
+    smoothing); contacts (T, 2) left/right planted, the placement's; bone_map used; root_scale applied."""
 
     animation: BoneAnimation
     placement: WorldPlacement
@@ -129,8 +131,10 @@ def _retarget_placed(
     if cfg.smoothing > 0.0:
         world = smooth(world, motion.fps, cfg.smoothing, cfg.smoothing_method)
     ix = plan.joint_index
-    ankles = np.stack([world[:, ix["l_ankle"]], world[:, ix["r_ankle"]]], axis=1)
-    contacts = detect_contacts(ankles, motion.fps, cfg.contacts)
+    if placement.contacts is not None:
+        contacts = placement.contacts
+    else:  # a placement made elsewhere without the ground analysis
+        contacts = detect_contacts(world[:, [ix["l_ankle"], ix["r_ankle"]]], motion.fps)
 
     lin = (
         np.eye(3)
@@ -157,6 +161,7 @@ def _retarget_placed(
         toes = world_rig[:, [ix["l_toe"], ix["r_toe"]]]
         shift = shift + floor_correction(plan, deltas, shift, toes, lin)
     if cfg.foot_lock:
-        deltas = lock_feet(plan, deltas, shift, contacts, motion.fps, cfg.lock)
+        support = None if placement.support is None else scale * placement.support + toe_height
+        deltas = lock_feet(plan, deltas, shift, contacts, motion.fps, cfg.lock, support, lin)
     animation = to_animation(plan, deltas, shift, motion.fps, contacts)
     return RetargetResult(animation, placement, world, contacts, bone_map, scale)
