@@ -9,12 +9,15 @@ slides onto. `SubjectTracker` makes that one person *our* subject:
   largest and most central; the others are remembered as *distractors*.
 - **Following**: each frame, everything outside a search region around the subject's predicted box is blacked out
   before the tracking-mode pass, and so are distractors seen in the last half second (`RECENT_S`, moved by
-  their own velocity): their whole box, except, where it overlaps the subject's predicted landmarks, the
-  subject's silhouette (capsules around those landmarks as wide as the subject may have moved;
-  `black_out_except`). So the estimator does not see the other people, even right beside the subject, while
-  the subject stays in view. The prediction carries the subject's velocity over at most `PREDICT_S`: a noisy
-  velocity would otherwise lead it away while the subject is missing. The image keeps its size, so
-  MediaPipe's own tracking and landmark smoothing work in full-frame coordinates as usual. Only the region is
+  their own velocity) or, standing still beside a subject found on every frame since, in the last `KNOWN_S`
+  (where they were): their whole box, except, where it overlaps the subject's predicted landmarks, the part
+  of the subject's silhouette (capsules around those landmarks as wide as the subject may have moved) nearer
+  the subject's skeleton than theirs (`black_out_nearer`; a refused detection that may be a mix of both keeps
+  the whole silhouette, `black_out_except`). So the estimator does not see the other people, even right
+  beside or behind the subject (their face, which MediaPipe's detector keys on, included), while the subject
+  stays in view. The prediction carries the subject's velocity over at most `PREDICT_S`: a noisy velocity
+  would otherwise lead it away while the subject is missing. The image keeps its size, so MediaPipe's own
+  tracking and landmark smoothing work in full-frame coordinates as usual. Only the region is
   converted to RGB, into a frame reused from one call to the next (`RgbCanvas`): cheaper than converting the
   whole frame into a new buffer and blacking out the rest, which gives the same image.
 - **Checking**: broken poses (face landmarks strewn across the picture, limbs several torso lengths long) are
@@ -64,7 +67,7 @@ import numpy.typing as npt
 from lifting.skeleton import BLAZEPOSE
 from lifting.video2d.mediapipe_pose import PoseResult
 
-TRACKER_VERSION = 4  # part of the detection cache key: bump when results can change
+TRACKER_VERSION = 6  # part of the detection cache key: bump when results can change
 SECOND_LOOK_EVERY = 3  # frames, while following: one single-image pass on the search region
 WIDE_LOOK_EVERY = 6  # frames, while re-acquiring: a search of the whole frame and its halves
 ADAPT_EVERY = 5  # frames between updates of the subject's colours
@@ -75,6 +78,8 @@ MASK_PAD = 0.3  # torso lengths blacked out around a person's landmarks (limb th
 # should be is the distractor.
 NEARER = 0.5
 PREDICT_S = 0.1  # s: the subject's velocity is extrapolated this far at most past its last detection
+STILL = 0.5  # torso lengths per second: a distractor slower than this is expected where last seen for KNOWN_S
+NEARER_GRID = 4  # px: the grid on which `black_out_nearer` compares distances to two skeletons
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, x1/y1 exclusive
 FloatArray = npt.NDArray[np.float64]
@@ -169,6 +174,11 @@ class Distractor:
     def box(self) -> FloatArray:
         """Box (x0, y0, x1, y1) px around the last sighting's landmarks, grown by `MASK_PAD` torso lengths."""
         return landmark_box(self.pose, MASK_PAD * centre_and_scale(self.pose)[1])
+
+    @property
+    def still(self) -> bool:
+        """Whether the last velocity measured (none: zero) is below `STILL` torso lengths per second."""
+        return float(np.linalg.norm(self.velocity)) < STILL * centre_and_scale(self.pose)[1]
 
     def predicted(self, time: float) -> PoseResult:
         """Where the body is expected at `time` (s): the last landmarks moved by the velocity."""
@@ -374,9 +384,52 @@ def black_out_except(image: ImageU8, box: Box, keep: PoseResult, keep_radius: fl
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
         return
-    mask = np.full((y1 - y0, x1 - x0), 255, dtype=np.uint8)
-    draw_body(mask, keep.keypoints, keep_radius, 0, box)
-    image[y0:y1, x0:x1][mask > 0] = 0
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    draw_body(mask, keep.keypoints, keep_radius, 255, box)
+    _keep_only(image[y0:y1, x0:x1], mask)
+
+
+def _skeleton_distance(pose: PoseResult, box: Box, step: int) -> npt.NDArray[np.float32]:
+    """Distance, in `pose`'s torso lengths, from every cell of a grid of `step` px over `box` (x0, y0, x1, y1)
+    to `pose`'s skeleton (`draw_body` with no radius: torso, bones, head), shape (⌈h / step⌉, ⌈w / step⌉)."""
+    x0, y0, x1, y1 = box
+    rows, cols = -(-(y1 - y0) // step), -(-(x1 - x0) // step)
+    mask = np.full((rows, cols), 255, dtype=np.uint8)
+    draw_body(
+        mask, (pose.keypoints - np.array([x0, y0], dtype=np.float64)) / step, 0.0, 0, (0, 0, cols, rows)
+    )
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    return np.asarray(dist * (step / centre_and_scale(pose)[1]), dtype=np.float32)
+
+
+def _keep_only(view: ImageU8, mask: ImageU8) -> None:
+    """Black out `view` (h, w, C) in place wherever the one-channel `mask` (h, w) is 0."""
+    channels = cv2.merge([mask] * view.shape[2]) if view.ndim == 3 else mask
+    out = cv2.bitwise_and(view, channels, dst=view)
+    if out is not view and not np.shares_memory(out, view):
+        view[...] = out  # OpenCV gave a new array instead of writing in place
+
+
+def black_out_nearer(
+    image: ImageU8, box: Box, hide: PoseResult, keep: PoseResult, keep_radius: float
+) -> None:
+    """Black out `box` (x0, y0, x1, y1) px in `image` (H, W, C), in place, except inside the silhouette of
+    `keep` (`draw_body` with `keep_radius` px) where it is nearer `keep`'s skeleton than `hide`'s, distances in
+    each one's torso lengths (on a grid of `NEARER_GRID` px). Where two people overlap, each pixel goes to the
+    nearer body: `black_out_except` would leave all of `hide` that lies within `keep_radius` of the subject in
+    view (issue 21: the face of the woman the subject walked past, which MediaPipe then followed)."""
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return
+    kept = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    draw_body(kept, keep.keypoints, keep_radius, 255, box)
+    g = NEARER_GRID
+    nearer: ImageU8 = np.where(
+        _skeleton_distance(keep, box, g) <= _skeleton_distance(hide, box, g), 255, 0
+    ).astype(np.uint8)
+    full = cv2.resize(nearer, (nearer.shape[1] * g, nearer.shape[0] * g), interpolation=cv2.INTER_NEAREST)
+    cv2.bitwise_and(kept, full[: y1 - y0, : x1 - x0], dst=kept)
+    _keep_only(image[y0:y1, x0:x1], kept)
 
 
 def _area(box: FloatArray) -> float:
@@ -522,6 +575,7 @@ class SubjectTracker:
         self.seed: npt.NDArray[np.float32] | None = None  # the enrolled appearance, fixed once enrolled
         self.last_time: float | None = None
         self.misses = 0  # consecutive frames without the subject
+        self.last_miss = -math.inf  # time (s) of the last frame without the subject
         self.search_tokens = settings.search_burst  # single-image passes that may be spent now
         self.frames = 0  # frames processed
         self.canvas = RgbCanvas()
@@ -558,6 +612,8 @@ class SubjectTracker:
         else:
             found = self._follow(bgr, time, time - self.state.time)
         self.misses = 0 if found is not None else self.misses + 1
+        if found is None:
+            self.last_miss = time
         self.frames += 1
         return found
 
@@ -660,25 +716,57 @@ class SubjectTracker:
         return moved(st.pose, self._travel(lost)), st.scale * (MASK_PAD + self.settings.max_speed * lost)
 
     def _hide(
-        self, image: ImageU8, body: PoseResult, radius: float, keep: tuple[PoseResult, float] | None
+        self,
+        image: ImageU8,
+        body: PoseResult,
+        radius: float,
+        keep: tuple[PoseResult, float] | None,
+        known: bool = True,
     ) -> None:
         """Black out someone who is not the subject, in place: their landmarks' box grown by `radius` px; when
         it overlaps the box of the subject's predicted landmarks (`keep`: those landmarks and how far around
         them px the subject may be, see `_predicted_body`; None: no subject), all of it but the subject's
-        silhouette, which stays in view (`black_out_except`)."""
+        silhouette, which stays in view: the part of it nearer the subject's skeleton than theirs when they are
+        `known` (a distractor remembered, `black_out_nearer`), all of it otherwise (a detection that may be a
+        mix of the subject and someone else, `black_out_except`)."""
         box = clip_box(landmark_box(body, radius), self.width, self.height)
         if keep is None or not boxes_overlap(np.array(box, dtype=np.float64), landmark_box(keep[0])):
             mask_inside(image, box)
+        elif known:
+            black_out_nearer(image, box, body, *keep)
         else:
             black_out_except(image, box, *keep)
 
-    def _mask_distractors(self, image: ImageU8, time: float, keep: tuple[PoseResult, float] | None) -> None:
-        """Black out the distractors seen in the last `RECENT_S` where they are expected now (`_hide`)."""
+    def _mask_distractors(
+        self, image: ImageU8, time: float, keep: tuple[PoseResult, float] | None, still: bool = False
+    ) -> None:
+        """Black out the distractors seen in the last `RECENT_S` where they are expected now (`_hide`). With
+        `still` (following a subject seen in the last `PREDICT_S`, whose predicted silhouette is then tight),
+        also those seen in the last `KNOWN_S` that overlap the subject, where they were, if they stood still
+        (slower than `STILL`; seen once counts) and the subject has been found on every frame since: someone
+        standing beside the subject is seen once, when the subject is chosen, and not again while the tracking
+        pass keeps finding the subject; when the subject walked in front of her (issue 21, the two-person
+        Pose2Sim take, cam03), MediaPipe slid onto her face unless she was blacked out first. Not after a
+        miss: the searches made then would have seen her again if she were still there, and a passer-by seen
+        once and gone since would be blacked out where the subject is (the sample clip's jumper in his flip,
+        on a parallel segment's fresh start)."""
         assert self.state is not None
         for d in self.state.distractors:
-            if time - d.time <= RECENT_S:
+            age = time - d.time
+            if age <= RECENT_S:
                 body = d.predicted(time)
-                self._hide(image, body, MASK_PAD * centre_and_scale(body)[1], keep)
+            elif (
+                still
+                and keep is not None
+                and age <= KNOWN_S
+                and d.still
+                and d.time > self.last_miss
+                and boxes_overlap(d.box, landmark_box(keep[0]))
+            ):
+                body = d.pose
+            else:
+                continue
+            self._hide(image, body, MASK_PAD * centre_and_scale(body)[1], keep)
 
     def _track(self, rgb: ImageU8, time: float) -> PoseResult | None:
         """The tracking pass; a broken pose is dropped and the tracking state reset (it would persist)."""
@@ -693,16 +781,17 @@ class SubjectTracker:
     ) -> tuple[PoseResult | None, bool]:
         """The tracking pass on `rgb` and its check: (the subject when accepted, else None; whether someone
         was found and refused, who is then remembered as a distractor and blacked out of `rgb` (`_hide`, with
-        `keep` where the subject may be), so the searches that may follow look past them)."""
+        `keep` where the subject may be, as a known person unless `_add_distractor` judged them a possible
+        mix), so the searches that may follow look past them)."""
         found = self._track(rgb, time)
         if found is None:
             return None, False
         ok, desc = self._check(found, bgr, time, lost)
         if ok:
             return self._accept(found, desc, time), False
-        self._add_distractor(found, appearance(bgr, found), time)
+        known = self._add_distractor(found, appearance(bgr, found), time)
         _, scale = centre_and_scale(found)
-        self._hide(rgb, found, MASK_PAD * scale, keep)
+        self._hide(rgb, found, MASK_PAD * scale, keep, known)
         return None, True
 
     def _follow(self, bgr: ImageU8, time: float, lost: float) -> PoseResult | None:
@@ -710,7 +799,7 @@ class SubjectTracker:
         keep = self._predicted_body(lost)
         region = clip_box(self._region(lost), self.width, self.height)
         rgb = self.canvas.convert(bgr, region)  # everything outside the region black
-        self._mask_distractors(rgb, time, keep)
+        self._mask_distractors(rgb, time, keep, still=lost <= PREDICT_S)
         subject, refused = self._tracking_pass(rgb, bgr, time, lost, keep)
         if subject is not None:
             return subject
@@ -854,18 +943,18 @@ class SubjectTracker:
         if st.enrolled >= self.settings.enroll_frames and st.appearance is not None:
             self.seed = st.appearance.copy()
 
-    def _add_distractor(self, person: PoseResult, desc: npt.NDArray[np.float32] | None, time: float) -> None:
+    def _add_distractor(self, person: PoseResult, desc: npt.NDArray[np.float32] | None, time: float) -> bool:
         """Remember a rejected detection as someone else, unless it mostly covers where the subject is or lies
         mostly inside it (then it may be a mix of the subject and someone else, or part of the subject
         misplaced: its colours would teach the tracker to reject the subject itself, and blacking it out
-        would black out around the subject)."""
+        would black out around the subject). Returns whether it was remembered."""
         assert self.state is not None
         st = self.state
         lost = max(0.0, time - st.time)
         predicted = st.box + np.tile(self._travel(lost), 2)
         own = landmark_box(person)
         if box_iou(own, predicted) > 0.3 or box_inside(own, predicted) > 0.5:
-            return
+            return False
         centre, scale = centre_and_scale(person)
         box = landmark_box(person, MASK_PAD * scale)
         for d in self.state.distractors:
@@ -883,8 +972,9 @@ class SubjectTracker:
                     d.appearance = (
                         desc if d.appearance is None else (0.7 * d.appearance + 0.3 * desc).astype(np.float32)
                     )
-                return
+                return True
         self.state.distractors.append(Distractor(desc, person, time))
         if len(self.state.distractors) > 4:
             self.state.distractors.sort(key=lambda d: d.time)
             self.state.distractors.pop(0)
+        return True

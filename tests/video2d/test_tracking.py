@@ -25,6 +25,8 @@ from lifting.video2d.tracking import (
     TrackingSettings,
     appearance,
     appearance_distance,
+    black_out_except,
+    black_out_nearer,
     centre_and_scale,
     choose_subject,
     clip_box,
@@ -404,3 +406,30 @@ def test_someone_dressed_alike_where_another_person_just_was_is_refused() -> Non
     assert all(pose is not None for pose in out[:15])
     back = out[round(0.75 * FPS) :]
     assert sum(pose is not None for pose in back) >= 0.9 * len(back), "the subject was not found again"
+
+
+def test_black_out_nearer_gives_each_overlapping_pixel_to_the_nearer_body() -> None:
+    """Someone stands 40 px beside the subject (their boxes overlap). `black_out_except` keeps the subject's whole
+    silhouette, 50 px around its landmarks, and with it the other person's face; `black_out_nearer` keeps only the
+    part nearer the subject's skeleton: the other face goes (issue 21, cam03 of the two-person take), the
+    subject's head, torso and hips stay."""
+    subject, other = standing_pose(300.0, 200.0, 200.0), standing_pose(340.0, 205.0, 200.0)
+    box = clip_box(landmark_box(other, 20.0), W, H)
+    nose = IDX["nose"]
+
+    def pixel(image: np.ndarray, pose: PoseResult, j: int) -> int:
+        x, y = np.round(pose.keypoints[j]).astype(int)
+        return int(image[y, x].max())
+
+    old = np.full((H, W, 3), 200, np.uint8)
+    black_out_except(old, box, subject, 50.0)
+    assert pixel(old, other, nose) == 200  # the other face within the subject's silhouette
+    new = np.full((H, W, 3), 200, np.uint8)
+    black_out_nearer(new, box, other, subject, 50.0)
+    assert pixel(new, other, nose) == 0
+    assert pixel(new, other, IDX["left_shoulder"]) == 0 and pixel(new, other, IDX["left_hip"]) == 0
+    for j in (nose, IDX["right_shoulder"], IDX["right_hip"], IDX["right_knee"]):
+        assert pixel(new, subject, j) == 200
+    hip = np.round(subject.keypoints[HIPS].mean(axis=0)).astype(int)
+    assert new[hip[1], hip[0]].max() == 200
+    assert (new[:, : box[0]] == 200).all() and (new[:, box[2] :] == 200).all()  # only the box is touched
