@@ -1,9 +1,9 @@
 """Issue 22's feet numbers on a lifted clip: planted frames, lean, toes below their support, root path.
 
-    .venv/bin/python bench/feet.py /tmp/feet/sample.motion.npz --frames 0:141 --markdown docs/feet.md
+    .venv/bin/python bench/feet.py ../shared/data/video/sports2d_demo.mp4 --frames 0:141 --markdown docs/feet.md
 
-The motion comes from `python -m lifting detect VIDEO -o K.keypoints.npz` then `python -m lifting lift
-K.keypoints.npz -o M.motion.npz`. Definitions (all on `retarget.pipeline` with default settings):
+The input is a video (detected with the keypoints cache and lifted with the shipped weights, as `python -m
+lifting` does), a `.keypoints.npz` (lifted) or a `.motion.npz`. Definitions (all on `retarget.pipeline` with default settings):
 
 - planted: frames of the range with at least one foot planted (`RetargetResult.contacts`), %;
 - lean: angle between the fitted up axis (`WorldPlacement.up_camera`) and the body's median up over the range
@@ -82,15 +82,26 @@ def measure(motion: Motion3D, rest: RestSkeleton, result: RetargetResult, frames
     )
 
 
+def load_motion(path: Path) -> Motion3D:
+    """The clip's Motion3D: loaded, or lifted from keypoints, or detected (cached) and lifted from a video."""
+    if path.name.endswith(".motion.npz"):
+        return Motion3D.load(path)
+    from lifting.app import api
+    from lifting.video2d.keypoints2d import Keypoints2D
+
+    keypoints = Keypoints2D.load(path) if path.name.endswith(".keypoints.npz") else api.detect(path)
+    return api.lift(keypoints)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("motion", help="a .motion.npz")
+    parser.add_argument("motion", help="a video, a .keypoints.npz or a .motion.npz")
     parser.add_argument("--frames", default="0:141", help="A:B, the range of the planted, lean and path rows")
     parser.add_argument("--markdown", help="also write the table to this file")
     args = parser.parse_args(argv)
     a, b = (int(x) for x in args.frames.split(":"))
     frames = slice(a, b)
-    motion = Motion3D.load(args.motion)
+    motion = load_motion(Path(args.motion))
     ours_rest, ours = retarget_onto_ours(motion)
     rows = {"our armature": measure(motion, ours_rest, ours, frames)}
     for rig in sorted(RIGS.glob("rigify_metarig_*.json")):

@@ -77,6 +77,17 @@ def _pct(flags: FloatArray) -> float:
     return 100.0 * float(np.nanmax(flags[ok], axis=1).mean()) if ok.any() else float("nan")
 
 
+def references(
+    cameras: Sequence[CalibratedCamera], raw: Sequence[Keypoints2D]
+) -> tuple[list[int], list[FloatArray]]:
+    """The take's synchronising frame offsets (C,) and, per camera, its pseudo-ground truth: world landmarks
+    (T, 33, 3) triangulated from the other cameras' tracks as detected (`seen_from_others`)."""
+    px = np.stack([_pixels(k) for k in raw])
+    w = np.stack([k.visibility for k in raw]).astype(np.float64)
+    offsets = estimate_offsets(cameras, px, w)
+    return offsets, [seen_from_others(cameras, px, w, offsets, c)[0] for c in range(len(cameras))]
+
+
 def score_cameras(
     cameras: Sequence[CalibratedCamera],
     raw: Sequence[Keypoints2D],
@@ -87,12 +98,11 @@ def score_cameras(
     repair (the reference is triangulated from the raw tracks, made consistent across views); motions: each
     camera's 3D lifted from the repaired track (None to skip the 3D numbers). Same frame count everywhere."""
     px = np.stack([_pixels(k) for k in raw])
-    w = np.stack([k.visibility for k in raw]).astype(np.float64)
-    offsets = estimate_offsets(cameras, px, w)
+    offsets, worlds = references(cameras, raw)
     observed, matrix = observation_matrix(BLAZEPOSE, OUTPUT)
     scores = []
     for c, camera in enumerate(cameras):
-        world, _ = seen_from_others(cameras, px, w, offsets, c)
+        world = worlds[c]
         reference_px = camera.project(world)
         has_ref = np.isfinite(world[:, HIPS + SHOULDERS]).all(axis=(1, 2))
         found = raw[c].found & has_ref

@@ -1,0 +1,178 @@
+"""Real-footage accuracy benchmark (issue 24): each camera of a calibrated multi-camera take scored as a monocular
+video against the pseudo-ground truth the other cameras triangulate, for our lifter and for MediaPipe's own 3D.
+
+    .venv/bin/python bench/real_footage.py --markdown docs/real_footage.md
+
+Takes: Pose2Sim's demo takes in `tests/data/pose2sim/` (four calibrated cameras, 60 fps): the single-person take,
+and the multi-person take's man (his frame-0 point given per camera). Per camera, on the frames where the
+reference exists (two other views), the subject was found and every system has an answer:
+- systems: MediaPipe's world landmarks (the pose landmarker in video mode, as MediaPipe add-ons key them; on
+  frames where everything but our tracked subject's box is blacked out, so it sees the same person); ours with the
+  shipped temporal weights (`mocap`), the same with per-clip refinement (`--refine`), and the single-frame weights
+  (`single_frame`); all lifted from the left/right-repaired track with the calibrated focal length;
+- P-MPJPE: mean over the observed joints (`lifting.skeleton.observation_matrix`: the landmarks each of our
+  joints corresponds to; MediaPipe and the reference are both BlazePose landmarks mapped the same way) after
+  per-frame similarity Procrustes, mm;
+- acceleration: mean norm of the observed joints' second difference after per-frame Procrustes onto the
+  reference, mm/frame² at 60 fps (the reference's own is given for scale: it is triangulated MediaPipe, so it
+  jitters too).
+The reference is MediaPipe 2D from the other views, so it shares MediaPipe's idea of where a joint sits: the
+numbers compare systems on equal terms, they are not errors against markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lifting.app import api  # noqa: E402
+from lifting.app.pseudo_truth import references  # noqa: E402
+from lifting.metrics import procrustes_align  # noqa: E402
+from lifting.multiview import CalibratedCamera, read_calibration  # noqa: E402
+from lifting.skeleton import BLAZEPOSE, OUTPUT, observation_matrix  # noqa: E402
+from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
+from lifting.video2d.mediapipe_pose import import_mediapipe, load_pose_model  # noqa: E402
+from lifting.video2d.video import frames as video_frames  # noqa: E402
+
+FloatArray = npt.NDArray[np.float64]
+DATA = ROOT / "tests" / "data" / "pose2sim"
+TAKES: dict[str, tuple[str, list[tuple[float, float] | None]]] = {
+    "single person": ("single_person", [None, None, None, None]),
+    "two people, the man": ("multi_person", [(420, 730), (582, 755), (649, 896), (397, 984)]),
+}
+SINGLE_FRAME = ROOT / "lifting" / "weights" / "single_frame"
+SYSTEMS = ("MediaPipe world landmarks", "ours", "ours, refined", "ours, single-frame weights")
+
+
+@dataclass(frozen=True)
+class Score:
+    """One system on one camera: P-MPJPE (mm) and acceleration (mm/frame²) over `frames` frames."""
+
+    p_mpjpe_mm: float
+    accel_mm: float
+    frames: int
+
+
+def mediapipe_world(video: Path, track: Keypoints2D) -> FloatArray:
+    """MediaPipe's world landmarks (T, 33, 3) metres (x right, y down, z away from the camera, origin between the
+    hips) per frame of `video`, NaN where the subject was not found or MediaPipe saw nobody. Video mode; each
+    frame blacked out outside our subject's landmark box grown by a third of its size."""
+    mp = import_mediapipe()
+    vision = mp.tasks.vision
+    options = vision.PoseLandmarkerOptions(
+        base_options=mp.tasks.BaseOptions(model_asset_buffer=load_pose_model()),
+        running_mode=vision.RunningMode.VIDEO,
+        num_poses=1,
+    )
+    out = np.full((track.num_frames, 33, 3), np.nan)
+    with vision.PoseLandmarker.create_from_options(options) as landmarker:
+        for i, frame in enumerate(video_frames(video)):
+            if i >= track.num_frames:
+                break
+            if not track.found[i]:
+                continue
+            pts = track.keypoints[i]
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            pad = (hi - lo) / 3.0
+            x0, y0 = np.maximum((lo - pad).astype(int), 0)
+            x1, y1 = (hi + pad).astype(int)
+            rgb = np.zeros_like(frame.image)
+            rgb[y0:y1, x0:x1] = frame.image[y0:y1, x0:x1, ::-1]
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+            result = landmarker.detect_for_video(image, round(frame.time * 1000.0))
+            if result.pose_world_landmarks:
+                out[i] = [[p.x, p.y, p.z] for p in result.pose_world_landmarks[0]]
+    return out
+
+
+def score(pred: FloatArray, ref: FloatArray) -> tuple[float, float]:
+    """(P-MPJPE mm, acceleration mm/frame² after Procrustes) of pred (N, K, 3) against ref (N, K, 3); the
+    acceleration over consecutive rows only (callers pass consecutive frames)."""
+    aligned = procrustes_align(pred, ref)
+    p_mpjpe = 1000.0 * float(np.linalg.norm(aligned - ref, axis=-1).mean())
+    accel = 1000.0 * float(np.linalg.norm(np.diff(aligned, n=2, axis=0), axis=-1).mean())
+    return p_mpjpe, accel
+
+
+def run_take(folder: str, subjects: list[tuple[float, float] | None]) -> dict[str, list[Score]]:
+    """Each system's score per camera of one take (plus the reference's own acceleration)."""
+    cameras: list[CalibratedCamera] = read_calibration(DATA / "Calib.qca.txt")
+    videos = [DATA / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
+    raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
+    repaired = [api.detect(v, subject=s) for v, s in zip(videos, subjects, strict=True)]
+    _, worlds = references(cameras, raw)
+    observed, matrix = observation_matrix(BLAZEPOSE, OUTPUT)
+    out: dict[str, list[Score]] = {name: [] for name in (*SYSTEMS, "reference (its own acceleration)")}
+    for c, camera in enumerate(cameras):
+        fx = camera.intrinsics.fx
+        ref = np.einsum("kj,tjd->tkd", matrix, camera.to_camera(worlds[c]))
+        preds = {
+            SYSTEMS[0]: np.einsum("kj,tjd->tkd", matrix, mediapipe_world(videos[c], raw[c])),
+            SYSTEMS[1]: api.lift(repaired[c], focal_px=fx).absolute_joints()[:, observed],
+            SYSTEMS[2]: api.lift(repaired[c], focal_px=fx, refine=True).absolute_joints()[:, observed],
+            SYSTEMS[3]: api.lift(repaired[c], focal_px=fx, weights=SINGLE_FRAME).absolute_joints()[
+                :, observed
+            ],
+        }
+        ok = raw[c].found & np.isfinite(ref).all(axis=(1, 2))
+        for p in preds.values():
+            ok &= np.isfinite(p).all(axis=(1, 2))
+        rows = np.flatnonzero(ok)
+        # Acceleration over the longest run of consecutive frames.
+        runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+        run = max(runs, key=len)
+        for name, p in preds.items():
+            p_mpjpe, _ = score(p[rows], ref[rows])
+            _, accel = score(p[run], ref[run])
+            out[name].append(Score(p_mpjpe, accel, len(rows)))
+        own = 1000.0 * float(np.linalg.norm(np.diff(ref[run], n=2, axis=0), axis=-1).mean())
+        out["reference (its own acceleration)"].append(Score(float("nan"), own, len(run)))
+    return out
+
+
+def table(take: str, scores: dict[str, list[Score]]) -> str:
+    cams = len(next(iter(scores.values())))
+    head = "| " + take + " | " + " | ".join(f"cam0{c + 1}" for c in range(cams)) + " | mean |"
+    lines = [head, "|---|" + "---|" * (cams + 1)]
+    for metric, unit in (("p_mpjpe_mm", "P-MPJPE, mm"), ("accel_mm", "acceleration, mm/frame²")):
+        for name, per_cam in scores.items():
+            values = [getattr(s, metric) for s in per_cam]
+            if not np.isfinite(values).any():
+                continue
+            cells = " | ".join(f"{v:.1f}" for v in values)
+            lines.append(f"| {name}: {unit} | {cells} | {np.nanmean(values):.1f} |")
+    frames = " | ".join(str(s.frames) for s in scores[SYSTEMS[0]])
+    lines.append(f"| frames scored | {frames} | |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    args = parser.parse_args(argv)
+    parts = []
+    for take, (folder, subjects) in TAKES.items():
+        parts.append(table(take, run_take(folder, subjects)))
+        print(parts[-1], flush=True)
+    if args.markdown is not None:
+        command = "bench/real_footage.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        args.markdown.write_text(
+            "# Real footage: each camera against the others\n\n"
+            f"Made by `.venv/bin/python {command}`; what is measured and how: `bench/real_footage.py`.\n\n"
+            + "\n".join(parts),
+            encoding="utf-8",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
