@@ -6,6 +6,7 @@
     python -m lifting quality VIDEO...         the result measured on real footage (lifting.app.quality)
     python -m lifting people VIDEO --frame N   everyone on one frame, to choose whom to follow (lifting.app.people)
     python -m lifting train|finetune|evaluate  the models (lifting.learn)
+    python -m lifting contacts train|evaluate  the foot-contact model (lifting.learn.contacts)
     python -m lifting dataset|pack             the motion-capture training data (lifting.learn.datasets)
 
 Each command's module is imported only when it runs, so `worker check` and `--help` start without torch, and a
@@ -26,6 +27,7 @@ COMMANDS = {
     "train": "lifting.learn.train",
     "finetune": "lifting.learn.finetune",
     "evaluate": "lifting.learn.evaluate",
+    "contacts": "lifting.learn.contacts",
     "dataset": "lifting.learn.datasets.dataset",
     "pack": "lifting.learn.datasets.pack",
 }

@@ -11,7 +11,11 @@ The steps, for one clip:
 6. every bone gets one length for the whole clip, with the joints moved as little as possible
    (`LiftOptions.constant_bones`, on by default; `lifting.lift.constant_bones`), unless the clip is refined next;
 7. optionally (`LiftOptions.refine`), the clip is refined against its own 2D keypoints with constant bone
-   lengths and smooth motion (`lifting.lift.refine`), which mostly fixes the trajectory's depth.
+   lengths and smooth motion (`lifting.lift.refine`), which mostly fixes the trajectory's depth;
+8. when contact weights are found (`LiftOptions.contact_weights`, by default the shipped
+   `lifting/weights/contacts` when present), the contact model (`lifting.lift.contact_model`) reads the network's
+   raw output at the model's rate (step 4, as in its training) and its probabilities, resampled to the video's
+   frame times like the joints, fill `Motion3D.contacts` (T, 4).
 
 Unknown intrinsics default to a 26 mm (35 mm-equivalent) lens, the main camera of most phones: a diagonal field of
 view of about 79.5°, overridable with a field of view or a focal length in pixels.
@@ -33,6 +37,7 @@ from lifting.errors import MocapError
 from lifting.landmarks import CONFIDENCE_LANDMARKS
 from lifting.lift.checkpoint import CheckpointConfig, load_checkpoint
 from lifting.lift.constant_bones import constant_bone_lengths
+from lifting.lift.contact_model import load_contact_checkpoint, predict_contacts
 from lifting.lift.device import resolve_device
 from lifting.lift.model import TemporalModel, predict_sequence
 from lifting.lift.refine import RefineConfig, refine_motion
@@ -45,6 +50,7 @@ FloatArray = npt.NDArray[np.float64]
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_WEIGHTS_NAME = "mocap"
+CONTACT_WEIGHTS_NAME = "contacts"
 # 26 mm full-frame-equivalent focal length: 2·atan(43.27 / 2 / 26) of the 36×24 mm diagonal.
 DEFAULT_DIAGONAL_FOV_DEG = math.degrees(2.0 * math.atan(math.hypot(36.0, 24.0) / 2.0 / 26.0))
 
@@ -72,7 +78,8 @@ class LiftOptions:
     focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; constant_bones: one
     length per bone over the clip (`lifting.lift.constant_bones`; off gives the network's raw joints, whose bone lengths drift by
     about 15 mm; refinement always gives constant lengths, its own); refine: per-clip self-correction against the 2D
-    keypoints (`lifting.lift.refine`) with `refine_config`."""
+    keypoints (`lifting.lift.refine`) with `refine_config`; contacts: predict foot contacts with `contact_weights`
+    (None = the shipped `lifting/weights/contacts`, skipped when it is absent; a given path must exist)."""
 
     weights: Path | None = None
     device: str = "auto"
@@ -83,6 +90,8 @@ class LiftOptions:
     constant_bones: bool = True
     refine: bool = False
     refine_config: RefineConfig = field(default_factory=RefineConfig)
+    contacts: bool = True
+    contact_weights: Path | None = None
 
     def __post_init__(self) -> None:
         if self.focal_px is not None:
@@ -103,6 +112,16 @@ def default_weights() -> Path:
             f"No shipped weights were found at {stem}.json; pass --weights with a trained checkpoint."
         )
     return stem
+
+
+def contact_weights(options: LiftOptions) -> Path | None:
+    """Stem of the contact model to use, or None: off, or no weights given and none shipped."""
+    if not options.contacts:
+        return None
+    if options.contact_weights is not None:
+        return Path(options.contact_weights)
+    stem = WEIGHTS_DIR / CONTACT_WEIGHTS_NAME
+    return stem if stem.with_suffix(".json").is_file() else None
 
 
 def clip_intrinsics(width: int, height: int, options: LiftOptions) -> Intrinsics:
@@ -270,6 +289,17 @@ def lift_keypoints(
         # itself and its settings were chosen starting from the network's raw joints, so it gets those.
         joints = constant_bone_lengths(joints, config.output_joints.names, config.output_joints.parents)
     root = resample(trajectory, model_times, times) if trajectory is not None else np.zeros((frames, 3))
+    contacts = None
+    contact_stem = contact_weights(options)
+    if contact_stem is not None and trajectory is not None:
+        contact_config, contact_model = load_contact_checkpoint(contact_stem, device=device)
+        if abs(contact_config.fps - config.fps) > 1e-6:
+            raise MocapError(
+                f"The contact weights {contact_stem} run at {contact_config.fps:g} fps but the lifter at "
+                f"{config.fps:g} fps; use contact weights trained for this lifter."
+            )
+        probs = predict_contacts(contact_model, pose, trajectory, config.fps)
+        contacts = np.clip(resample(probs, model_times, times), 0.0, 1.0)
     motion = Motion3D(
         joints=joints.astype(np.float32),
         root=root.astype(np.float32),
@@ -281,6 +311,7 @@ def lift_keypoints(
         ),
         confidence=output_confidence(vis, detected, config.output_joints).astype(np.float32),
         joint_set=config.output_joints.name,
+        contacts=None if contacts is None else contacts.astype(np.float32),
     )
     if options.refine:
         motion, _ = refine_motion(
