@@ -310,41 +310,47 @@ def _solve_chunk(
     ]
     cols = 3 * t + 3 * len(anchors)
     eye = np.eye(3)
-    normal = np.zeros((cols, cols))
-    rhs = np.zeros(cols)
-
-    def add(idx: IntArray, coef: FloatArray, target: FloatArray) -> None:
-        """Add rows coef (R, K) over columns idx (R, K) with right-hand sides target (R,)."""
-        for r in range(idx.shape[0]):
-            normal[np.ix_(idx[r], idx[r])] += np.outer(coef[r], coef[r])
-            rhs[idx[r]] += coef[r] * target[r]
-
     wc, wh, ws = 1.0 / cfg.contact, 1.0 / cfg.height, 1.0 / cfg.smooth
-    # Corrections' prior: per frame W_t = w_ray r r^T + w_img (I - r r^T), i.e. W_t^2 on the diagonal block.
-    rr = np.einsum("ti,tj->tij", ray, ray)
-    block = rr / cfg.depth**2 + (eye - rr) / cfg.image**2
-    for k in range(t):
-        normal[3 * k : 3 * k + 3, 3 * k : 3 * k + 3] += block[k]
+    # Rows of the least-squares system A x = b, built as whole blocks: (column indices, coefficients, target).
+    blocks: list[tuple[IntArray, FloatArray, FloatArray]] = []
     toes = {side[1] for side in feet.sides()}
     for k, (f, j, s, e) in enumerate(anchors):
         col_a = 3 * t + 3 * k
-        for fr in range(s, e):
-            x = root[fr] + joints[fr, j]
-            for c in range(3):  # wc * (c_fr + x - a_k) = 0 per axis
-                idx = np.array([[3 * fr + c, col_a + c]])
-                add(idx, np.array([[wc, -wc]]), np.array([-wc * x[c]]))
-            if j in toes:  # wh * (up . (c_fr + x) - support) = 0
-                idx = np.arange(3 * fr, 3 * fr + 3)[None]
-                add(idx, wh * up[None], np.array([wh * (support[fr, f] - up @ x)]))
+        frames = np.arange(s, e)
+        x = root[frames] + joints[frames, j]  # (n, 3)
+        # wc * (c_fr + x - a_k) = 0 per axis: one row per frame and axis.
+        idx = np.stack(
+            [3 * frames[:, None] + np.arange(3), col_a + np.broadcast_to(np.arange(3), (len(frames), 3))], -1
+        )
+        blocks.append((idx.reshape(-1, 2), np.tile([wc, -wc], (3 * len(frames), 1)), (-wc * x).reshape(-1)))
+        if j in toes:  # wh * (up . (c_fr + x) - support) = 0
+            blocks.append(
+                (
+                    3 * frames[:, None] + np.arange(3),
+                    np.tile(wh * up, (len(frames), 1)),
+                    wh * (support[frames, f] - x @ up),
+                )
+            )
     # ws * second difference of root + c, horizontally (two axes normal to up) and, softer, vertically.
     e1 = normalize(np.cross(up, eye[np.argmin(np.abs(up))]))
-    axes = ((e1, ws), (np.cross(up, e1), ws), (up, 1.0 / cfg.smooth_vertical))
-    for fr in range(1, t - 1):
-        acc = root[fr - 1] - 2.0 * root[fr] + root[fr + 1]
-        idx = np.arange(3 * (fr - 1), 3 * (fr + 2))[None]
-        for axis, w in axes:
-            coef = w * np.concatenate([axis, -2.0 * axis, axis])[None]
-            add(idx, coef, np.array([-w * (axis @ acc)]))
+    if t > 2:
+        mid = np.arange(1, t - 1)
+        acc = root[mid - 1] - 2.0 * root[mid] + root[mid + 1]
+        idx = 3 * (mid[:, None] - 1) + np.arange(9)
+        for axis, w in ((e1, ws), (np.cross(up, e1), ws), (up, 1.0 / cfg.smooth_vertical)):
+            coef = w * np.concatenate([axis, -2.0 * axis, axis])
+            blocks.append((idx, np.tile(coef, (len(mid), 1)), -w * (acc @ axis)))
+    normal = np.zeros((cols, cols))
+    rhs = np.zeros(cols)
+    for idx, coef, target in blocks:  # rows r: sum_k coef[r, k] x[idx[r, k]] = target[r]
+        outer = coef[:, :, None] * coef[:, None, :]
+        np.add.at(normal, (idx[:, :, None], idx[:, None, :]), outer)
+        np.add.at(rhs, idx, coef * target[:, None])
+    # Corrections' prior: per frame W_t = w_ray r r^T + w_img (I - r r^T), i.e. W_t^2 on the diagonal block.
+    rr = np.einsum("ti,tj->tij", ray, ray)
+    block = rr / cfg.depth**2 + (eye - rr) / cfg.image**2
+    diag = 3 * np.arange(t)[:, None, None]
+    normal[diag + np.arange(3)[:, None], diag + np.arange(3)[None, :]] += block
     sol = np.linalg.solve(normal + 1e-9 * np.eye(cols), rhs)
     return np.asarray(sol[: 3 * t].reshape(t, 3), dtype=np.float64)
 
