@@ -187,19 +187,25 @@ def save_checkpoint(
     return weights_path, config_path
 
 
-def load_config(path: str | os.PathLike[str]) -> CheckpointConfig:
-    """Read and validate a checkpoint's JSON config."""
+def read_config_json(path: str | os.PathLike[str], what: str = "Checkpoint config") -> tuple[Path, Any]:
+    """The JSON beside a checkpoint's weights (`checkpoint_paths`): its path and parsed content; a missing or
+    unreadable file is one MocapError naming `what`."""
     _, config_path = checkpoint_paths(path)
     if not config_path.is_file():
         raise MocapError(
-            f"Checkpoint config {config_path} was not found; a checkpoint is a .safetensors file with a .json beside it."
+            f"{what} {config_path} was not found; a checkpoint is a .safetensors file with a .json beside it."
         )
     try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
+        return config_path, json.loads(config_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MocapError(
             f"{config_path} is not valid JSON (truncated or not a checkpoint config); choose the .json written with the weights."
         ) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> CheckpointConfig:
+    """Read and validate a checkpoint's JSON config."""
+    config_path, data = read_config_json(path)
     return CheckpointConfig.from_json(data, str(config_path))
 
 

@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lifting.errors import MocapError
-from lifting.lift.checkpoint import checkpoint_paths, existing_weights
+from lifting.lift.checkpoint import checkpoint_paths, existing_weights, read_config_json
 from lifting.lift.model import pad_edges
 from retarget.atomic_write import atomic_write, write_text_atomic
 from retarget.motion3d import CONTACT_NAMES
@@ -245,17 +245,7 @@ def load_contact_checkpoint(
 ) -> tuple[ContactCheckpoint, ContactModel]:
     """Load and validate a contact checkpoint; the model is in eval mode on `device`. Any mismatch between the
     files and the code raises MocapError in one sentence."""
-    _, config_path = checkpoint_paths(path)
-    if not config_path.is_file():
-        raise MocapError(
-            f"Contact-model config {config_path} was not found; it belongs beside its .safetensors."
-        )
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MocapError(
-            f"{config_path} is not valid JSON; choose the .json written with the weights."
-        ) from None
+    config_path, data = read_config_json(path, "Contact-model config")
     checkpoint = ContactCheckpoint.from_json(data, str(config_path))
     weights_path = existing_weights(path)
     try:
