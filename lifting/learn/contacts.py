@@ -340,10 +340,15 @@ def train(cfg: ContactTrainConfig, command: str) -> dict[str, object]:
 
 def planted_shares(keypoints_path: Path, weights: Path, frames: tuple[int, int]) -> tuple[float, float, int]:
     """(share of the range's frames, share of all frames) where some heel or toe has probability > 0.5, after
-    lifting the clip with `weights` as contact model; and the clip's frame count."""
+    lifting the clip (a `.keypoints.npz`, or a video detected with the keypoints cache) with `weights` as
+    contact model; and the clip's frame count."""
+    from lifting.video2d.detect import detect
     from lifting.video2d.keypoints2d import Keypoints2D
 
-    kp = Keypoints2D.load(keypoints_path)
+    if keypoints_path.name.endswith(".keypoints.npz"):
+        kp = Keypoints2D.load(keypoints_path)
+    else:
+        kp = detect(keypoints_path)
     motion = lift_keypoints(kp, LiftOptions(contact_weights=weights))
     if motion.contacts is None:
         raise MocapError("The lifted clip has no contacts; check the contact weights.")
@@ -383,7 +388,7 @@ def evaluate(args: argparse.Namespace) -> int:
     command = (
         f"python -m lifting contacts evaluate --weights {os.path.relpath(args.weights, ROOT)}"
         + (f" --max-clips {args.max_clips}" if args.max_clips else "")
-        + (f" --keypoints {args.keypoints.name} --frames {args.frames}" if args.keypoints is not None else "")
+        + (f" --keypoints {args.keypoints} --frames {args.frames}" if args.keypoints is not None else "")
     )
     text = f"""# Foot contacts on the held-out test split
 
@@ -431,7 +436,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--weights", type=Path, default=d.out)
     e.add_argument("--shared-dir", type=Path, default=d.shared_dir)
     e.add_argument("--max-clips", type=int, default=0)
-    e.add_argument("--keypoints", type=Path, default=None, help="a real clip's .keypoints.npz")
+    e.add_argument(
+        "--keypoints",
+        type=Path,
+        default=None,
+        help="a real clip: its .keypoints.npz or the video (detected, cached)",
+    )
     e.add_argument("--frames", default="0:140", help="first:last frame (inclusive) of the range to report")
     e.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
