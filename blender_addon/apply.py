@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from . import armature_io
+from . import armature_io, rig_check
 from .camera_match import camera_setup, create_camera
 from .retarget.errors import RetargetError
 from .retarget.motion3d import Motion3D
 from .retarget.pipeline import RetargetConfig, RetargetResult, retarget, retarget_onto_ours
+from .retarget.presets import bone_map_for
 
 
 class ApplyError(Exception):
@@ -52,6 +53,17 @@ class ApplyReport:
     preset: str
     root_scale: float
     result: RetargetResult
+    check: rig_check.FollowReport | None = None
+    warning: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        """What the rig inspection did and how closely the deform bones followed, for the report."""
+        parts = list(self.notes)
+        if self.check is not None:
+            parts.append(self.check.summary())
+        text = "; ".join(parts)
+        return (text[:1].upper() + text[1:] + ".") if text else ""
 
 
 def fps_settings(fps: float) -> tuple[int, float]:
@@ -87,10 +99,12 @@ def apply_motion(
         )
         if target is None:
             rest, result = retarget_onto_ours(motion, config)
+            rig = rig_check.RigPlan(result.bone_map)
         else:
             rest = armature_io.rest_skeleton(target)
-            result = retarget(motion, rest, config)
-    except (RetargetError, armature_io.ArmatureError) as exc:
+            rig = rig_check.prepare(target, rest, bone_map_for(rest.names, options.preset))
+            result = retarget(motion, rest, replace(config, bone_map=rig.bone_map))
+    except (RetargetError, armature_io.ArmatureError, rig_check.RigError) as exc:
         raise ApplyError(str(exc)) from None
     anim = result.animation
     scene_fps = scene.render.fps / scene.render.fps_base
@@ -120,14 +134,41 @@ def apply_motion(
                 previous.use_fake_user = previous_fake
 
         undo.append(restore_target)
+        switched = {s.data_path: rig_check.read_switch(target, s) for s in rig.switches}
+
+        def restore_switches(obj: bpy.types.Object = target) -> None:
+            for s in rig.switches:
+                rig_check.write_switch(obj, s, switched[s.data_path])
+
+        undo.append(restore_switches)
         action = armature_io.write_animation(
             target,
             anim,
             frame_start=options.key_frame_start,
             frame_step=step,
             action_name=f"{options.name} Action",
+            constants=tuple((s.data_path, s.index, s.group, s.value) for s in rig.switches),
         )
         created.append(action)
+        check = None
+        warning = None
+        if result.rig_joints is not None:
+            plan = result.bone_map
+            check = rig_check.measure(
+                target,
+                scene,
+                rest,
+                plan,
+                anim,
+                result.rig_joints,
+                {n: i for i, n in enumerate(motion.joint_names)},
+                result.root_scale,
+                options.key_frame_start,
+                step,
+            )
+            error, warning = rig_check.verdict(check)
+            if error is not None:
+                raise rig_check.RigError(error)
         render = scene.render
         saved = (scene.frame_start, scene.frame_end, render.fps, render.fps_base, scene.camera)
         saved_res = (render.resolution_x, render.resolution_y, render.pixel_aspect_x, render.pixel_aspect_y)
@@ -170,7 +211,7 @@ def apply_motion(
                 pass
         for idb in reversed(created):
             _remove_id(idb)
-        if isinstance(exc, (RetargetError, armature_io.ArmatureError)):
+        if isinstance(exc, (RetargetError, armature_io.ArmatureError, rig_check.RigError)):
             raise ApplyError(str(exc)) from None
         raise
     return ApplyReport(
@@ -182,6 +223,9 @@ def apply_motion(
         preset=result.bone_map.preset,
         root_scale=result.root_scale,
         result=result,
+        check=check,
+        warning=warning,
+        notes=rig.notes,
     )
 
 

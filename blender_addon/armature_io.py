@@ -158,11 +158,14 @@ def write_animation(
     frame_step: float = 1.0,
     action_name: str = "Mocap",
     legacy: bool | None = None,
+    constants: tuple[tuple[str, int, str, float], ...] = (),
 ) -> bpy.types.Action:
     """Write `anim` as a new Action assigned to `obj`; key i goes to frame `frame_start + i * frame_step`.
 
     The keyed bones get rotation mode QUATERNION. The previously assigned Action stays in the file (fake user).
     legacy: force the legacy `action.fcurves` path (True) or the channelbag path (False); None picks by version.
+    constants: (data path, index, group, value) channels keyed to a constant on the first and last frame (a
+    rig's IK/FK switch, an IK constraint's influence), so the rig's own setting is kept outside this Action.
     """
     use_legacy = (not uses_channelbags()) if legacy is None else legacy
     if not use_legacy and not uses_channelbags():
@@ -172,12 +175,16 @@ def write_animation(
     slot = None
     if uses_channelbags() and not use_legacy:
         slot = action.slots.new(id_type="OBJECT", name=obj.name)
-    fcurves = _new_fcurves(action, slot, animation_channels(anim), use_legacy)
+    frames = frame_start + np.arange(anim.num_frames, dtype=np.float64) * frame_step
+    ends = np.unique(frames[[0, -1]])
+    channels = animation_channels(anim) + [
+        Channel(path, index, group, np.full(len(ends), value)) for path, index, group, value in constants
+    ]
+    fcurves = _new_fcurves(action, slot, channels, use_legacy)
     if uses_channelbags() and use_legacy:
         slot = action.slots[0]  # Blender 4.4/4.5 made it for the legacy F-curves
-    frames = frame_start + np.arange(anim.num_frames, dtype=np.float64) * frame_step
-    for fc, ch in zip(fcurves, animation_channels(anim), strict=True):
-        write_keys(fc, frames, ch.values)
+    for fc, ch in zip(fcurves, channels, strict=True):
+        write_keys(fc, frames if len(ch.values) == len(frames) else ends, ch.values)
     adt = obj.animation_data or obj.animation_data_create()
     previous = adt.action
     if previous is not None and not previous.use_fake_user:

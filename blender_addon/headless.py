@@ -201,13 +201,24 @@ def check_rig(args: argparse.Namespace, addon: Addon) -> str:
     target = pick_armature(bpy, args.armature, args.rig)
     rest = addon.armature_io.rest_skeleton(target)
     presets = importlib.import_module(f"{addon.apply.__package__}.retarget.presets")
+    rig_check = importlib.import_module(f"{addon.apply.__package__}.rig_check")
     bone_map = presets.bone_map_for(rest.names, args.preset)
-    return f"{target.name} ({bone_map.preset})"
+    try:
+        plan = rig_check.prepare(target, rest, bone_map)
+    except rig_check.RigError as exc:
+        raise HeadlessError(str(exc)) from None
+    notes = "".join(f"; {n}" for n in plan.notes)
+    return f"{target.name} ({bone_map.preset}{notes})"
 
 
-def run(args: argparse.Namespace, addon: Addon, progress: Callable[[float, str], None]) -> Path:
+def run(
+    args: argparse.Namespace,
+    addon: Addon,
+    progress: Callable[[float, str], None],
+    warn: Callable[[str], None] | None = None,
+) -> Path:
     """Apply the motion and write the output; returns its path. User errors raise one of
-    `addon.user_errors`."""
+    `addon.user_errors`. The rig check's summary goes out as a progress message, its warning to `warn`."""
     if args.motion is None or args.out is None:
         raise HeadlessError("headless.py needs --motion and --out (or --check).")
     out = Path(args.out).resolve()
@@ -241,6 +252,10 @@ def run(args: argparse.Namespace, addon: Addon, progress: Callable[[float, str],
     )
     report = apply.apply_motion(bpy.context, motion, target, options)
     armature = bpy.data.objects[report.armature]
+    if report.summary():
+        progress(0.55, report.summary())
+    if report.warning and warn is not None:
+        warn(report.warning)
     progress(0.6, "writing " + out.name)
     tmp = temporary_name(out)
     try:
@@ -268,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     emit = addon.events.Emitter(sys.stdout)
     try:
         args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-        done = check_rig(args, addon) if args.check else str(run(args, addon, emit.callback(STAGE)))
+        done = (
+            check_rig(args, addon)
+            if args.check
+            else str(run(args, addon, emit.callback(STAGE), emit.warning))
+        )
     except addon.user_errors as exc:
         emit.error(str(exc))
         return int(addon.events.EXIT_USER)

@@ -234,10 +234,15 @@ def apply_file(
         report = apply_motion(context, motion, target, options)
     except ApplyError as exc:
         raise TaskError(_sentence(str(exc))) from None
-    return (
+    message = (
         f"Animated {report.armature!r} ({report.preset} rig): {report.frames} frames "
         f"in Action {report.action!r}, frames {options.key_frame_start}-{report.frame_end}."
     )
+    if report.summary():
+        message += " " + report.summary()
+    if report.warning:
+        message += " Warning: " + _sentence(report.warning)
+    return message
 
 
 # -- the tasks ------------------------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ class RetargetConfig:
 @dataclass(frozen=True)
 class RetargetResult:
     """animation: the keys; placement: camera -> world; world_joints (T, J, 3) metres Z up (after
-    smoothing); contacts (T, 2) left/right planted, the placement's; bone_map used; root_scale applied."""
+    smoothing); contacts (T, 2) left/right planted, the placement's; bone_map used; root_scale applied;
+    rig_joints (T, J, 3): the joints the keys aim at, world axes and units at the rig's scale, the armature
+    object's origin at 0 (what a check of the posed rig compares with)."""
 
     animation: BoneAnimation
     placement: WorldPlacement
@@ -77,6 +79,7 @@ class RetargetResult:
     contacts: npt.NDArray[np.bool_]
     bone_map: BoneMap
     root_scale: float
+    rig_joints: FloatArray | None = None
 
 
 def _leg_length(points: dict[str, FloatArray]) -> FloatArray:
@@ -164,4 +167,4 @@ def _retarget_placed(
         support = None if placement.support is None else scale * placement.support + toe_height
         deltas = lock_feet(plan, deltas, shift, contacts, motion.fps, cfg.lock, support, lin)
     animation = to_animation(plan, deltas, shift, motion.fps, contacts)
-    return RetargetResult(animation, placement, world, contacts, bone_map, scale)
+    return RetargetResult(animation, placement, world, contacts, bone_map, scale, world_rig)
