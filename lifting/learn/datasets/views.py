@@ -279,6 +279,7 @@ def random_camera(
 _SIDES = np.array([1.0 if n.startswith("left") or n == "mouth_left" else -1.0 if n.startswith("right") or
                    n == "mouth_right" else 0.0 for n in BLAZEPOSE.names])  # fmt: skip
 
+
 def _swap_indices(group: str) -> list[tuple[int, int]]:
     if group == "all":
         return list(BLAZEPOSE.mirror_pairs)
