@@ -27,6 +27,7 @@ from lifting.app import api  # noqa: E402
 from lifting.app.pseudo_truth import references  # noqa: E402
 from lifting.multiview import read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE  # noqa: E402
+from lifting.video2d.swaps import repair_swaps  # noqa: E402
 from retarget.pipeline import retarget_onto_ours  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "pose2sim"
@@ -51,7 +52,7 @@ def main() -> int:
         for c, camera in enumerate(cameras):
             low = np.minimum(worlds[c][:, HEELS, 2], worlds[c][:, TOES, 2])  # (T, 2), world Z up
             ref = low - np.nanpercentile(low, 5)
-            motion = api.lift(api.detect(videos[c], subject=subjects[c]), focal_px=camera.intrinsics.fx)
+            motion = api.lift(repair_swaps(raw[c])[0], focal_px=camera.intrinsics.fx)
             _, result = retarget_onto_ours(motion)
             toes = motion.require(["l_toe", "r_toe"])
             ankles = motion.require(["l_ankle", "r_ankle"])

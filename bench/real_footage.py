@@ -41,6 +41,7 @@ from lifting.multiview import CalibratedCamera, read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE, OUTPUT, observation_matrix  # noqa: E402
 from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
 from lifting.video2d.mediapipe_pose import import_mediapipe, load_pose_model  # noqa: E402
+from lifting.video2d.swaps import repair_swaps  # noqa: E402
 from lifting.video2d.video import frames as video_frames  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
@@ -108,7 +109,7 @@ def run_take(folder: str, subjects: list[tuple[float, float] | None]) -> dict[st
     cameras: list[CalibratedCamera] = read_calibration(DATA / "Calib.qca.txt")
     videos = [DATA / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
     raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
-    repaired = [api.detect(v, subject=s) for v, s in zip(videos, subjects, strict=True)]
+    repaired = [repair_swaps(k)[0] for k in raw]  # what `api.detect` returns by default
     _, worlds = references(cameras, raw)
     observed, matrix = observation_matrix(BLAZEPOSE, OUTPUT)
     out: dict[str, list[Score]] = {name: [] for name in (*SYSTEMS, "reference (its own acceleration)")}

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from lifting.camera import Intrinsics, project, unproject, world_to_camera
 from lifting.errors import MocapError
+from lifting.labelling import cheapest_states
 from lifting.skeleton import BLAZEPOSE_SWAP_GROUPS, relabel_groups, swap_pairs
 
 FloatArray = npt.NDArray[np.float64]
@@ -273,20 +274,13 @@ def consistent_labels(
         # Unary cost of each state (0: the combination as found, 1: its mirror): the views swapped.
         unary = np.stack([choice.sum(axis=1), n_cam - choice.sum(axis=1)], axis=1).astype(np.float64)
         states = np.stack([points, mirrored], axis=1)  # (T, 2, J, 3)
-        total = unary[0].copy()
-        back = np.zeros((n_t, 2), dtype=np.int64)
-        for t in range(1, n_t):
-            # (2 now, 2 before, J)
-            step = np.linalg.norm(states[t][:, None] - states[t - 1][None, :], axis=-1)
-            seen = np.isfinite(step)
-            dist = np.where(seen, step, 0.0).sum(axis=-1) / np.maximum(seen.sum(axis=-1), 1)
-            trans = MIRROR_STEP_COST * dist + total[None, :]
-            back[t] = np.argmin(trans, axis=1)
-            total = trans[np.arange(2), back[t]] + unary[t]
-        state = np.zeros(n_t, dtype=np.int64)
-        state[-1] = int(np.argmin(total))
-        for t in range(n_t - 1, 0, -1):
-            state[t - 1] = back[t, state[t]]
+        # moved[t, now, before]: the group's mean 3D displacement from frame t-1 to t, metres.
+        moved = np.zeros((n_t, 2, 2))
+        if n_t > 1:
+            diff = np.linalg.norm(states[1:, :, None] - states[:-1, None, :], axis=-1)  # (T-1, 2, 2, J)
+            seen = np.isfinite(diff)
+            moved[1:] = np.where(seen, diff, 0.0).sum(axis=-1) / np.maximum(seen.sum(axis=-1), 1)
+        state = cheapest_states(unary, MIRROR_STEP_COST * moved)
         out[:, :, g] = (choice ^ (state[:, None] == 1)).T
     return out
 

@@ -20,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from lifting.labelling import cheapest_states
 from lifting.skeleton import BLAZEPOSE_SWAP_GROUPS, relabel_groups, swap_pairs
 from lifting.video2d.keypoints2d import Keypoints2D
 
@@ -80,19 +81,11 @@ def exchanged_frames(
     count, limbs_count = labellings.sum(axis=1), labellings[:, limbs].sum(axis=1)
     unary = EXCHANGE_COST * count + PARTIAL_COST * ((limbs_count > 0) & (limbs_count < len(limbs)))  # (S,)
     s_idx = labellings.astype(np.int64)
-    g_idx = np.arange(n_g)
-    total = unary.astype(np.float64).copy()
-    back = np.zeros((n_t, len(labellings)), dtype=np.int64)
-    for t in range(1, n_t):
-        # trans[now, before] = sum over groups of moves[t, g, now_g, before_g]
-        trans = moves[t][g_idx[None, None, :], s_idx[:, None, :], s_idx[None, :, :]].sum(axis=-1)
-        trans = trans + total[None, :]
-        back[t] = np.argmin(trans, axis=1)
-        total = trans[np.arange(len(labellings)), back[t]] + (unary if found[t] else 0.0)
-    state = np.zeros(n_t, dtype=np.int64)
-    state[-1] = int(np.argmin(total))
-    for t in range(n_t - 1, 0, -1):
-        state[t - 1] = back[t, state[t]]
+    # step[t, now, before]: the groups' displacements added up for each pair of labellings.
+    step = moves[:, np.arange(n_g), s_idx[:, None, :], s_idx[None, :, :]].sum(axis=-1)
+    per_frame = np.where(found[:, None], unary[None, :], 0.0)
+    per_frame[0] = unary
+    state = cheapest_states(per_frame, step)
     out[:] = labellings[state] & found[:, None]
     return out
 
