@@ -153,15 +153,14 @@ def apply_motion(
         check = None
         warning = None
         if result.rig_joints is not None:
-            plan = result.bone_map
             check = rig_check.measure(
                 target,
                 scene,
                 rest,
-                plan,
+                result.bone_map,
                 anim,
                 result.rig_joints,
-                {n: i for i, n in enumerate(motion.joint_names)},
+                motion.index,
                 result.root_scale,
                 options.key_frame_start,
                 step,
