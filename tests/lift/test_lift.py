@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,30 +25,7 @@ from lifting.lift.lift import (
 from lifting.lift.model import TemporalModelConfig
 from lifting.metrics import bone_length_std, bone_lengths
 from lifting.skeleton import BLAZEPOSE, OUTPUT, mirror_points
-
-
-@dataclass(frozen=True)
-class FakeKeypoints:
-    keypoints: np.ndarray
-    visibility: np.ndarray
-    detected: np.ndarray
-    timestamps: np.ndarray
-    fps: float
-    image_size: tuple[int, int]
-
-
-def _clip(frames: int = 40, fps: float = 25.0, seed: int = 0) -> FakeKeypoints:
-    rng = np.random.default_rng(seed)
-    base = rng.uniform([700, 300], [1200, 900], size=(1, 33, 2))
-    wobble = np.sin(np.arange(frames) / 5.0)[:, None, None] * rng.normal(0, 10, size=(1, 33, 2))
-    return FakeKeypoints(
-        keypoints=(base + wobble).astype(np.float32),
-        visibility=rng.uniform(0.5, 1.0, size=(frames, 33)).astype(np.float32),
-        detected=np.ones(frames, bool),
-        timestamps=np.arange(frames) / fps,
-        fps=fps,
-        image_size=(1920, 1080),
-    )
+from tests.support.synthetic import wobbling_keypoints
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +89,7 @@ def test_clip_intrinsics_default_override_and_errors() -> None:
 
 
 def test_lift_gives_a_motion_at_the_video_frame_times(weights: Path) -> None:
-    clip = _clip(frames=40, fps=25.0)
+    clip = wobbling_keypoints(frames=40, fps=25.0)
     detected = clip.detected.copy()
     detected[10:13] = False
     clip = replace(clip, detected=detected)
@@ -131,7 +108,7 @@ def test_lift_gives_a_motion_at_the_video_frame_times(weights: Path) -> None:
 
 
 def test_lift_gives_each_bone_one_length_unless_asked_not_to(weights: Path) -> None:
-    clip = _clip(frames=40, fps=25.0, seed=5)
+    clip = wobbling_keypoints(frames=40, fps=25.0, seed=5)
     fixed = lift_keypoints(clip, LiftOptions(weights=weights, device="cpu"))
     free = lift_keypoints(clip, LiftOptions(weights=weights, device="cpu", constant_bones=False))
     assert bone_length_std(free.joints, OUTPUT.parents) > 1e-3  # the untrained network's lengths wobble
@@ -154,7 +131,7 @@ def test_lift_gives_each_bone_one_length_unless_asked_not_to(weights: Path) -> N
 
 
 def test_mirrored_clip_gives_the_mirrored_motion(weights: Path) -> None:
-    clip = _clip(frames=30, fps=30.0, seed=3)
+    clip = wobbling_keypoints(frames=30, fps=30.0, seed=3)
     flipped_px = mirror_points(clip.keypoints, BLAZEPOSE, axis=0, centre=1920 / 2)
     flipped = replace(
         clip, keypoints=flipped_px, visibility=clip.visibility[:, BLAZEPOSE.mirror_permutation()]
@@ -169,8 +146,8 @@ def test_mirrored_clip_gives_the_mirrored_motion(weights: Path) -> None:
 def test_cancel_and_bad_input(weights: Path, tmp_path: Path) -> None:
     options = LiftOptions(weights=weights, device="cpu")
     with pytest.raises(MocapError, match="cancelled"):
-        lift_keypoints(_clip(), options, cancel=lambda: True)
+        lift_keypoints(wobbling_keypoints(), options, cancel=lambda: True)
     with pytest.raises(MocapError, match="not \\(frames, 33, 2\\)"):
-        lift_keypoints(replace(_clip(), keypoints=np.zeros((5, 17, 2), np.float32)), options)
+        lift_keypoints(replace(wobbling_keypoints(), keypoints=np.zeros((5, 17, 2), np.float32)), options)
     with pytest.raises(MocapError, match="was not found"):
-        lift_keypoints(_clip(), LiftOptions(weights=tmp_path / "missing", device="cpu"))
+        lift_keypoints(wobbling_keypoints(), LiftOptions(weights=tmp_path / "missing", device="cpu"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +19,7 @@ from lifting.lift.contact_model import (
 from lifting.lift.lift import LiftOptions, lift_keypoints
 from lifting.lift.model import TemporalModelConfig
 from lifting.skeleton import BLAZEPOSE, OUTPUT
-
-
-@dataclass(frozen=True)
-class FakeKeypoints:
-    keypoints: np.ndarray
-    visibility: np.ndarray
-    detected: np.ndarray
-    timestamps: np.ndarray
-    fps: float
-    image_size: tuple[int, int]
-
-
-def _clip(frames: int = 50, fps: float = 25.0) -> FakeKeypoints:
-    rng = np.random.default_rng(0)
-    base = rng.uniform([700, 300], [1200, 900], size=(1, 33, 2))
-    wobble = np.sin(np.arange(frames) / 5.0)[:, None, None] * rng.normal(0, 10, size=(1, 33, 2))
-    return FakeKeypoints(
-        (base + wobble).astype(np.float32), rng.uniform(0.5, 1.0, (frames, 33)).astype(np.float32),
-        np.ones(frames, bool), np.arange(frames) / fps, fps, (1920, 1080),
-    )  # fmt: skip
+from tests.support.synthetic import wobbling_keypoints
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +41,16 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_lift_fills_contacts_at_the_video_frames(weights: tuple[Path, Path]) -> None:
     lifter, contacts = weights
-    motion = lift_keypoints(_clip(), LiftOptions(weights=lifter, device="cpu", contact_weights=contacts))
+    motion = lift_keypoints(
+        wobbling_keypoints(50), LiftOptions(weights=lifter, device="cpu", contact_weights=contacts)
+    )
     assert motion.contacts is not None and motion.contacts.shape == (50, 4)
     assert motion.contacts.dtype == np.float32
     assert motion.contacts.min() >= 0.0 and motion.contacts.max() <= 1.0
     assert np.ptp(motion.contacts) > 0.0  # a real prediction, not a constant fill
     off = lift_keypoints(
-        _clip(), LiftOptions(weights=lifter, device="cpu", contact_weights=contacts, contacts=False)
+        wobbling_keypoints(50),
+        LiftOptions(weights=lifter, device="cpu", contact_weights=contacts, contacts=False),
     )
     assert off.contacts is None
     np.testing.assert_array_equal(off.joints, motion.joints)
@@ -78,8 +61,12 @@ def test_lift_refuses_contact_weights_of_another_rate(weights: tuple[Path, Path]
     cfg = ContactModelConfig(channels=8, dilations=(1,))
     save_contact_checkpoint(tmp_path / "c50", ContactCheckpoint(cfg, 50.0), ContactModel(cfg))
     with pytest.raises(MocapError, match="fps"):
-        lift_keypoints(_clip(), LiftOptions(weights=lifter, device="cpu", contact_weights=tmp_path / "c50"))
+        lift_keypoints(
+            wobbling_keypoints(50),
+            LiftOptions(weights=lifter, device="cpu", contact_weights=tmp_path / "c50"),
+        )
     with pytest.raises(MocapError):
         lift_keypoints(
-            _clip(), LiftOptions(weights=lifter, device="cpu", contact_weights=tmp_path / "missing")
+            wobbling_keypoints(50),
+            LiftOptions(weights=lifter, device="cpu", contact_weights=tmp_path / "missing"),
         )

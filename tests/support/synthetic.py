@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -217,4 +219,31 @@ def camera_motion(
         fps=fps,
         intrinsics=intr,
         confidence=np.ones(cam.shape[:2], dtype=np.float32),
+    )
+
+
+@dataclass(frozen=True)
+class FakeKeypoints:
+    """What lifting reads from a Keypoints2D, without its file fields."""
+
+    keypoints: np.ndarray
+    visibility: np.ndarray
+    detected: np.ndarray
+    timestamps: np.ndarray
+    fps: float
+    image_size: tuple[int, int]
+
+
+def wobbling_keypoints(frames: int = 40, fps: float = 25.0, seed: int = 0) -> FakeKeypoints:
+    """A 2D track (frames, 33, 2) px in a 1920x1080 picture: random landmarks wobbling together, all found."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform([700, 300], [1200, 900], size=(1, 33, 2))
+    wobble = np.sin(np.arange(frames) / 5.0)[:, None, None] * rng.normal(0, 10, size=(1, 33, 2))
+    return FakeKeypoints(
+        keypoints=(base + wobble).astype(np.float32),
+        visibility=rng.uniform(0.5, 1.0, size=(frames, 33)).astype(np.float32),
+        detected=np.ones(frames, bool),
+        timestamps=np.arange(frames) / fps,
+        fps=fps,
+        image_size=(1920, 1080),
     )
