@@ -90,8 +90,12 @@ class WorkerJob:
         self.last_progress: dict[str, Any] | None = None
         self.tail: list[str] = []
         self._proc: subprocess.Popen[bytes] | None = None
-        self._reader: threading.Thread | None = None
+        self._readers: list[threading.Thread] = []
         self._log: Any = None
+        # Both output streams go through readers that write whole lines: a child's stderr written straight into
+        # the log interleaved mid-line with the stdout lines written here (print() writes the text and the
+        # newline separately), which glued two of pip's lines together.
+        self._log_lock = threading.Lock()
         self._cancelled = False
         self._final: dict[str, Any] | None = None
 
@@ -115,7 +119,7 @@ class WorkerJob:
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=self._log if self._log is not None else subprocess.DEVNULL,
+                stderr=subprocess.PIPE if self._log is not None else subprocess.DEVNULL,
                 env=self.env,
                 cwd=self.cwd,
                 **kwargs,
@@ -123,8 +127,24 @@ class WorkerJob:
         except OSError:
             self._close_log()
             raise
-        self._reader = threading.Thread(target=self._read, name="video-mocap-worker", daemon=True)
-        self._reader.start()
+        self._readers = [threading.Thread(target=self._read, name="video-mocap-worker", daemon=True)]
+        if self._log is not None:
+            self._readers.append(threading.Thread(target=self._read_stderr, name="video-mocap-stderr", daemon=True))
+        for reader in self._readers:
+            reader.start()
+
+    def _write_log(self, line: str) -> None:
+        with self._log_lock:
+            if self._log is not None:  # closed already when a reader outlived the job's end
+                self._log.write(line + "\n")
+                self._log.flush()
+
+    def _read_stderr(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stderr is not None
+        for raw in proc.stderr:
+            self._write_log(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+        proc.stderr.close()
 
     def _read(self) -> None:
         proc = self._proc
@@ -138,8 +158,7 @@ class WorkerJob:
                 event = {"event": "log", "line": line}
                 self.tail = [*self.tail, line][-LOG_TAIL_LINES:]
                 if self._log is not None:
-                    self._log.write(line + "\n")
-                    self._log.flush()
+                    self._write_log(line)
             self.events.put(event)
         proc.stdout.close()
 
@@ -151,7 +170,7 @@ class WorkerJob:
         """True while the process runs or its output is still being read."""
         if self._proc is None:
             return False
-        return self._proc.poll() is None or (self._reader is not None and self._reader.is_alive())
+        return self._proc.poll() is None or any(reader.is_alive() for reader in self._readers)
 
     @property
     def returncode(self) -> int | None:
@@ -180,8 +199,8 @@ class WorkerJob:
         """Wait for the process and its output to end; returns the exit status."""
         assert self._proc is not None, "job not started"
         code = self._proc.wait(timeout=timeout)
-        if self._reader is not None:
-            self._reader.join(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=timeout)
         self._close_log()
         return code
 
@@ -213,11 +232,12 @@ class WorkerJob:
             pass
 
     def _close_log(self) -> None:
-        if self._log is not None:
-            try:
-                self._log.close()
-            finally:
-                self._log = None
+        with self._log_lock:
+            if self._log is not None:
+                try:
+                    self._log.close()
+                finally:
+                    self._log = None
 
     @property
     def reported_error(self) -> bool:
@@ -226,8 +246,8 @@ class WorkerJob:
 
     def outcome(self) -> Outcome:
         """How the finished job ended; call after `running()` became False (it drains pending events)."""
-        if self._reader is not None:
-            self._reader.join(timeout=5)
+        for reader in self._readers:
+            reader.join(timeout=5)
         self.poll()
         code = self.returncode
         self._close_log()
