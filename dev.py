@@ -2,14 +2,14 @@
 """Developer entry point: set up the environment, run the demo, run the tests.
 
     python3.11 dev.py demo     # set up .venv if needed, then run the pipeline on the bundled sample clip
-    python3.11 dev.py test     # set up .venv if needed, then ruff, mypy and the whole pytest suite (both Blenders)
+    python3.11 dev.py test     # set up .venv if needed, then ruff, mypy and the whole pytest suite (all Blenders)
     python3.11 dev.py setup    # only (re)create the environment
 
 The environment is a virtual environment in `.venv/` with the project installed in editable mode with its
 `worker`, `dev` and `blender` (bpy 5.0.1) extras, plus pyproject.toml's `[tool.video-mocap] no-deps` (mediapipe)
 installed with `--no-deps` (its opencv-contrib-python dependency clashes with opencv-python-headless: both write
-`cv2/`). A second, small one in
-`.venv-bpy45/` holds Blender 4.5 LTS as a module, so tests/blender/ runs against both Blenders. A third, in
+`cv2/`). Small ones hold the other Blenders as modules, so tests/blender/ runs against each: `.venv-bpy45/`
+(4.5 LTS), `.venv-bpy42/` (4.2 LTS) and `.venv-bpy53/` (5.3, the newest `bpy` wheel, on Python 3.13). Another, in
 `.venv-py313/`, is an engine for Python 3.13 (the Python of Blender 5.1 and newer) without torch: the worker's
 pins as pip resolves them there (numpy 2), so tests/video2d/test_python313.py detects on it. Set-up is
 skipped when the environments were made from the same pyproject.toml and this file. Only the standard library
@@ -26,17 +26,32 @@ import subprocess
 import sys
 import tomllib
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-VENV_BPY45 = ROOT / ".venv-bpy45"
 VENV_PY313 = ROOT / ".venv-py313"
 STAMP = VENV / "video-mocap-setup.sha256"
 EXTRAS = "worker,dev,blender"
-# Blender 4.5 LTS as a module, for tests/blender/ (the main environment has Blender 5.0).
-BPY45_REQUIREMENTS = ["bpy==4.5.15", "numpy==1.26.4", "pytest==9.2.0"]
+
+
+@dataclass(frozen=True)
+class BlenderVenv:
+    """An environment with one more Blender as a module, for tests/blender/ (`.venv` has Blender 5.0)."""
+
+    path: Path
+    python_version: tuple[int, int]
+    requirements: tuple[str, ...]
+
+
+# Oldest supported LTS first; the newest release with a `bpy` wheel needs Python 3.13.
+BLENDER_VENVS = (
+    BlenderVenv(ROOT / ".venv-bpy42", (3, 11), ("bpy==4.2.23", "numpy==1.26.4", "pytest==9.2.0")),
+    BlenderVenv(ROOT / ".venv-bpy45", (3, 11), ("bpy==4.5.15", "numpy==1.26.4", "pytest==9.2.0")),
+    BlenderVenv(ROOT / ".venv-bpy53", (3, 13), ("bpy==5.3.0", "pytest==9.2.0")),
+)
 PYTEST_NO_TESTS_COLLECTED = 5
 
 
@@ -118,12 +133,28 @@ def setup(force: bool = False) -> Path:
     pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
     run([*pip, "install", "--quiet", "-e", f".[{EXTRAS}]"])
     run([*pip, "install", "--quiet", "--no-deps", *no_deps_pins()])
-    bpy45 = venv_python(VENV_BPY45)
-    make_venv(VENV_BPY45, force)
-    run([str(bpy45), "-m", "pip", "--disable-pip-version-check", "install", "--quiet", *BPY45_REQUIREMENTS])
     python313 = find_python313()
     if python313 is None:
-        sys.exit("error: Python 3.13 is required for the engine tests of Blender 5.1+; install python3.13.")
+        sys.exit(
+            "error: Python 3.13 is required for Blender 5.1+ (its engine and bpy 5.3); install python3.13."
+        )
+    for blender in BLENDER_VENVS:
+        blender_python = venv_python(blender.path)
+        if blender.python_version == (3, 11):
+            make_venv(blender.path, force)
+        elif force or not blender_python.exists():
+            run([str(python313), "-m", "venv", "--clear", str(blender.path)])
+        run(
+            [
+                str(blender_python),
+                "-m",
+                "pip",
+                "--disable-pip-version-check",
+                "install",
+                "--quiet",
+                *blender.requirements,
+            ]
+        )
     if force or not venv_python(VENV_PY313).exists():
         run([str(python313), "-m", "venv", "--clear", str(VENV_PY313)])
     pip313 = [str(venv_python(VENV_PY313)), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
@@ -135,16 +166,19 @@ def setup(force: bool = False) -> Path:
 
 
 def cmd_test(python: Path, pytest_args: list[str]) -> int:
-    """ruff, mypy, pytest in .venv (Blender 5.0), then tests/blender in .venv-bpy45 (Blender 4.5 LTS)."""
+    """ruff, mypy, pytest in .venv (Blender 5.0), then tests/blender in each of BLENDER_VENVS."""
     run([str(python), "-m", "ruff", "check", "."])
     run([str(python), "-m", "ruff", "format", "--check", "."])
     run([str(python), "-m", "mypy"])
     # Blender tests and the Python 3.13 engine tests must run, not skip, when set up by this script.
     env = {**os.environ, "VIDEO_MOCAP_REQUIRE_BPY": "1", "VIDEO_MOCAP_REQUIRE_PY313": "1"}
     code = run_pytest([str(python), "-m", "pytest", *pytest_args], env)
-    if code == 0 and not pytest_args:
-        bpy45 = venv_python(VENV_BPY45)
-        code = run_pytest([str(bpy45), "-m", "pytest", "tests/blender", "-p", "no:cacheprovider"], env)
+    for blender in BLENDER_VENVS if not pytest_args else ():
+        if code != 0:
+            break
+        code = run_pytest(
+            [str(venv_python(blender.path)), "-m", "pytest", "tests/blender", "-p", "no:cacheprovider"], env
+        )
     return code
 
 

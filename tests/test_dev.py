@@ -14,6 +14,7 @@ def _dev() -> ModuleType:
     spec = importlib.util.spec_from_file_location("dev_under_test", ROOT / "dev.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -40,3 +41,4 @@ def test_a_missing_environment_is_created(tmp_path: Path) -> None:
     dev.make_venv(venv_dir, force=False)
     assert dev.venv_python(venv_dir).exists() and (venv_dir / "pyvenv.cfg").is_file()
     assert not (venv_dir / "stale").exists()
+

@@ -40,6 +40,12 @@ except ImportError:
         raise RuntimeError(BPY_MISSING + " (VIDEO_MOCAP_REQUIRE_BPY=1 demands it)") from None
 
 
+# Blender 5.0 changed the .blend format; 4.5 reads the new files, 4.2 does not (the CLI's .blend is written by
+# the worker's bpy 5.0, the Mesh2Motion rigs ship saved by Blender 5).
+CANNOT_READ_BLENDER5_FILES = "Blender 4.2 cannot open .blend files saved by Blender 5"
+reads_blender5_files = bpy is None or bpy.app.version >= (4, 5, 0)
+needs_blender5_files = pytest.mark.skipif(not reads_blender5_files, reason=CANNOT_READ_BLENDER5_FILES)
+
 _EXIT_STATUS = pytest.StashKey[int]()
 
 

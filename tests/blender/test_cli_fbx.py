@@ -23,7 +23,7 @@ import pytest
 
 from retarget.events import parse_line
 
-from .conftest import BPY_MISSING, ROOT, load_rest
+from .conftest import BPY_MISSING, ROOT, load_rest, needs_blender5_files
 
 bpy = pytest.importorskip("bpy", reason=BPY_MISSING)
 
@@ -140,6 +140,7 @@ def test_fbx_reimports_with_the_animation(outputs: dict[str, Path]) -> None:
 
 @pytest.mark.slow
 @needs_worker
+@needs_blender5_files
 def test_blend_opens_with_the_action_and_the_camera(outputs: dict[str, Path]) -> None:
     bpy.ops.wm.open_mainfile(filepath=str(outputs["blend"]))
     try:

@@ -23,7 +23,14 @@ import pytest
 
 from tests.support.synthetic import camera_motion, walking_joints
 
-from .conftest import ADDON_MODULE, BPY_MISSING, ROOT, fingerprint
+from .conftest import (
+    ADDON_MODULE,
+    BPY_MISSING,
+    CANNOT_READ_BLENDER5_FILES,
+    ROOT,
+    fingerprint,
+    reads_blender5_files,
+)
 
 bpy = pytest.importorskip("bpy", reason=BPY_MISSING)
 
@@ -121,6 +128,8 @@ def test_a_rig_that_does_not_follow_is_refused_and_left_as_it_was(
 
 @pytest.fixture
 def mesh2motion(tmp_path: Path) -> bpy.types.Object:
+    if not reads_blender5_files:
+        pytest.skip(CANNOT_READ_BLENDER5_FILES)
     if not MESH2MOTION.is_file():
         pytest.skip(f"the Mesh2Motion characters are missing: {MESH2MOTION}")
     with tarfile.open(MESH2MOTION) as tar:
