@@ -7,7 +7,10 @@
   user so it survives saving), keys written in bulk: `keyframe_points.add(n)` then `foreach_set("co", ...)` per
   F-curve, linear interpolation. F-curves live in a channelbag (`action.layers[0].strips[0].channelbag(slot)`)
   on Blender >= 4.4, and in the legacy `action.fcurves` on 4.2/4.3.
-- `sample_animation(...)`: the armature's evaluated local pose over a frame range, as a BoneAnimation (for BVH).
+- `sample_animation(...)`: the armature's local pose (`matrix_basis`) over a frame range, as a BoneAnimation.
+- `deform_skeleton(obj)`, `sample_deform_animation(...)`: the armature's deform bones as one tree
+  (`RestSkeleton.reduced`) and their evaluated world-space motion (constraints, drivers and controls baked in),
+  as a BoneAnimation on that tree in world space (for BVH).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from .retarget.animation import BoneAnimation
+from .retarget.animation import BoneAnimation, animation_from_pose
+from .retarget.errors import RetargetError
 from .retarget.quaternions import make_continuous, matrix_to_quat
 from .retarget.rest_skeleton import RestSkeleton, matrix_roll
+from .retarget.rotations import orthonormalize
 
 CHANNELBAG_VERSION = (4, 4, 0)
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
@@ -224,3 +229,74 @@ def sample_animation(
     fps = scene.render.fps / scene.render.fps_base
     location = mats[:, rest.bone(root), :3, 3]
     return rest, BoneAnimation(rest.names, quats, root, location, fps)
+
+
+def deform_skeleton(obj: bpy.types.Object) -> RestSkeleton:
+    """The armature's deform bones (`Bone.use_deform`) at rest as one tree, armature space: each bone parented to
+    its nearest deform ancestor, extra roots hung from the closest deform bone (`RestSkeleton.reduced`)."""
+    rest = rest_skeleton(obj)
+    deform = [b.name for b in obj.data.bones if b.use_deform]
+    if not deform:
+        raise ArmatureError(
+            f"the armature {obj.name!r} has no deform bones; tick Deform on the bones that move the mesh."
+        )
+    try:
+        return rest.reduced(deform)
+    except RetargetError as exc:
+        raise ArmatureError(str(exc)) from None
+
+
+def _world_rest(rest: RestSkeleton, matrix: np.ndarray) -> RestSkeleton:
+    """`rest` carried by an object matrix (4, 4): heads and lengths scaled, rotations without the scale."""
+    mats = matrix[None] @ rest.matrices
+    axes = mats[:, :3, 1]
+    lengths = rest.lengths * np.linalg.norm(axes, axis=1)
+    mats[:, :3, :3] = orthonormalize(mats[:, :3, :3])
+    parents = [None if p < 0 else rest.names[p] for p in rest.parents]
+    return RestSkeleton.from_bones(rest.names, parents, mats, lengths)
+
+
+def sample_world_pose(
+    obj: bpy.types.Object, scene: bpy.types.Scene, names: tuple[str, ...], frame_start: int, frame_end: int
+) -> np.ndarray:
+    """World matrices (T, 1 + B, 4, 4) of the object (index 0) and of the bones `names` (their evaluated
+    `PoseBone.matrix`: keys, constraints and drivers applied) at each frame of [frame_start, frame_end].
+    Restores the current frame."""
+    if frame_end < frame_start:
+        raise ArmatureError("the frame range is empty; set the scene's end frame after its start frame.")
+    t = frame_end - frame_start + 1
+    count = len(obj.pose.bones)
+    order = [obj.pose.bones.keys().index(n) for n in names]
+    buf = np.empty((count, 16), dtype=np.float32)
+    out = np.empty((t, 1 + len(names), 4, 4), dtype=np.float64)
+    current, subframe = scene.frame_current, scene.frame_subframe
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    try:
+        for k, f in enumerate(range(frame_start, frame_end + 1)):
+            scene.frame_set(f)
+            ev = obj.evaluated_get(depsgraph)
+            ev.pose.bones.foreach_get("matrix", buf.reshape(-1))
+            world = np.array(ev.matrix_world, dtype=np.float64)
+            # foreach_get gives each matrix column by column (Blender's memory order).
+            out[k, 0] = world
+            out[k, 1:] = world[None] @ buf.reshape(count, 4, 4).transpose(0, 2, 1)[order]
+    finally:
+        scene.frame_set(current, subframe=subframe)
+    return out
+
+
+def sample_deform_animation(
+    obj: bpy.types.Object, scene: bpy.types.Scene, frame_start: int, frame_end: int
+) -> tuple[RestSkeleton, BoneAnimation, np.ndarray]:
+    """The deform bones' evaluated motion over [frame_start, frame_end] in world space: their tree at rest
+    (`deform_skeleton`, carried by the object's matrix at frame_start), a BoneAnimation on it whose forward
+    kinematics give each deform bone's world rotation at every frame and the root bone's world head
+    (`animation_from_pose`), and every deform bone's world head (T, B, 3). Restores the current frame."""
+    rest = deform_skeleton(obj)
+    world = sample_world_pose(obj, scene, rest.names, frame_start, frame_end)
+    world_rest = _world_rest(rest, world[0, 0])
+    fps = scene.render.fps / scene.render.fps_base
+    try:
+        return world_rest, animation_from_pose(world_rest, world[:, 1:], fps), world[:, 1:, :3, 3]
+    except RetargetError as exc:
+        raise ArmatureError(str(exc)) from None

@@ -17,9 +17,9 @@ from bpy.props import (
 from .retarget.presets import preset_data, preset_names
 
 EXPORT_PRESETS = (
-    ("UNITY", "Unity", "Humanoid rig for Unity: Y up, no leaf bones, unit scale applied"),
-    ("UNREAL", "Unreal", "Skeletal mesh for Unreal Engine: no leaf bones, no extra root scale"),
-    ("GENERIC", "Generic", "Blender's default FBX settings, with leaf bones"),
+    ("UNITY", "Unity", "Humanoid rig for Unity: deform bones only, Y up, no leaf bones, unit scale applied"),
+    ("UNREAL", "Unreal", "Skeletal mesh for Unreal: deform bones only, no leaf bones or extra root scale"),
+    ("GENERIC", "Generic", "Blender's default FBX settings, every bone, with leaf bones"),
 )
 
 

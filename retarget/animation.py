@@ -16,8 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from retarget.errors import RetargetError
-from retarget.quaternions import quat_to_matrix
+from retarget.quaternions import make_continuous, matrix_to_quat, quat_to_matrix
 from retarget.rest_skeleton import RestSkeleton
+from retarget.rotations import orthonormalize
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -94,6 +95,28 @@ def pose_matrices_from_basis(rest: RestSkeleton, basis: npt.ArrayLike) -> FloatA
 def pose_matrices(rest: RestSkeleton, anim: BoneAnimation) -> FloatArray:
     """Forward kinematics: armature-space pose matrices (T, B_rest, 4, 4) of every bone of `rest`."""
     return pose_matrices_from_basis(rest, basis_matrices(rest, anim))
+
+
+def animation_from_pose(rest: RestSkeleton, pose: npt.ArrayLike, fps: float) -> BoneAnimation:
+    """The BoneAnimation of every bone of `rest` (root: its first bone) that gives the armature-space pose
+    matrices `pose` (T, B, 4, 4): each bone's rotation exactly (any scale in `pose` dropped) and the root's
+    head; the other heads follow from the rest offsets (`pose_matrices`), as in a BVH file. The inverse of
+    `pose_matrices_from_basis` for rigid poses: basis[b] = inv(rest[b]) @ rest[p] @ inv(pose[p]) @ pose[b]."""
+    pm = np.asarray(pose, dtype=np.float64)
+    if pm.ndim != 4 or pm.shape[1:] != (rest.num_bones, 4, 4) or pm.shape[0] == 0:
+        raise RetargetError(f"pose must have shape (frames, {rest.num_bones}, 4, 4), got {pm.shape}.")
+    rot = orthonormalize(pm[..., :3, :3])
+    rest_rot = rest.rotations
+    local = np.empty_like(rot)
+    for i, p in enumerate(rest.parents):
+        if p < 0:
+            local[:, i] = rest_rot[i].T @ rot[:, i]
+        else:
+            local[:, i] = rest_rot[i].T @ rest_rot[p] @ np.swapaxes(rot[:, p], -1, -2) @ rot[:, i]
+    root = 0
+    location = (pm[:, root, :3, 3] - rest.matrices[root, :3, 3]) @ rest_rot[root]
+    quats = make_continuous(matrix_to_quat(local), axis=0)
+    return BoneAnimation(rest.names, quats, rest.names[root], location, fps)
 
 
 def posed_points(

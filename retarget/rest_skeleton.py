@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,58 @@ class RestSkeleton:
         return np.asarray(
             self.matrices[i, :3, 3] + self.matrices[i, :3, 1] * self.lengths[i] * along, dtype=np.float64
         )
+
+    def reduced(self, keep: Collection[str]) -> RestSkeleton:
+        """The bones named in `keep` only (e.g. an armature's deform bones), each parented to its nearest kept
+        ancestor, as one tree. Where that leaves several roots, the one with the most kept bones below it stays
+        the root and the others, one at a time, hang from the kept bone closest to their head (distance to its
+        head-tail segment): a generated Rigify rig's DEF- shoulders from the chest, its thighs from the hips."""
+        missing = sorted(set(keep) - set(self.names))
+        if missing:
+            raise RetargetError(f"the armature has no bone named {missing[0]!r}.")
+        kept = [i for i in range(self.num_bones) if self.names[i] in keep]
+        if not kept:
+            raise RetargetError("no bones to keep.")
+        kept_set = set(kept)
+        parent: dict[int, int] = {}
+        for i in kept:
+            p = self.parents[i]
+            while p >= 0 and p not in kept_set:
+                p = self.parents[p]
+            parent[i] = p
+
+        def top(i: int) -> int:
+            while parent[i] >= 0:
+                i = parent[i]
+            return i
+
+        tops = [top(i) for i in kept]
+        roots = [i for i in kept if parent[i] < 0]
+        main = max(roots, key=lambda r: tops.count(r))  # the first of equals
+        tree = {i for i, t in zip(kept, tops, strict=True) if t == main}
+        pending = [r for r in roots if r != main]
+        heads, tails = self.heads, self.tails
+        while pending:
+            members = sorted(tree)
+            a, b = heads[members], tails[members]
+            ab = b - a
+            best: tuple[float, int, int] | None = None
+            for r in pending:
+                t = np.clip(
+                    np.sum((heads[r] - a) * ab, axis=1) / np.maximum(np.sum(ab * ab, axis=1), 1e-12), 0, 1
+                )
+                dist = np.linalg.norm(a + t[:, None] * ab - heads[r], axis=1)
+                k = int(np.argmin(dist))
+                if best is None or dist[k] < best[0] - 1e-9:
+                    best = (float(dist[k]), r, members[k])
+            assert best is not None
+            _, r, host = best
+            parent[r] = host
+            tree.update(i for i, t in zip(kept, tops, strict=True) if t == r)
+            pending.remove(r)
+        names = [self.names[i] for i in kept]
+        parents = [None if parent[i] < 0 else self.names[parent[i]] for i in kept]
+        return RestSkeleton.from_bones(names, parents, self.matrices[kept], self.lengths[kept])
 
     @classmethod
     def from_bones(

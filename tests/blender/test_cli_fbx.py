@@ -94,7 +94,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def import_fbx(path: Path) -> bpy.types.Object:
     bpy.ops.wm.read_homefile(use_empty=True)
-    bpy.ops.import_scene.fbx(filepath=str(path), anim_offset=0.0)
+    bpy.ops.import_scene.fbx(filepath=str(path))  # Blender's defaults: the Action starts at frame 1
     armatures = [o for o in bpy.data.objects if o.type == "ARMATURE"]
     assert len(armatures) == 1
     return armatures[0]

@@ -109,7 +109,7 @@ def test_video_to_animation_fbx_bvh_and_one_undo(fake_engine: Path, tmp_path: Pa
     assert fingerprint() == before
 
     before_import = set(bpy.data.objects.keys())
-    bpy.ops.import_scene.fbx(filepath=str(fbx), anim_offset=0.0)
+    bpy.ops.import_scene.fbx(filepath=str(fbx))  # Blender's defaults: the Action starts at frame 1
     imported = [bpy.data.objects[n] for n in set(bpy.data.objects.keys()) - before_import]
     arm = next(o for o in imported if o.type == "ARMATURE")
     act = arm.animation_data.action
