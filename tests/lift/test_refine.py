@@ -4,6 +4,7 @@ lift (depth drift, jitter, bone lengths varying per frame) that refinement must 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,14 @@ from lifting.app import api
 from lifting.errors import MocapError
 from lifting.learn.datasets.landmarks import virtual_landmarks
 from lifting.learn.datasets.mapping import NOSE_OFFSET, BodyPose, foot_axes, hand_axes, head_axes
-from lifting.lift.refine import RefineConfig, refine_motion, reprojection_error, solve_root
+from lifting.lift.refine import (
+    RefineConfig,
+    crossfade_weights,
+    refine_motion,
+    reprojection_error,
+    solve_root,
+    windows,
+)
 from lifting.metrics import bone_lengths, mpjpe
 from lifting.skeleton import OUTPUT
 from lifting.video2d.keypoints2d import Keypoints2D
@@ -220,6 +228,44 @@ def test_other_frame_rates_and_short_clips() -> None:
     tiny = walking_truth(2)
     refined, _ = refine_motion(corrupted(tiny), keypoints_for(tiny), RefineConfig(iterations=20))
     assert np.isfinite(refined.root).all()
+
+
+def test_windows_cover_the_clip_with_exact_overlaps_and_weights_summing_to_one() -> None:
+    assert windows(900, 900, 60) == [(0, 900)]
+    assert windows(901, 900, 60) == [(0, 480), (420, 901)]
+    ranges = windows(9000, 900, 60)
+    assert len(ranges) == 11 and ranges[0][0] == 0 and ranges[-1][1] == 9000
+    assert all(stop - start <= 900 for start, stop in ranges)
+    assert all(a[1] - b[0] == 60 for a, b in itertools.pairwise(ranges))
+    total = np.zeros(9000)
+    for (start, stop), w in zip(ranges, crossfade_weights(ranges, 60), strict=True):
+        total[start:stop] += w
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+    with pytest.raises(MocapError, match="longer than twice its overlap"):
+        windows(1000, 100, 50)
+
+
+def test_a_clip_longer_than_a_window_is_refined_in_windows_with_one_length_per_bone() -> None:
+    truth = walking_truth(150)
+    start, keypoints = corrupted(truth), keypoints_for(truth)
+    config = RefineConfig(window_frames=60, window_overlap=12)
+    seen: list[float] = []
+    refined, report = refine_motion(start, keypoints, config, progress=lambda f, s: seen.append(f))
+    whole, whole_report = refine_motion(start, keypoints, dataclasses.replace(config, window_frames=1000))
+    assert report.iterations == 3 * whole_report.iterations  # three windows of 100 iterations each
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    np.testing.assert_allclose(refined.joints[:, 0], 0.0, atol=1e-6)
+    # One length per bone across the windows (the first window's, held; blended overlaps move them < 1 mm).
+    lengths = bone_lengths(refined.joints, refined.parents)
+    assert (lengths.max(axis=0) - lengths.min(axis=0)).max() < 1e-3
+    # As good as one optimisation over the whole clip, and no seam: no frame jumps at the windows' joins.
+    assert report.reprojection_px_after < 3.0 and depth_error(refined, truth) < 0.1
+    assert report.reprojection_px_after < whole_report.reprojection_px_after + 0.5
+
+    def steps(motion: Motion3D) -> FloatArray:
+        return np.linalg.norm(np.diff(motion.absolute_joints(), axis=0), axis=-1).max(axis=1)
+
+    assert (steps(refined) - steps(whole)).max() < 0.01
 
 
 def test_progress_and_cancel(clip: tuple[Motion3D, Keypoints2D, Motion3D]) -> None:
