@@ -15,9 +15,17 @@ Stored as `.motion.npz` (numpy arrays only, no pickle):
 | intrinsics | (6,) float64 | fx, fy, cx, cy (pixels), width, height (pixels) of the camera used |
 | confidence | (T, J) float32 | per-joint confidence in 0..1 |
 | contacts | (T, 4) float32, optional | probability in 0..1 that each of `CONTACT_NAMES` (left heel, left toe, right heel, right toe) rests on its support; absent when the lifter predicts none (older files, checkpoints without a contact model) |
+| orientations | (T, K, 4) float32, optional | unit quaternions (w, x, y, z) of the segments named by `orientation_names`: the rotation taking the segment's own frame (`ORIENTATION_FRAMES`) to camera coordinates; absent when the lifter estimated none (older files) |
+| orientation_names | (K,) str, optional | which segments `orientations` holds, each one of `ORIENTATION_FRAMES`, at most once (present exactly when `orientations` is) |
 
-Absolute camera-space positions are `joints + root[:, None, :]`. Version 2 added `contacts`; version 1 files
-(without it) still load.
+The segment frames (right-handed, unitless axes; the rotation's columns are these axes in camera coordinates):
+- `head`: x = the person's left, y = up, z = forward (where the face looks); the head frame of
+  `lifting.landmarks.FACE_OFFSETS`, whose (left, forward, up) components are this frame's (x, z, y);
+- `l_hand`, `r_hand`: x = distal (wrist towards the knuckles), y = palmar (out of the palm), z = x × y (towards
+  the little finger on the left hand, towards the thumb on the right).
+
+Absolute camera-space positions are `joints + root[:, None, :]`. Version 2 added `contacts`, version 3
+`orientations`; version 1 and 2 files (without them) still load.
 """
 
 from __future__ import annotations
@@ -33,10 +41,16 @@ from retarget.atomic_write import atomic_write
 from retarget.errors import RetargetError
 
 FORMAT = "motion3d"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 # What `Motion3D.contacts` gives a probability for, in its column order.
 CONTACT_NAMES: tuple[str, ...] = ("l_heel", "l_toe", "r_heel", "r_toe")
+# The segments `Motion3D.orientations` may hold, and their frames' axes (module docstring).
+ORIENTATION_FRAMES: dict[str, str] = {
+    "head": "x left, y up, z forward",
+    "l_hand": "x distal, y palmar, z = x cross y",
+    "r_hand": "x distal, y palmar, z = x cross y",
+}
 
 F32 = npt.NDArray[np.float32]
 
@@ -68,7 +82,9 @@ class Motion3D:
     """One person's 3D motion in camera space (see the module docstring for units and frames).
 
     joints (T, J, 3) float32 root-relative metres; root (T, 3) float32 metres; confidence (T, J) float32;
-    contacts (T, 4) float32 probabilities for `CONTACT_NAMES`, or None. Construction validates shapes, names and values and raises RetargetError on any mismatch.
+    contacts (T, 4) float32 probabilities for `CONTACT_NAMES`, or None; orientations (T, K, 4) float32 unit
+    quaternions (w, x, y, z), segment frame -> camera, for `orientation_names` (K,), or None (module docstring).
+    Construction validates shapes, names and values and raises RetargetError on any mismatch.
     """
 
     joints: F32
@@ -80,6 +96,8 @@ class Motion3D:
     confidence: F32
     joint_set: str = "mocap21"
     contacts: F32 | None = None
+    orientations: F32 | None = None
+    orientation_names: tuple[str, ...] = ()
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +136,7 @@ class Motion3D:
             if not (np.all(np.isfinite(contacts)) and contacts.min() >= 0.0 and contacts.max() <= 1.0):
                 raise RetargetError("Motion3D contacts must be probabilities in 0..1.")
             object.__setattr__(self, "contacts", contacts)
+        self._check_orientations(t)
         object.__setattr__(self, "joints", joints)
         object.__setattr__(self, "root", root)
         object.__setattr__(self, "confidence", conf)
@@ -125,6 +144,35 @@ class Motion3D:
         object.__setattr__(self, "parents", parents)
         object.__setattr__(self, "fps", fps)
         object.__setattr__(self, "index", {n: i for i, n in enumerate(names)})
+
+    def _check_orientations(self, frames: int) -> None:
+        names = tuple(str(n) for n in self.orientation_names)
+        if self.orientations is None:
+            if names:
+                raise RetargetError("Motion3D orientation names are given without orientations.")
+            object.__setattr__(self, "orientation_names", ())
+            return
+        q = np.asarray(self.orientations, dtype=np.float32)
+        unknown = [n for n in names if n not in ORIENTATION_FRAMES]
+        if unknown or len(set(names)) != len(names):
+            raise RetargetError(
+                f"Motion3D orientation names must be distinct names from {', '.join(ORIENTATION_FRAMES)}, "
+                f"got {names}."
+            )
+        if q.shape != (frames, len(names), 4):
+            raise RetargetError(
+                f"Motion3D orientations must have shape ({frames}, {len(names)}, 4), got {q.shape}."
+            )
+        if not np.all(np.isfinite(q)) or np.abs(np.linalg.norm(q, axis=-1) - 1.0).max(initial=0.0) > 1e-3:
+            raise RetargetError("Motion3D orientations must be finite unit quaternions.")
+        object.__setattr__(self, "orientations", q)
+        object.__setattr__(self, "orientation_names", names)
+
+    def orientation(self, name: str) -> F32 | None:
+        """Quaternions (T, 4) (w, x, y, z) of segment `name` (frame -> camera), or None when not stored."""
+        if self.orientations is None or name not in self.orientation_names:
+            return None
+        return self.orientations[:, self.orientation_names.index(name)]
 
     @property
     def num_frames(self) -> int:
@@ -166,6 +214,14 @@ class Motion3D:
                     intrinsics=self.intrinsics.to_array(),
                     confidence=self.confidence,
                     **({} if self.contacts is None else {"contacts": self.contacts}),
+                    **(
+                        {}
+                        if self.orientations is None
+                        else {
+                            "orientations": self.orientations,
+                            "orientation_names": np.array(self.orientation_names, dtype=np.str_),
+                        }
+                    ),
                 )
 
         atomic_write(path, write)
@@ -204,6 +260,10 @@ class Motion3D:
                 confidence=data["confidence"],
                 joint_set=str(data["joint_set"]) if "joint_set" in data else "mocap21",
                 contacts=data.get("contacts"),
+                orientations=data.get("orientations"),
+                orientation_names=tuple(
+                    str(n) for n in data.get("orientation_names", np.array([])).reshape(-1)
+                ),
             )
         except RetargetError as exc:
             raise RetargetError(f"{str(p)!r}: {exc}") from None

@@ -1,7 +1,8 @@
 """Motion3D -> BoneAnimation for one armature: the single entry point the add-on and the CLI call.
 
 Steps: world placement (contacts, support levels, Z up, root consistent with the planted feet, scale) ->
-optional smoothing -> into the armature's space at the rig's scale -> rotation solve -> root height from
+optional smoothing -> into the armature's space at the rig's scale -> rotation solve (with the motion's head and
+hand orientations when it carries them, turned into the armature's space the same way) -> root height from
 the feet -> foot locking (planted feet pinned, no toe below its support) -> keys.
 Deterministic.
 """
@@ -23,7 +24,9 @@ from retarget.motion3d import Motion3D
 from retarget.our_rig import build_rest_skeleton
 from retarget.placement import PlacementConfig, WorldPlacement, place
 from retarget.presets import bone_map_for
+from retarget.quaternions import quat_to_matrix
 from retarget.rest_skeleton import RestSkeleton
+from retarget.rotations import orthonormalize
 from retarget.smoothing import smooth
 from retarget.solve import (
     SolveConfig,
@@ -45,6 +48,8 @@ class RetargetConfig:
     root_scale: rig units per world metre for the root trajectory (None: rig leg length / person's).
     armature_matrix: the armature object's world matrix (4 x 4, only its 3 x 3 part is used: the motion
     starts at the object's origin); None means identity.
+    orientations: which of the motion's segment orientations (`Motion3D.orientations`: head, hands) the solve
+    uses when the motion has them (empty: the head points at the nose and the hands' twist follows the forearm).
     smoothing: 0..1 strength, smoothing_method "savgol" or "one_euro"; foot_lock on/off: planted feet
     pinned (both when both are planted) and no toe below its support (the contacts, support levels and the
     root consistent with them come from placement, `retarget.ground`).
@@ -58,6 +63,7 @@ class RetargetConfig:
     placement: PlacementConfig = field(default_factory=PlacementConfig)
     root_scale: float | None = None
     armature_matrix: tuple[tuple[float, ...], ...] | None = None
+    orientations: tuple[str, ...] = ("head", "l_hand", "r_hand")
     smoothing: float = 0.0
     smoothing_method: str = "savgol"
     foot_lock: bool = True
@@ -157,8 +163,14 @@ def _retarget_placed(
     toe_height = 0.5 * (rest_world["l_toe"][2] + rest_world["r_toe"][2])
     world_rig = scale * world + np.array([0.0, 0.0, toe_height])
     joints_arm = world_rig @ np.linalg.inv(lin).T
+    to_arm = np.linalg.inv(lin) @ placement.rotation
+    orientations: dict[str, npt.ArrayLike] = {}
+    for name in cfg.orientations:
+        quats = motion.orientation(name)
+        if quats is not None:
+            orientations[name] = orthonormalize(to_arm @ quat_to_matrix(quats))
 
-    deltas = solve_deltas(plan, joints_arm)
+    deltas = solve_deltas(plan, joints_arm, orientations)
     shift = root_shift_for(plan, deltas, joints_arm[:, ix["pelvis"]])
     if cfg.feet_on_floor:
         toes = world_rig[:, [ix["l_toe"], ix["r_toe"]]]

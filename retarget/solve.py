@@ -17,6 +17,15 @@ bones between its joints are at rest, limbs bend as hinges (the knee or elbow be
 that points cannot show (a straight limb's roll, forearm pronation) falls back to the rest twist carried
 by the parent bone, blended in smoothly while the limb straightens.
 
+Segment orientations (`Motion3D.orientations`, passed in armature space to `solve_deltas`) replace what
+points cannot show: with a `head` orientation the head bone turns the rig's rest head frame (the rest body's
+left, up, forward: a rig's head looks ahead at rest) onto the person's head frame, D = R_head @ H_rest^T, instead of
+pointing at the nose, and the neck keeps its direction (neck -> head) but takes `neck_share` of the head's turn
+about it away from the shoulders' line, so a turned head does not twist at one joint; with an `l_hand`/`r_hand`
+orientation the hand bone points along the hand's distal axis and takes its twist from the palm: the palm normal
+stands where the elbow's hinge axis stands for a neutral forearm (palm towards the body with the elbow bent),
+so the rig's rest hand counts as neutral.
+
 Everything is vectorised over frames; the only Python loop runs over bones.
 """
 
@@ -46,13 +55,16 @@ class SolveConfig:
     rest_bend_min_deg / rest_bend_full_deg: a rest limb bent less than the first is treated as straight
     (its hinge axis is anatomical: elbows flex forward, knees backward); bent more than the second, its
     own rest bend plane is the hinge, as Blender's IK assumes (sign still anatomical).
-    key_all_bones: also key every other bone below the root at rest (fingers, twist bones...)."""
+    key_all_bones: also key every other bone below the root at rest (fingers, twist bones...).
+    neck_share: the part of the head's turn about the neck (away from the shoulders' line) the neck bone takes
+    when the motion carries a head orientation (0: none, 1: all)."""
 
     hinge_min_deg: float = 8.0
     hinge_full_deg: float = 20.0
     rest_bend_min_deg: float = 0.5
     rest_bend_full_deg: float = 2.0
     key_all_bones: bool = False
+    neck_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ class SolvePlan:
     sites: dict[str, FloatArray]
     site_bone: dict[str, int]
     config: SolveConfig = field(default_factory=SolveConfig)
+    head_rest: FloatArray = field(default_factory=lambda: np.eye(3))
 
 
 def _smoothstep(x: FloatArray | float, lo: float, hi: float) -> FloatArray:
@@ -172,6 +185,7 @@ def build_plan(
     relevant = set(output) | set(site_bone.values())
     for i in list(relevant):
         relevant.update(rest.ancestors(i))
+    left, forward, up = body_axes(sites["pelvis"], sites["neck"], sites["l_hip"], sites["r_hip"])
     return SolvePlan(
         rest=rest,
         bone_map=bone_map,
@@ -184,6 +198,7 @@ def build_plan(
         sites=sites,
         site_bone=site_bone,
         config=cfg,
+        head_rest=np.stack([left, up, forward], axis=-1),
     )
 
 
@@ -206,10 +221,25 @@ def _hinge_normal(plan: SolvePlan, hinge: Hinge, joints: FloatArray, carrier: Fl
     return normalize(w[:, None] * n_plane + (1.0 - w[:, None]) * n_fb)
 
 
-def solve_deltas(plan: SolvePlan, joints: npt.ArrayLike) -> dict[int, FloatArray]:
+def _twist_towards(primary: FloatArray, start: FloatArray, goal: FloatArray, share: float) -> FloatArray:
+    """`start` (T, 3) turned about `primary` (T, 3) by `share` of the signed angle that takes it to `goal` (T, 3),
+    both seen perpendicular to primary."""
+    p = normalize(primary)
+    a = normalize(start - np.sum(start * p, axis=-1, keepdims=True) * p)
+    b = normalize(goal - np.sum(goal * p, axis=-1, keepdims=True) * p)
+    angle = np.arctan2(np.sum(np.cross(a, b) * p, axis=-1), np.sum(a * b, axis=-1))
+    out: FloatArray = np.cos(share * angle)[:, None] * a + np.sin(share * angle)[:, None] * np.cross(p, a)
+    return out
+
+
+def solve_deltas(
+    plan: SolvePlan, joints: npt.ArrayLike, orientations: dict[str, npt.ArrayLike] | None = None
+) -> dict[int, FloatArray]:
     """Armature-space delta rotations D_b (T, 3, 3) for every relevant bone.
 
     joints: (T, J, 3) positions in armature space (any uniform scale), J as in the motion's joint names.
+    orientations: segment name (`retarget.motion3d.ORIENTATION_FRAMES`: "head", "l_hand", "r_hand") -> (T, 3, 3)
+    rotations from the segment's frame to armature space (module docstring); others are ignored.
     Bones above the root bone and undriven bones without a driven ancestor get the identity.
     """
     pts = np.asarray(joints, dtype=np.float64)
@@ -217,6 +247,7 @@ def solve_deltas(plan: SolvePlan, joints: npt.ArrayLike) -> dict[int, FloatArray
     eye = np.broadcast_to(np.eye(3), (t, 3, 3))
     ix = plan.joint_index
     parents = plan.rest.parents
+    seg = {k: np.asarray(v, dtype=np.float64) for k, v in (orientations or {}).items()}
     deltas: dict[int, FloatArray] = {}
     hinge_cache: dict[Hinge, FloatArray] = {}
     for i in plan.relevant:
@@ -225,6 +256,9 @@ def solve_deltas(plan: SolvePlan, joints: npt.ArrayLike) -> dict[int, FloatArray
         spec = plan.driven.get(i)
         if spec is None:
             deltas[i] = dp
+            continue
+        if spec.joint == "head" and "head" in seg:
+            deltas[i] = seg["head"] @ plan.head_rest.T
             continue
         rule = spec.rule
         prim = pts[:, ix[rule.end]] - pts[:, ix[spec.joint]]
@@ -235,6 +269,13 @@ def solve_deltas(plan: SolvePlan, joints: npt.ArrayLike) -> dict[int, FloatArray
             if sec_rule not in hinge_cache:
                 hinge_cache[sec_rule] = _hinge_normal(plan, sec_rule, pts, dp)
             sec = hinge_cache[sec_rule]
+        hand = f"{spec.joint[0]}_hand"
+        if spec.joint == "neck" and "head" in seg:
+            sec = _twist_towards(prim, sec, seg["head"][..., 0], plan.config.neck_share)
+        elif spec.joint.endswith("_wrist") and hand in seg:
+            # The hinge axis of a neutral forearm is the left palm's normal, the right palm's opposite.
+            prim = seg[hand][..., 0]
+            sec = seg[hand][..., 1] * (1.0 if spec.joint[0] == "l" else -1.0)
         p_u = normalize(prim)
         s_perp = sec - np.sum(sec * p_u, axis=-1, keepdims=True) * p_u
         weak = np.linalg.norm(s_perp, axis=-1) < 1e-3 * np.maximum(np.linalg.norm(sec, axis=-1), 1e-9)
@@ -331,9 +372,12 @@ def to_animation(
     )
 
 
-def solve(plan: SolvePlan, joints: npt.ArrayLike, fps: float) -> BoneAnimation:
-    """Joints (T, J, 3) in armature space -> BoneAnimation with the pelvis site on the pelvis joint."""
+def solve(
+    plan: SolvePlan, joints: npt.ArrayLike, fps: float, orientations: dict[str, npt.ArrayLike] | None = None
+) -> BoneAnimation:
+    """Joints (T, J, 3) in armature space (and optional segment orientations, `solve_deltas`) ->
+    BoneAnimation with the pelvis site on the pelvis joint."""
     pts = np.asarray(joints, dtype=np.float64)
-    deltas = solve_deltas(plan, pts)
+    deltas = solve_deltas(plan, pts, orientations)
     shift = root_shift_for(plan, deltas, pts[:, plan.joint_index["pelvis"]])
     return to_animation(plan, deltas, shift, fps)

@@ -15,7 +15,10 @@ The steps, for one clip:
 8. when contact weights are found (`LiftOptions.contact_weights`, by default the shipped
    `lifting/weights/contacts` when present), the contact model (`lifting.lift.contact_model`) reads the network's
    raw output at the model's rate (step 4, as in its training) and its probabilities, resampled to the video's
-   frame times like the joints, fill `Motion3D.contacts` (T, 4).
+   frame times like the joints, fill `Motion3D.contacts` (T, 4);
+9. unless turned off (`LiftOptions.orientations`), the head's orientation is fitted to the face landmarks and the
+   hands' twist to the index, pinky and thumb landmarks (`lifting.lift.orientations`), into
+   `Motion3D.orientations`.
 
 Unknown intrinsics default to a 26 mm (35 mm-equivalent) lens, the main camera of most phones: a diagonal field of
 view of about 79.5°, overridable with a field of view or a focal length in pixels.
@@ -40,6 +43,7 @@ from lifting.lift.constant_bones import constant_bone_lengths
 from lifting.lift.contact_model import load_contact_checkpoint, predict_contacts
 from lifting.lift.device import resolve_device
 from lifting.lift.model import TemporalModel, predict_sequence
+from lifting.lift.orientations import estimate_orientations
 from lifting.lift.refine import RefineConfig, refine_motion
 from lifting.progress import Cancel, Cancelled, Progress, as_cancel
 from lifting.skeleton import BLAZEPOSE, OUTPUT, JointSet, merge_mirrored, mirror_points
@@ -79,7 +83,9 @@ class LiftOptions:
     length per bone over the clip (`lifting.lift.constant_bones`; off gives the network's raw joints, whose bone lengths drift by
     about 15 mm; refinement always gives constant lengths, its own); refine: per-clip self-correction against the 2D
     keypoints (`lifting.lift.refine`) with `refine_config`; contacts: predict foot contacts with `contact_weights`
-    (None = the shipped `lifting/weights/contacts`, skipped when it is absent; a given path must exist)."""
+    (None = the shipped `lifting/weights/contacts`, skipped when it is absent; a given path must exist);
+    orientations: estimate the head's and hands' orientations from the face and hand landmarks
+    (`lifting.lift.orientations`, `Motion3D.orientations`)."""
 
     weights: Path | None = None
     device: str = "auto"
@@ -92,6 +98,7 @@ class LiftOptions:
     refine_config: RefineConfig = field(default_factory=RefineConfig)
     contacts: bool = True
     contact_weights: Path | None = None
+    orientations: bool = True
 
     def __post_init__(self) -> None:
         if self.focal_px is not None:
@@ -321,5 +328,7 @@ def lift_keypoints(
             progress=lambda fraction, stage: report(0.45 + 0.5 * fraction, stage),
             cancel=cancel,
         )
+    if options.orientations:
+        motion = estimate_orientations(motion, keypoints)
     report(1.0, "done")
     return motion

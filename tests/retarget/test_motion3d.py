@@ -114,3 +114,42 @@ def test_validation() -> None:
         m.require(["pelvis", "tail"])
     with pytest.raises(RetargetError, match="intrinsics"):
         Intrinsics.from_array([1.0, 1.0, 0.0, 0.0, -5.0, 10.0])
+
+
+def test_orientations_round_trip_and_version_2_files_still_load(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from retarget.quaternions import matrix_to_quat
+    from retarget.rotations import axis_angle_matrix
+
+    m = make_motion()
+    rot = axis_angle_matrix(np.array([0.2, 1.0, -0.3]), np.linspace(0.0, 2.0, 15)).reshape(5, 3, 3, 3)
+    quats = matrix_to_quat(rot).astype(np.float32)
+    names = ("head", "l_hand", "r_hand")
+    with_orientations = replace(m, orientations=quats, orientation_names=names)
+    with_orientations.save(tmp_path / "o.motion.npz")
+    back = Motion3D.load(tmp_path / "o.motion.npz")
+    assert back.orientation_names == names
+    assert back.orientations is not None
+    np.testing.assert_array_equal(back.orientations, quats)
+    orientation = back.orientation("l_hand")
+    assert orientation is not None
+    np.testing.assert_array_equal(orientation, quats[:, 1])
+    m.save(tmp_path / "none.motion.npz")
+    plain = Motion3D.load(tmp_path / "none.motion.npz")
+    assert plain.orientations is None and plain.orientation_names == () and plain.orientation("head") is None
+    # A version 2 file (written before orientations existed) loads, without them.
+    with np.load(tmp_path / "none.motion.npz") as z:
+        old = {k: z[k] for k in z.files}
+    old["format_version"] = np.array(2)
+    np.savez(tmp_path / "old.motion.npz", **old)
+    assert Motion3D.load(tmp_path / "old.motion.npz").orientations is None
+    for bad_quats, bad_names, message in (
+        (quats[:, :2], names, "shape"),
+        (quats * 2.0, names, "unit quaternions"),
+        (quats, ("head", "l_hand", "tail"), "names"),
+        (quats, ("head", "head", "r_hand"), "names"),
+        (None, names, "without orientations"),
+    ):
+        with pytest.raises(RetargetError, match=message):
+            replace(m, orientations=bad_quats, orientation_names=bad_names)

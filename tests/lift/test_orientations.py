@@ -1,0 +1,117 @@
+"""Head and hand orientations from landmarks (lifting.lift.orientations) on constructed cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lifting.lift import orientations as O
+from lifting.skeleton import BLAZEPOSE
+from retarget.rotations import axis_angle_matrix, rotation_angle
+
+F = 1000.0
+C = np.array([640.0, 360.0])
+
+
+def _facing_camera() -> np.ndarray:
+    """Head frame (columns left, up, forward) of a person facing the camera, in camera coordinates."""
+    return np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]).T
+
+
+def _turn(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    base = _facing_camera()
+    r = axis_angle_matrix(base[:, 1], np.radians(yaw))
+    r = r @ axis_angle_matrix(base[:, 0], np.radians(-pitch))
+    return np.asarray(r @ axis_angle_matrix(base[:, 2], np.radians(roll)) @ base)
+
+
+def test_a_turned_head_is_recovered_from_its_projected_face() -> None:
+    """Face landmarks projected from a known head pose; the joints' frame is 20° off; the fit finds the pose
+    within a degree."""
+    truth = np.stack([_turn(35.0, -20.0, 5.0), _turn(-60.0, 10.0, -8.0), _turn(0.0, -35.0, 0.0)])
+    centre = np.array([[0.1, -0.3, 3.0], [-0.2, -0.1, 2.5], [0.0, 0.2, 4.0]])
+    points = centre[:, None] + np.einsum("nij,kj->nki", truth, O.FACE_POINTS)
+    obs = points[..., :2] / points[..., 2:]
+    base = axis_angle_matrix(np.array([0.3, 1.0, 0.2]), np.radians(20.0)) @ truth
+    config = O.OrientationConfig(head_prior_deg=90.0)
+    candidates, costs = O.fit_head(base, centre, obs, np.ones(obs.shape[:2]), F, config)
+    best = candidates[np.arange(3), np.argmin(costs, axis=1)]
+    errors = np.degrees(rotation_angle(np.swapaxes(best, -1, -2) @ truth))
+    assert errors.max() < 1.0, errors
+
+
+def test_head_orientation_follows_the_face_and_keeps_the_joints_frame_where_it_is_unseen() -> None:
+    frames = 30
+    yaw = np.linspace(-40.0, 40.0, frames)
+    truth = np.stack([_turn(y, -15.0, 0.0) for y in yaw])
+    head = np.array([0.0, -0.5, 3.0])
+    nose = head + truth @ O.NOSE_LOCAL
+    neck = head + truth @ np.array([0.0, -0.2, -0.03])
+    absolute = np.stack([np.broadcast_to(head, (frames, 3)), nose, neck], axis=1)
+    index = {"head": 0, "nose": 1, "neck": 2}
+    xy = np.zeros((frames, BLAZEPOSE.num_joints, 2))
+    pts = head + np.einsum("tij,kj->tki", truth, O.FACE_POINTS)
+    xy[:, O.FACE_INDICES] = pts[..., :2] / pts[..., 2:]
+    vis = np.zeros((frames, BLAZEPOSE.num_joints))
+    vis[:, O.FACE_INDICES] = 1.0
+    vis[20:, O.FACE_INDICES] = 0.0  # the face turns out of sight: the joints' frame takes over
+    # The joints' frame is off by a pitch of 12° (the lifted nose is too low).
+    tilt = axis_angle_matrix(_facing_camera()[:, 0], np.radians(-12.0))
+    absolute[:, 1] = head + np.einsum("ij,tj->ti", tilt, nose - head)
+    rot, seen = O.head_orientation(absolute, index, xy, vis, 30.0, F, O.OrientationConfig(smooth_s=0.0))
+    err = np.degrees(rotation_angle(np.swapaxes(rot, -1, -2) @ truth))
+    assert np.all(seen[:20] == 1.0) and np.all(seen[20:] == 0.0)
+    # The joints' 12° error shrinks to under 3° (the prior towards the joints' frame keeps a little of it).
+    assert err[:20].max() < 3.0, err[:20]
+    base = O.joints_head_frame(absolute[:, 0], absolute[:, 1], absolute[:, 2])
+    np.testing.assert_allclose(rot[21:], base[21:], atol=1e-9)
+
+
+def _arm(frames: int) -> tuple[np.ndarray, dict[str, int]]:
+    """A person facing the camera 3 m away (camera coordinates), the left elbow bent 90° with the forearm
+    pointing at the camera."""
+    names = ["pelvis", "neck", "l_hip", "r_hip", "l_shoulder", "l_elbow", "l_wrist", "l_hand"]
+    p = {
+        "pelvis": (0.0, 0.0, 3.0),
+        "neck": (0.0, -0.5, 3.0),
+        "l_hip": (0.1, 0.0, 3.0),
+        "r_hip": (-0.1, 0.0, 3.0),
+        "l_shoulder": (0.2, -0.45, 3.0),
+        "l_elbow": (0.2, -0.15, 3.0),
+        "l_wrist": (0.2, -0.15, 2.75),
+        "l_hand": (0.2, -0.15, 2.66),
+    }
+    absolute = np.broadcast_to(np.array([p[n] for n in names]), (frames, len(names), 3)).copy()
+    return absolute, {n: i for i, n in enumerate(names)}
+
+
+def test_the_neutral_hand_faces_the_body() -> None:
+    """Zero twist with the elbow bent: thumb up, palm towards the body (the person's right for the left hand,
+    which facing the camera is the camera's -x)."""
+    absolute, index = _arm(1)
+    distal, radial0, _ = O.hand_axes(absolute, index, "l", np.ones(1))
+    frame = O.hand_frames(distal, radial0, np.zeros(1), "l")[0]
+    np.testing.assert_allclose(frame[:, 0], [0.0, 0.0, -1.0], atol=1e-9)
+    np.testing.assert_allclose(frame[:, 1], [-1.0, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(radial0[0], [0.0, -1.0, 0.0], atol=1e-9)  # thumb up (camera y is down)
+    assert np.linalg.det(frame) > 0.999
+
+
+def test_hand_twist_is_continuous_through_a_half_turn_each_way() -> None:
+    """The palm turns smoothly from -170° to +170°: the twist follows within 2° inside the anatomical range,
+    never steps by more than a few degrees a frame (no flip, no wrap) and stays within its limit."""
+    frames = 120
+    absolute, index = _arm(frames)
+    truth = np.radians(np.linspace(-170.0, 170.0, frames))
+    distal, radial0, length = O.hand_axes(absolute, index, "l", np.ones(frames))
+    pts = O._hand_points(O.hand_frames(distal, radial0, truth, "l"), absolute[:, 6], length, "l")
+    xy = np.zeros((frames, BLAZEPOSE.num_joints, 2))
+    xy[:, BLAZEPOSE.indices(["left_index", "left_pinky", "left_thumb"])] = pts[..., :2] / pts[..., 2:]
+    wrist = absolute[:, 6]
+    xy[:, BLAZEPOSE.index["left_wrist"]] = wrist[:, :2] / wrist[:, 2:]
+    vis = np.ones((frames, BLAZEPOSE.num_joints))
+    _, twist = O.hand_orientation(absolute, index, xy, vis, "l", np.ones(frames), 30.0)
+    steps = np.degrees(np.abs(np.diff(twist)))
+    assert steps.max() < 8.0, steps.max()
+    assert np.degrees(np.abs(twist)).max() <= O.TWIST_LIMIT_DEG + 1e-9
+    inside = np.abs(np.degrees(truth)) < 80.0
+    assert np.degrees(np.abs(twist - truth))[inside].max() < 2.0
