@@ -136,6 +136,15 @@ def detect_video(
     if not raw.detected.any():
         raise MocapError(f"No person was found in {path.name}; check that one person is clearly in view.")
     keypoints, visibility, detected, interpolated = finish(raw, settings, fps)
+    hands = {}
+    if raw.hands is not None:  # hands are not interpolated: on filled frames they stay not found
+        h = raw.hands
+        hands = {
+            "hands": h.pixels.astype(np.float32),
+            "hands_visibility": h.visibility.astype(np.float32),
+            "hands_world": h.world.astype(np.float32),
+            "hands_score": h.score.astype(np.float32),
+        }
     return Keypoints2D(
         keypoints=keypoints.astype(np.float32),
         visibility=visibility.astype(np.float32),
@@ -146,6 +155,7 @@ def detect_video(
         fps=fps,
         image_size=(info.width, info.height),
         meta={"workers": segments},
+        **hands,
     )
 
 

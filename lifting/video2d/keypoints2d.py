@@ -13,6 +13,16 @@
 | image_size | (2,) int | width, height in pixels (after rotation) |
 | meta | str (JSON) | detector name/version/settings, source video path and identity, frame range |
 
+Version 2 adds the hands, all four or none (detection with hands on; index 0 left, 1 right, landmarks in
+MediaPipe's hand landmark order; `lifting.video2d.mediapipe_hands`); version 1 files (no hands) still load:
+
+| key | shape / type | meaning |
+|---|---|---|
+| hands | (T, 2, 21, 2) float32 | pixels, like `keypoints`; zeros where the hand was not found |
+| hands_visibility | (T, 2, 21) float32 | 1 where found, lowered for landmarks clipped onto the border, 0 where not found |
+| hands_world | (T, 2, 21, 3) float32 | MediaPipe's hand world landmarks, metres, origin near the hand's centre, axes as the image's (x right, y down) |
+| hands_score | (T, 2) float32 | the model's probability that the hand is its side's (handedness), 0 where not found |
+
 A cache file is reused only when its `meta` equals what a new run would write (same file identity, same frame
 range, same detector version and settings). Files are written atomically (temporary file, then rename).
 """
@@ -33,7 +43,9 @@ from lifting.errors import MocapError
 from retarget.atomic_write import atomic_write
 
 FORMAT = "keypoints2d"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: before hands
+HAND_KEYS = ("hands", "hands_visibility", "hands_world", "hands_score")
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,10 @@ class Keypoints2D:
     fps: float
     image_size: tuple[int, int]
     meta: dict[str, Any]
+    hands: npt.NDArray[np.float32] | None = None
+    hands_visibility: npt.NDArray[np.float32] | None = None
+    hands_world: npt.NDArray[np.float32] | None = None
+    hands_score: npt.NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         t = len(self.keypoints)
@@ -59,6 +75,20 @@ class Keypoints2D:
         for name in ("detected", "interpolated", "frame_index", "timestamps"):
             if getattr(self, name).shape != (t,):
                 raise ValueError(f"{name} must have shape ({t},)")
+        given = [getattr(self, k) is not None for k in HAND_KEYS]
+        if any(given) and not all(given):
+            raise ValueError(f"the hands need all of {', '.join(HAND_KEYS)}, or none")
+        if all(given):
+            shapes = {"hands": (t, 2, 21, 2), "hands_visibility": (t, 2, 21), "hands_world": (t, 2, 21, 3)}
+            shapes["hands_score"] = (t, 2)
+            for name, shape in shapes.items():
+                if getattr(self, name).shape != shape:
+                    raise ValueError(f"{name} must have shape {shape}, not {getattr(self, name).shape}")
+
+    @property
+    def has_hands(self) -> bool:
+        """Whether the hands were detected (`hands` and its companions are arrays)."""
+        return self.hands is not None
 
     @property
     def num_frames(self) -> int:
@@ -77,6 +107,10 @@ class Keypoints2D:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically; returns the path."""
 
+        hands: dict[str, npt.NDArray[np.float32]] = {}
+        if self.has_hands:
+            hands = {k: np.asarray(getattr(self, k), dtype=np.float32) for k in HAND_KEYS}
+
         def write(tmp: Path) -> None:
             np.savez_compressed(
                 tmp,
@@ -91,6 +125,7 @@ class Keypoints2D:
                 fps=np.array(float(self.fps)),
                 image_size=np.array(self.image_size, dtype=np.int64),
                 meta=np.array(json.dumps(self.meta, sort_keys=True)),
+                **hands,
             )
 
         return atomic_write(path, write, suffix=".tmp.npz")
@@ -107,11 +142,12 @@ class Keypoints2D:
                     raise MocapError(
                         f"{p} is not a keypoints file; choose a .keypoints.npz written by detection."
                     )
-                if int(data["format_version"]) != FORMAT_VERSION:
+                if int(data["format_version"]) not in READABLE_VERSIONS:
                     raise MocapError(
                         f"{p} has keypoints format version {int(data['format_version'])}; run detection again."
                     )
                 w, h = (int(v) for v in data["image_size"])
+                hands = {k: data[k].astype(np.float32) for k in HAND_KEYS if k in data.files}
                 return cls(
                     keypoints=data["keypoints"].astype(np.float32),
                     visibility=data["visibility"].astype(np.float32),
@@ -122,6 +158,7 @@ class Keypoints2D:
                     fps=float(data["fps"]),
                     image_size=(w, h),
                     meta=json.loads(str(data["meta"])),
+                    **hands,
                 )
         except MocapError:
             raise

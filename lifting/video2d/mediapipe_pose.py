@@ -31,16 +31,26 @@ class DetectorSettings:
     """Everything about MediaPipe that changes the detector's output; part of the cache key (the tracker's
     own settings are `lifting.video2d.tracking.TrackingSettings`). max_gap_s: gaps up to this long are interpolated.
     interpolated_visibility: visibility factor on filled frames. `lifting.video2d.detect.DEFAULT_SETTINGS` lowers
-    min_detection_confidence to 0.3, which small, backlit people need."""
+    min_detection_confidence to 0.3, which small, backlit people need. hands: hand landmarks too (their version,
+    `HANDS_VERSION`, is part of the key then)."""
 
     model_complexity: int = 1  # 1: BlazePose full, the model in `POSE_MODEL`
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     max_gap_s: float = 0.5
     interpolated_visibility: float = 0.3
+    hands: bool = False  # also 21 landmarks per hand (`lifting.video2d.mediapipe_hands`)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.hands:
+            d["hands"] = {"version": HANDS_VERSION}
+        else:
+            del d["hands"]  # the key of every detection made before the option existed
+        return d
+
+
+HANDS_VERSION = 1  # part of the detection cache key with hands on: bump when hand results can change
 
 
 @dataclass

@@ -92,7 +92,8 @@ def exchanged_frames(
 
 def repair_swaps(keypoints: Keypoints2D) -> tuple[Keypoints2D, npt.NDArray[np.bool_]]:
     """The track with its left/right exchanges undone (`exchanged_frames`), and which frames' groups were
-    exchanged (T, G). Interpolated frames follow their neighbours: they are relabelled with the found frames."""
+    exchanged (T, G). Interpolated frames follow their neighbours: they are relabelled with the found frames.
+    The hands follow the arms (`relabel_hands`)."""
     found = keypoints.detected
     exchanged = exchanged_frames(keypoints.keypoints, keypoints.visibility, found)
     if not exchanged.any():
@@ -102,4 +103,24 @@ def repair_swaps(keypoints: Keypoints2D) -> tuple[Keypoints2D, npt.NDArray[np.bo
         keypoints=relabel_groups(keypoints.keypoints, exchanged).astype(np.float32),
         visibility=relabel_groups(keypoints.visibility, exchanged).astype(np.float32),
     )
-    return fixed, exchanged
+    return relabel_hands(fixed, exchanged[:, list(BLAZEPOSE_SWAP_GROUPS).index("arms")]), exchanged
+
+
+def relabel_hands(keypoints: Keypoints2D, arms: npt.NDArray[np.bool_]) -> Keypoints2D:
+    """`keypoints` with the hands (`Keypoints2D.hands` and companions) exchanged left for right on the frames
+    (T,) whose arms are exchanged: each hand was found from its wrist, so it goes where its wrist goes."""
+    if not keypoints.has_hands or not arms.any():
+        return keypoints
+
+    def exchanged(values: npt.NDArray[np.float32] | None) -> npt.NDArray[np.float32]:
+        out = np.array(values, dtype=np.float32, copy=True)
+        out[arms] = out[arms][:, ::-1]
+        return out
+
+    return replace(
+        keypoints,
+        hands=exchanged(keypoints.hands),
+        hands_visibility=exchanged(keypoints.hands_visibility),
+        hands_world=exchanged(keypoints.hands_world),
+        hands_score=exchanged(keypoints.hands_score),
+    )

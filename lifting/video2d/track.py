@@ -4,7 +4,8 @@ raw per-frame track (before gap filling) that a single-process run or one parall
 
 Keypoints are pixels of the upright frame, clipped into the image: a landmark MediaPipe places outside the
 picture (a foot below the bottom edge) is moved onto the border and its visibility capped at `OFF_IMAGE_VISIBILITY`.
-Frames without the subject have zero keypoints and visibility.
+Frames without the subject have zero keypoints and visibility. With `DetectorSettings.hands`, each frame's hands
+are found from the subject's pose (`lifting.video2d.mediapipe_hands`) and clipped the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ import numpy.typing as npt
 from lifting.errors import MocapError
 from lifting.progress import Cancelled
 from lifting.video2d import video as videoio
+from lifting.video2d.mediapipe_hands import (
+    NUM_HAND_LANDMARKS,
+    FrameHands,
+    HandEstimator,
+    MediaPipeHands,
+    find_hands,
+)
 from lifting.video2d.mediapipe_pose import (
     DetectorSettings,
     NativeLogFilter,
@@ -108,10 +116,55 @@ class MediaPipePose:
 
 
 @dataclass
+class RawHands:
+    """Per-frame hands (index 0 left, 1 right): pixels (T, 2, 21, 2), visibility (T, 2, 21) (1 where found,
+    `OFF_IMAGE_VISIBILITY` for landmarks clipped onto the border, 0 where not found), world (T, 2, 21, 3) metres,
+    score (T, 2) the handedness agreement (`mediapipe_hands.FrameHands.score`)."""
+
+    pixels: npt.NDArray[np.float64]
+    visibility: npt.NDArray[np.float64]
+    world: npt.NDArray[np.float64]
+    score: npt.NDArray[np.float64]
+
+    @classmethod
+    def zeros(cls, n: int) -> RawHands:
+        k = NUM_HAND_LANDMARKS
+        return cls(np.zeros((n, 2, k, 2)), np.zeros((n, 2, k)), np.zeros((n, 2, k, 3)), np.zeros((n, 2)))
+
+    @classmethod
+    def stack(cls, frames: list[FrameHands], image_size: tuple[int, int]) -> RawHands:
+        """One frame per row; landmarks outside the picture are moved onto its border with low visibility."""
+        if not frames:
+            return cls.zeros(0)
+        w, h = image_size
+        pixels = np.stack([f.pixels for f in frames])
+        found = np.stack([f.found for f in frames])
+        outside = (pixels[..., 0] < 0) | (pixels[..., 0] > w) | (pixels[..., 1] < 0) | (pixels[..., 1] > h)
+        pixels[..., 0] = np.clip(pixels[..., 0], 0, w)
+        pixels[..., 1] = np.clip(pixels[..., 1], 0, h)
+        visibility = np.where(outside, OFF_IMAGE_VISIBILITY, 1.0) * found[..., None]
+        return cls(
+            pixels, visibility, np.stack([f.world for f in frames]), np.stack([f.score for f in frames])
+        )
+
+    def take(self, rows: slice | npt.NDArray[np.int64]) -> RawHands:
+        return RawHands(self.pixels[rows], self.visibility[rows], self.world[rows], self.score[rows])
+
+    @staticmethod
+    def concat(parts: list[RawHands]) -> RawHands:
+        return RawHands(
+            np.concatenate([p.pixels for p in parts]),
+            np.concatenate([p.visibility for p in parts]),
+            np.concatenate([p.world for p in parts]),
+            np.concatenate([p.score for p in parts]),
+        )
+
+
+@dataclass
 class RawTrack:
     """Per-frame tracker output before gap filling: keypoints (T, 33, 2) px, visibility (T, 33), detected
     (T,), frame_index (T,), timestamps (T,) s; `final` is the subject state after the last frame and `seed`
-    the subject's appearance once enrolled (both None when nobody was chosen)."""
+    the subject's appearance once enrolled (both None when nobody was chosen); `hands` when asked for."""
 
     keypoints: npt.NDArray[np.float64]
     visibility: npt.NDArray[np.float64]
@@ -120,6 +173,7 @@ class RawTrack:
     timestamps: npt.NDArray[np.float64]
     final: SubjectState | None = None
     seed: npt.NDArray[np.float32] | None = None
+    hands: RawHands | None = None
 
     @classmethod
     def empty(cls) -> RawTrack:
@@ -140,10 +194,16 @@ class RawTrack:
             self.timestamps[s],
             self.final,
             self.seed,
+            None if self.hands is None else self.hands.take(s),
         )
 
     @staticmethod
     def concat(parts: list[RawTrack]) -> RawTrack:
+        hands = None
+        if any(p.hands is not None for p in parts):
+            hands = RawHands.concat(
+                [p.hands if p.hands is not None else RawHands.zeros(len(p)) for p in parts]
+            )
         return RawTrack(
             np.concatenate([p.keypoints for p in parts]),
             np.concatenate([p.visibility for p in parts]),
@@ -152,6 +212,7 @@ class RawTrack:
             np.concatenate([p.timestamps for p in parts]),
             parts[-1].final,
             parts[0].seed,
+            hands,
         )
 
 
@@ -163,13 +224,25 @@ def track_frames(
     *,
     seed: SubjectState | npt.NDArray[np.float32] | None = None,
     estimator: Any = None,
+    hand_estimator: HandEstimator | None = None,
     on_frame: Callable[[int, SubjectTracker], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> RawTrack:
     """Run the subject tracker over decoded frames (one process). `on_frame(n_done, tracker)` is called after
-    each frame; `cancel()` before each, raising Cancelled. `estimator` defaults to a new MediaPipePose."""
+    each frame; `cancel()` before each, raising Cancelled. `estimator` defaults to a new MediaPipePose; with
+    `settings.hands`, `hand_estimator` to a new MediaPipeHands."""
     own = estimator is None
     est = MediaPipePose(settings) if own else estimator
+    own_hands = settings.hands and hand_estimator is None
+    hand_est: Any = None
+    if settings.hands:
+        try:
+            hand_est = MediaPipeHands() if own_hands else hand_estimator
+        except BaseException:
+            if own:
+                est.close()
+            raise
+    hands: list[FrameHands] = []
     tracker = SubjectTracker(est, tracking, image_size, seed)
     w, h = image_size
     kps: list[npt.NDArray[np.float64]] = []
@@ -194,6 +267,12 @@ def track_frames(
                 v[outside] = np.minimum(v[outside], OFF_IMAGE_VISIBILITY)
                 kps.append(xy)
                 vis.append(v)
+            if hand_est is not None:
+                hands.append(
+                    FrameHands.none()
+                    if found is None
+                    else find_hands(frame.image, found.keypoints, found.visibility, hand_est)
+                )
             det.append(found is not None)
             indices.append(frame.index)
             times.append(frame.time)
@@ -202,8 +281,10 @@ def track_frames(
         if cancel is not None and cancel():
             raise Cancelled(CANCELLED)
     finally:
+        if own_hands:
+            hand_est.close()
         if own:
-            est.close()
+            est.close()  # last: it puts stderr back (the hand model's native log lines go to the log too)
     if not indices:
         return RawTrack.empty()
     state = tracker.snapshot()
@@ -215,6 +296,7 @@ def track_frames(
         np.asarray(times, dtype=np.float64),
         state,
         tracker.seed,
+        RawHands.stack(hands, image_size) if hand_est is not None else None,
     )
 
 
@@ -263,4 +345,5 @@ def track_backward(
         np.asarray(real[::-1], dtype=np.float64),
         None,  # the state after the backward run is at the range's start: nothing to hand on
         raw.seed,
+        None if raw.hands is None else raw.hands.take(slice(None, None, -1)),
     )

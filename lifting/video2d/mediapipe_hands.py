@@ -1,0 +1,224 @@
+"""Hand landmarks of the tracked subject: 21 per hand (MediaPipe's hand landmark order), crops placed from the pose.
+
+As MediaPipe's holistic graph does, each hand's crop is a rotated square placed from the subject's pose landmarks
+(wrist, index, pinky; `hand_roi`), not found by a palm detector: so the left crop always holds the subject's left
+hand, whoever else is in view, and identity follows the body. The crop is warped upright into a 224×224 image and
+run through MediaPipe's hand landmark model (`hand_landmark_full` from the 0.10.21 wheel) by the Tasks API's
+HandLandmarker, with the bundle `HAND_MODEL` made by `tools/make_hand_model.py`, whose "palm detector" always
+reports that one crop (see the tool). Holistic refines the crop with a second small model (hand_recrop); instead,
+the crop is tighter (`ROI_SCALE`, measured on the Pose2Sim takes of tests/data).
+
+A hand is kept only when the model finds it (hand presence ≥ `MIN_PRESENCE`), its wrist lies nearer the pose's
+wrist of its own side than the other's (otherwise the crop held the other hand), the model's handedness does
+not say strongly that it is the other hand (`MIN_HANDEDNESS`), and, when both crops found the same hand, only for
+the side whose wrist it is nearer. Hands whose pose landmarks are barely visible (`MIN_POSE_VISIBILITY`) or whose
+crop is too small to show fingers (`MIN_ROI_PX`) are not run at all: that also saves their time.
+Per hand: pixels (21, 2), world landmarks (21, 3) in metres (MediaPipe's, origin near the hand's centre, turned
+to the image's orientation), and the handedness score (the model's probability that it is this side's hand).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from lifting.errors import MocapError
+from lifting.skeleton import BLAZEPOSE
+from lifting.video2d.mediapipe_pose import import_mediapipe
+
+HAND_MODEL = Path(__file__).resolve().parent / "models" / "hand_landmarker.task"
+NUM_HAND_LANDMARKS = 21
+SIDES = ("left", "right")  # index 0 and 1 of the hands axis
+CANVAS = 224  # px: the hand landmark model's input; crops are warped to this size (one resampling)
+# The crop: centre and size from the wrist and the estimated middle-finger knuckle (holistic's
+# HandDetectionsFromPoseToRectsCalculator: box = 2 × wrist-to-middle), expanded by ROI_SCALE and shifted
+# ROI_SHIFT box heights towards the fingers. Holistic expands by 2.7 and then refines with its recrop model;
+# without that model 1.6 found the most hands on the Pose2Sim takes (2.0: fewer, 2.7: almost none on the left).
+ROI_SCALE = 1.6
+ROI_SHIFT = -0.1
+MIN_POSE_VISIBILITY = 0.3  # a hand whose pose wrist, index or pinky is less visible is not run
+MIN_ROI_PX = 24.0  # px: a crop smaller than this shows no fingers (the hand is a few pixels long)
+MIN_PRESENCE = 0.5  # the landmark model's hand presence needed (MediaPipe's default)
+MIN_HANDEDNESS = 0.05  # a hand the model calls the other side's with more than 95 % is dropped
+# Which of MediaPipe's handedness labels is the subject's right hand in an unmirrored video (measured on the
+# Pose2Sim takes: the label "Right" went with the pose's right wrist).
+RIGHT_LABEL = "Right"
+
+FloatArray = npt.NDArray[np.float64]
+_POSE = [
+    [BLAZEPOSE.index[f"{side}_{part}"] for part in ("wrist", "index", "pinky")] for side in SIDES
+]  # (2, 3): wrist, index, pinky per side
+
+
+@dataclass(frozen=True)
+class HandRoi:
+    """A hand crop: a square of side `size` px centred on `centre` (x, y) px, turned by `rotation` radians
+    (clockwise on the screen, y down; 0: fingers up)."""
+
+    centre: tuple[float, float]
+    size: float
+    rotation: float
+
+    def to_image(self) -> FloatArray:
+        """(2, 3) affine map from the CANVAS×CANVAS crop's pixels (u, v) to the frame's pixels (x, y)."""
+        c, s = math.cos(self.rotation), math.sin(self.rotation)
+        k = self.size / CANVAS
+        m = np.array([[c * k, -s * k, 0.0], [s * k, c * k, 0.0]])
+        m[:, 2] = np.asarray(self.centre) - m[:, :2] @ np.array([CANVAS / 2, CANVAS / 2])
+        return m
+
+
+def hand_roi(
+    wrist: npt.ArrayLike,
+    index: npt.ArrayLike,
+    pinky: npt.ArrayLike,
+    scale: float = ROI_SCALE,
+    shift: float = ROI_SHIFT,
+) -> HandRoi:
+    """The crop for one hand from its pose landmarks (pixels), as MediaPipe's holistic graph places it: the middle
+    finger's knuckle estimated as (2 · index + pinky) / 3, box side twice its distance from the wrist, rotation
+    that brings the wrist-to-middle direction upright, centre on the middle knuckle moved `shift` box sides along
+    the hand (negative: towards the fingers), side × `scale`."""
+    w = np.asarray(wrist, dtype=np.float64)
+    m = (2.0 * np.asarray(index, dtype=np.float64) + np.asarray(pinky, dtype=np.float64)) / 3.0
+    box = 2.0 * float(np.hypot(*(m - w)))
+    rotation = math.pi / 2 - math.atan2(-(m[1] - w[1]), m[0] - w[0])
+    rotation = (rotation + math.pi) % (2 * math.pi) - math.pi
+    centre = m + box * shift * np.array([-math.sin(rotation), math.cos(rotation)])
+    return HandRoi((float(centre[0]), float(centre[1])), box * scale, rotation)
+
+
+def crop(bgr: npt.NDArray[np.uint8], roi: HandRoi) -> npt.NDArray[np.uint8]:
+    """The RGB CANVAS×CANVAS image of the crop (black outside the frame)."""
+    canvas = cv2.warpAffine(
+        bgr,
+        roi.to_image(),
+        (CANVAS, CANVAS),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+    )
+    return np.asarray(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+
+
+@dataclass
+class CanvasHand:
+    """The model's answer on one crop: landmarks (21, 2) in crop pixels, world landmarks (21, 3) metres in the
+    crop's orientation, and the probability that it is a right hand."""
+
+    pixels: FloatArray
+    world: FloatArray
+    right: float
+
+
+class HandEstimator(Protocol):
+    def landmarks(self, rgb: npt.NDArray[np.uint8]) -> CanvasHand | None:
+        """One hand in a CANVAS×CANVAS RGB crop, or None when the model finds none."""
+
+
+@dataclass
+class FrameHands:
+    """One frame's hands, index 0 left, 1 right: pixels (2, 21, 2), found (2,), world (2, 21, 3) metres,
+    score (2,) the model's probability that each is its side's hand; zeros where not found."""
+
+    pixels: FloatArray
+    found: npt.NDArray[np.bool_]
+    world: FloatArray
+    score: FloatArray
+
+    @classmethod
+    def none(cls) -> FrameHands:
+        return cls(
+            np.zeros((2, NUM_HAND_LANDMARKS, 2)),
+            np.zeros(2, dtype=bool),
+            np.zeros((2, NUM_HAND_LANDMARKS, 3)),
+            np.zeros(2),
+        )
+
+
+def find_hands(
+    bgr: npt.NDArray[np.uint8], pose: FloatArray, visibility: FloatArray, estimator: HandEstimator
+) -> FrameHands:
+    """Both hands of the subject whose pose (33, 2) px with visibility (33,) is given, in this BGR frame."""
+    out = FrameHands.none()
+    wrists = pose[[_POSE[0][0], _POSE[1][0]]]
+    for side in (0, 1):
+        joints = _POSE[side]
+        if float(np.min(visibility[joints])) < MIN_POSE_VISIBILITY:
+            continue
+        roi = hand_roi(*pose[joints])
+        if not roi.size >= MIN_ROI_PX:  # also NaN
+            continue
+        hand = estimator.landmarks(crop(bgr, roi))
+        if hand is None:
+            continue
+        m = roi.to_image()
+        xy = hand.pixels @ m[:, :2].T + m[:, 2]
+        own, other = (float(np.hypot(*(xy[0] - wrists[s]))) for s in (side, 1 - side))
+        score = hand.right if side == 1 else 1.0 - hand.right
+        if other < own or score < MIN_HANDEDNESS:
+            continue
+        c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+        world = hand.world.copy()
+        world[:, :2] = hand.world[:, :2] @ np.array([[c, s], [-s, c]])
+        out.pixels[side], out.world[side], out.score[side], out.found[side] = xy, world, score, True
+    if out.found.all() and _same_hand(out.pixels[0], out.pixels[1]):
+        # Both crops found one hand: it stays with the side whose pose wrist it is nearer.
+        gaps = [float(np.hypot(*(out.pixels[s, 0] - wrists[s]))) for s in (0, 1)]
+        drop = int(np.argmax(gaps))
+        out.pixels[drop], out.world[drop], out.score[drop], out.found[drop] = 0.0, 0.0, 0.0, False
+    return out
+
+
+def _same_hand(a: FloatArray, b: FloatArray, iou: float = 0.5) -> bool:
+    """Whether two hands' landmark boxes overlap by more than `iou` (intersection over union)."""
+    lo, hi = np.maximum(a.min(0), b.min(0)), np.minimum(a.max(0), b.max(0))
+    inter = float(np.prod(np.clip(hi - lo, 0.0, None)))
+    union = float(np.prod(a.max(0) - a.min(0)) + np.prod(b.max(0) - b.min(0))) - inter
+    return union > 0 and inter / union > iou
+
+
+def load_hand_model(path: Path = HAND_MODEL) -> bytes:
+    """The hand model bundle's bytes (`HAND_MODEL`)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise MocapError(
+            f"The hand model {path} cannot be read ({exc.strerror or exc}); reinstall the add-on or the package."
+        ) from None
+
+
+class MediaPipeHands:
+    """MediaPipe's HandLandmarker (Tasks API, image mode, `HAND_MODEL`) as a `HandEstimator`."""
+
+    def __init__(self) -> None:
+        self._mp = import_mediapipe()
+        vision = self._mp.tasks.vision
+        options = vision.HandLandmarkerOptions(
+            base_options=self._mp.tasks.BaseOptions(model_asset_buffer=load_hand_model()),
+            running_mode=vision.RunningMode.IMAGE,
+            num_hands=1,
+            min_hand_detection_confidence=0.5,  # the fixed "palm" always passes
+            min_hand_presence_confidence=MIN_PRESENCE,
+        )
+        self._landmarker: Any = vision.HandLandmarker.create_from_options(options)
+
+    def landmarks(self, rgb: npt.NDArray[np.uint8]) -> CanvasHand | None:
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        result = self._landmarker.detect(image)
+        if not result.hand_landmarks:
+            return None
+        h, w = rgb.shape[:2]
+        pixels = np.array([[p.x * w, p.y * h] for p in result.hand_landmarks[0]], dtype=np.float64)
+        world = np.array([[p.x, p.y, p.z] for p in result.hand_world_landmarks[0]], dtype=np.float64)
+        label = result.handedness[0][0]
+        right = float(label.score) if label.category_name == RIGHT_LABEL else 1.0 - float(label.score)
+        return CanvasHand(pixels, world, right)
+
+    def close(self) -> None:
+        self._landmarker.close()
