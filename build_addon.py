@@ -250,6 +250,7 @@ def collect(root: Path, include_weights: bool = True) -> dict[str, bytes]:
         "__init__.py",
         "engine/lifting/app/worker.py",
         "engine/lifting/video2d/models/pose_landmarker_full.task",
+        "engine/lifting/video2d/models/hand_landmarker.task",
         f"{VENDORED}/pipeline.py",
     )
     for needed in needed_files:

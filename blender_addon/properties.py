@@ -95,6 +95,11 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
     refine: BoolProperty(  # type: ignore[valid-type]
         name="Refine", description="Per-clip self-correction against the 2D keypoints (slower)", default=False
     )
+    hands: BoolProperty(  # type: ignore[valid-type]
+        name="Hands",
+        description="Also detect 21 landmarks per hand (detection takes about 1.5 times as long)",
+        default=False,
+    )
     key_frame_start: IntProperty(name="Start Frame", description="Scene frame of the first key", default=1)  # type: ignore[valid-type]
     match_fps: BoolProperty(  # type: ignore[valid-type]
         name="Match Frame Rate", description="Set the scene's frame rate to the video's", default=True

@@ -188,6 +188,11 @@ def range_args(settings: Any) -> list[str]:
     return argv
 
 
+def detect_args(settings: Any) -> list[str]:
+    """Everything detection takes from the panel: `range_args` and `--hands` when the hands are asked for."""
+    return range_args(settings) + (["--hands"] if settings.hands else [])
+
+
 def fov_arg(settings: Any) -> float | None:
     if settings.camera_mode == "FOV":
         return float(settings.fov_deg)
@@ -271,7 +276,7 @@ class LiftTask(EngineTask):
         self.out = run_dir / (Path(video).stem + ".motion.npz")
         argv = [python, "-m", "lifting", "worker", "run", "--video", video, "--out", str(self.out)]
         argv += ["--keypoints-cache", str(paths.keypoints_cache_dir()), "--device", device_arg(context)]
-        argv += range_args(settings)
+        argv += detect_args(settings)
         fov = fov_arg(settings)
         if fov is not None:
             argv += ["--fov", f"{fov:.6g}"]
@@ -308,7 +313,7 @@ class DetectTask(EngineTask):
         python = engine_python(context)
         argv = [python, "-m", "lifting", "worker", "detect", "--video", video]
         argv += ["--keypoints-cache", str(paths.keypoints_cache_dir())]
-        argv += range_args(settings)
+        argv += detect_args(settings)
         return argv, engine_env()
 
     def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:

@@ -85,7 +85,9 @@ def test_engine_requirements_follow_pyproject_and_dev_py(built: Path) -> None:
     # numpy 1.26 has no wheels for Python 3.12 and newer: one pin per Python.
     numpy = sorted(p for p in reqs["packages"] if p.startswith("numpy"))
     assert numpy == ["numpy==1.26.4; python_version < '3.12'", "numpy==2.4.6; python_version >= '3.12'"]
-    assert "engine/lifting/video2d/models/pose_landmarker_full.task" in zipfile.ZipFile(built).namelist()
+    names = zipfile.ZipFile(built).namelist()
+    assert "engine/lifting/video2d/models/pose_landmarker_full.task" in names
+    assert "engine/lifting/video2d/models/hand_landmarker.task" in names
 
 
 def test_vendored_retarget_works_as_a_subpackage(

@@ -34,13 +34,14 @@ class ConvertOptions:
     """Everything a conversion needs besides the video and the output path.
 
     frames: video frames (A, B exclusive / None); subject: (x, y) pixels on video frame subject_frame (None: the
-    range's first); fov_deg: horizontal degrees; focal_px: pixels;
+    range's first); hands: detect 21 landmarks per hand too; fov_deg: horizontal degrees; focal_px: pixels;
     smooth: 0..1; rig: a .blend (None: our armature); preset: bone-name preset of the rig (None: detected)."""
 
     fmt: str = DEFAULT_FORMAT
     frames: tuple[int, int | None] | None = None
     subject: tuple[float, float] | None = None
     subject_frame: int | None = None
+    hands: bool = False
     workers: int | None = None
     device: str = "auto"
     weights: str | None = None

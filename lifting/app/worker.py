@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--keypoints-cache", required=True)
     det.add_argument("--frames", default=None)
     for command in (run, det):
+        command.add_argument("--hands", action="store_true", help="also 21 landmarks per hand")
         command.add_argument("--subject", default=None, help="X,Y: a point on the person to follow (pixels)")
         command.add_argument(
             "--subject-frame",
@@ -124,9 +125,11 @@ def _existing_video(path: str) -> Path:
 
 
 def _subject(args: argparse.Namespace) -> dict[str, Any]:
-    """`frames`, `subject` and, when given, `subject_frame` for `api.detect`, checked."""
+    """`frames`, `subject`, `hands` and, when given, `subject_frame` for `api.detect`, checked."""
     frames, subject = parse_frames(args.frames), parse_point(args.subject)
     found: dict[str, Any] = {"frames": frames, "subject": subject}
+    if args.hands:
+        found["hands"] = True
     subject_frame = parse_subject_frame(args.subject_frame, subject, frames)
     if subject_frame is not None:
         found["subject_frame"] = subject_frame

@@ -257,6 +257,7 @@ def detect(
     subject: tuple[float, float] | None = None,
     subject_frame: int | None = None,
     tracking: TrackingSettings | None = None,
+    hands: bool = False,
     workers: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
@@ -269,7 +270,8 @@ def detect(
     `subject`: an image point (x, y) in pixels on the person to follow (default: the largest, most central
     person), on video frame `subject_frame` (default: the range's first frame; it must be one of the frames
     detected, and needs `subject`): that person is followed over the whole range, before and after it;
-    `tracking` for the other subject-following settings. `workers`: processes for parallel detection
+    `tracking` for the other subject-following settings. `hands`: also 21 landmarks per hand
+    (`Keypoints2D.hands`; `settings.hands` does the same). `workers`: processes for parallel detection
     (None: one per core; short clips run in this process); the result does not depend on it. `cancel` is a
     callable returning True or an Event; a cancelled run raises `lifting.progress.Cancelled` (a MocapError).
     The result is cached as `.keypoints.npz` in `cache_dir` and reused only when the video file (size, mtime,
@@ -279,6 +281,8 @@ def detect(
     """
     video = Path(video_path)
     settings = settings or DEFAULT_SETTINGS
+    if hands:
+        settings = replace(settings, hands=True)
     tracking = tracking or TrackingSettings()
     if subject is not None:
         tracking = replace(tracking, subject=(float(subject[0]), float(subject[1])))

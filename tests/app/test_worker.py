@@ -48,10 +48,11 @@ def fake_api(calls: dict[str, Any], *, lift_error: Exception | None = None) -> t
         frames: Any = None,
         subject: Any = None,
         subject_frame: Any = None,
+        hands: bool = False,
         cache_dir: Any = None,
         progress: Any = None,
     ) -> str:
-        calls["detect"] = {"video": video_path, "frames": frames, "cache_dir": cache_dir}
+        calls["detect"] = {"video": video_path, "frames": frames, "cache_dir": cache_dir, "hands": hands}
         if subject is not None:
             calls["detect"].update(subject=subject, subject_frame=subject_frame)
         for i in range(4):
@@ -190,6 +191,21 @@ def test_the_subject_and_its_frame_reach_the_api(
     )
     assert code == 0, events
     assert calls["detect"]["subject"] == (542.0, 723.0) and calls["detect"]["subject_frame"] == 170
+
+
+@pytest.mark.parametrize("command", ["run", "detect"])
+def test_hands_reach_the_api(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, video: Path, command: str
+) -> None:
+    out = ["--out", str(tmp_path / "m.motion.npz")] if command == "run" else []
+    for flag, hands in (([], False), (["--hands"], True)):
+        calls: dict[str, Any] = {}
+        monkeypatch.setitem(sys.modules, "lifting.app.api", fake_api(calls))
+        code, events = run_main(
+            [command, "--video", str(video), "--keypoints-cache", str(tmp_path), *out, *flag]
+        )
+        assert code == 0, events
+        assert calls["detect"]["hands"] is hands
 
 
 def test_missing_video_and_user_errors_from_the_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

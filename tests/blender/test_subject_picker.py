@@ -110,6 +110,10 @@ def test_a_choice_made_on_another_frame_is_refused_in_one_sentence(fresh: Module
         "--subject-frame",
         "150",
     ]
+    assert tasks.detect_args(settings) == tasks.range_args(settings)  # hands off by default
+    settings.hands = True
+    assert tasks.detect_args(settings) == [*tasks.range_args(settings), "--hands"]
+    settings.hands = False
     settings.frame_first = 160
     with pytest.raises(
         RuntimeError, match=r"The person was chosen on frame 150, but the range now starts at"
