@@ -89,11 +89,13 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
     foot_lock: BoolProperty(name="Lock Feet", description="Keep planted feet still", default=True)  # type: ignore[valid-type]
     constant_bones: BoolProperty(  # type: ignore[valid-type]
         name="Constant Bone Lengths",
-        description="Give every bone one length for the whole clip (off: the network's per-frame lengths)",
+        description="Give every bone one length for the whole clip (off: the network's raw per-frame lengths, unrefined)",
         default=True,
     )
     refine: BoolProperty(  # type: ignore[valid-type]
-        name="Refine", description="Per-clip self-correction against the 2D keypoints (slower)", default=False
+        name="Refine",
+        description="Per-clip self-correction against the 2D keypoints: truer poses and depth, a few seconds more per minute of video",
+        default=True,
     )
     hands: BoolProperty(  # type: ignore[valid-type]
         name="Hands",

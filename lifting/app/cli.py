@@ -192,7 +192,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     kp_path = keypoints.save(out / f"{video.stem}.keypoints.npz")
     motion = _with_bar(
-        "lift", lambda bar: api.lift(keypoints, weights=weights, device=args.device, progress=bar)
+        "lift",
+        lambda bar: api.lift(
+            keypoints, weights=weights, device=args.device, refine=ConvertOptions.refine, progress=bar
+        ),
     )
     motion_path = out / f"{video.stem}.motion.npz"
     motion.save(motion_path)
@@ -256,6 +259,10 @@ def _prog() -> str:
     return "video-mocap" if Path(sys.argv[0]).name.startswith("video-mocap") else "python -m lifting"
 
 
+REFINE_HELP = (
+    "per-clip self-correction against the 2D keypoints (on by default: truer poses and depth on real footage, "
+    "docs/real_footage.md; --no-refine skips it)"
+)
 SUBJECT_FRAME_HELP = (
     "video frame on which --subject points at the person, inside --frames (default: the range's first); "
     "the person is followed before and after it"
@@ -281,11 +288,11 @@ def build_parser(prog: str = "python -m lifting") -> argparse.ArgumentParser:
     p = sub.add_parser("lift", help="2D keypoints → 3D motion (.motion.npz)")
     p.add_argument("keypoints")
     p.add_argument("-o", "--out", required=True, help="output .motion.npz")
-    p.add_argument("--refine", action="store_true", help="per-clip self-correction against the 2D keypoints")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True, help=REFINE_HELP)
     p.add_argument(
         "--free-bones",
         action="store_true",
-        help="keep the network's per-frame bone lengths instead of one length per bone for the clip",
+        help="keep the network's raw joints, per-frame bone lengths and no refinement, instead of one length per bone",
     )
     p.add_argument("--weights", help="checkpoint stem (default: the shipped weights)")
     p.add_argument("--fov", type=float, help="horizontal field of view of the camera, degrees")
@@ -356,11 +363,11 @@ def build_convert_parser(prog: str = "video-mocap") -> argparse.ArgumentParser:
     camera.add_argument("--focal", type=float, metavar="PX", help="focal length of the camera in pixels")
     lift.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     lift.add_argument("--weights", metavar="STEM", help="checkpoint stem (default: the shipped weights)")
-    lift.add_argument("--refine", action="store_true", help="per-clip refinement after lifting")
+    lift.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True, help=REFINE_HELP)
     lift.add_argument(
         "--free-bones",
         action="store_true",
-        help="keep the network's per-frame bone lengths instead of one length per bone for the clip",
+        help="keep the network's raw joints, per-frame bone lengths and no refinement, instead of one length per bone",
     )
     out = parser.add_argument_group("more output")
     out.add_argument(

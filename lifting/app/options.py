@@ -48,7 +48,7 @@ class ConvertOptions:
     fov_deg: float | None = None
     focal_px: float | None = None
     constant_bones: bool = True
-    refine: bool = False
+    refine: bool = True
     smooth: float = 0.3
     foot_lock: bool = True
     rig: Path | None = None

@@ -81,8 +81,9 @@ class LiftOptions:
     """weights: checkpoint stem/path (None = the shipped weights); device: auto, cpu or cuda; fov_deg/fov_axis or
     focal_px: the camera, when known (focal_px wins); mirror: test-time flip augmentation; constant_bones: one
     length per bone over the clip (`lifting.lift.constant_bones`; off gives the network's raw joints, whose bone lengths drift by
-    about 15 mm; refinement always gives constant lengths, its own); refine: per-clip self-correction against the 2D
-    keypoints (`lifting.lift.refine`) with `refine_config`; contacts: predict foot contacts with `contact_weights`
+    about 15 mm, and no refinement); refine: per-clip self-correction against the 2D keypoints
+    (`lifting.lift.refine`) with `refine_config`, which gives constant lengths its own way (so only with
+    constant_bones); contacts: predict foot contacts with `contact_weights`
     (None = the shipped `lifting/weights/contacts`, skipped when it is absent; a given path must exist);
     orientations: estimate the head's and hands' orientations from the face and hand landmarks
     (`lifting.lift.orientations`, `Motion3D.orientations`)."""
@@ -288,10 +289,11 @@ def lift_keypoints(
     report(0.2, "lift")
     with torch.no_grad():
         pose, trajectory = run_models(models, inputs, config, options.mirror, device)
-    report(0.4 if options.refine else 0.9, "finish")
+    refine = options.refine and options.constant_bones  # free bones: the network's raw joints, as they are
+    report(0.4 if refine else 0.9, "finish")
     joints = resample(pose, model_times, times)
     joints -= joints[:, :1]  # exactly root-relative after interpolation
-    if options.constant_bones and not options.refine:
+    if options.constant_bones and not refine:
         # After resampling, so the lengths hold exactly on the video's frames. Refinement fixes the lengths
         # itself and its settings were chosen starting from the network's raw joints, so it gets those.
         joints = constant_bone_lengths(joints, config.output_joints.names, config.output_joints.parents)
@@ -320,7 +322,7 @@ def lift_keypoints(
         joint_set=config.output_joints.name,
         contacts=None if contacts is None else contacts.astype(np.float32),
     )
-    if options.refine:
+    if refine:
         motion, _ = refine_motion(
             motion,
             keypoints,

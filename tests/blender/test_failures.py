@@ -163,11 +163,11 @@ def test_lift_options_reach_the_engine_command(fake_engine: Path) -> None:
     tasks = importlib.import_module(ADDON_MODULE + ".tasks")
     settings = bpy.context.scene.video_mocap
     argv, _ = tasks.LiftTask(apply=False).command(bpy.context)
-    assert "--free-bones" not in argv and "--refine" not in argv  # the defaults
+    assert "--free-bones" not in argv and argv[-1] == "--refine"  # the defaults: one length per bone, refined
     settings.constant_bones = False
-    settings.refine = True
+    settings.refine = False
     argv, _ = tasks.LiftTask(apply=False).command(bpy.context)
-    assert argv[-2:] == ["--free-bones", "--refine"]
+    assert argv[-1] == "--free-bones" and "--refine" not in argv
 
 
 def test_the_cancel_operator_flags_a_running_task(fresh: ModuleType) -> None:
