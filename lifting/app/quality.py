@@ -32,6 +32,7 @@ left/right flips of the 3D. `--subject X,Y` may then be given once per camera.
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 import time
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lifting.app.options import ConvertOptions
 from lifting.app.pseudo_truth import CameraScore
 from lifting.errors import MocapError
 from lifting.skeleton import BLAZEPOSE
@@ -275,14 +277,14 @@ def _track(
 
 
 def _lift_and_measure(
-    name: str, raw: Keypoints2D, weights: str | None, focal_px: float | None = None
+    name: str, raw: Keypoints2D, weights: str | None, refine: bool, focal_px: float | None = None
 ) -> tuple[QualityReport, Keypoints2D, Motion3D]:
     from lifting.app import api
     from lifting.video2d.swaps import repair_swaps
     from retarget.pipeline import retarget_onto_ours
 
     keypoints, repaired = repair_swaps(raw)
-    motion = api.lift(keypoints, weights=weights, focal_px=focal_px)
+    motion = api.lift(keypoints, weights=weights, focal_px=focal_px, refine=refine)
     _, result = retarget_onto_ours(motion)
     return measure(name, keypoints, motion, result, repaired), keypoints, motion
 
@@ -294,12 +296,13 @@ def report_clip(
     subject: tuple[float, float] | None = None,
     workers: int | None = None,
     weights: str | None = None,
+    refine: bool = ConvertOptions.refine,
 ) -> tuple[QualityReport, float]:
-    """Detect (cached) or load the 2D, repair left/right, lift, place in the world, measure; also the seconds
-    after detection."""
+    """Detect (cached) or load the 2D, repair left/right, lift (refined by default, as the add-on and the
+    command line do), place in the world, measure; also the seconds after detection."""
     name, raw = _track(source, frames, subject, workers)
     start = time.perf_counter()
-    report, _, _ = _lift_and_measure(name, raw, weights)
+    report, _, _ = _lift_and_measure(name, raw, weights, refine)
     return report, time.perf_counter() - start
 
 
@@ -311,6 +314,7 @@ def report_take(
     subjects: Sequence[tuple[float, float] | None] = (),
     workers: int | None = None,
     weights: str | None = None,
+    refine: bool = ConvertOptions.refine,
 ) -> tuple[list[QualityReport], float]:
     """The reports of one calibrated multi-camera take, sources in the calibration's camera order, each with its
     pseudo-ground-truth score (`pseudo_truth.score_cameras`), lifted with the calibrated focal length; also the
@@ -337,7 +341,7 @@ def report_take(
         )
     start = time.perf_counter()
     measured = [
-        _lift_and_measure(name, raw, weights, camera.intrinsics.fx)
+        _lift_and_measure(name, raw, weights, refine, camera.intrinsics.fx)
         for (name, raw), camera in zip(tracks, cameras, strict=True)
     ]
     scores = score_cameras(
@@ -375,6 +379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--weights", metavar="STEM", help="checkpoint to lift with (default: the shipped one)"
     )
+    parser.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=ConvertOptions.refine,
+        help="refine each clip after lifting, as the add-on and the command line do by default",
+    )
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the table to FILE")
     args = parser.parse_args(argv)
     try:
@@ -396,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     subjects=subjects,
                     workers=args.workers,
                     weights=args.weights,
+                    refine=args.refine,
                 )
                 print(f"take measured in {seconds:.1f} s after detection", file=sys.stderr)
             else:
@@ -407,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         subject=subjects[0] if subjects else None,
                         workers=args.workers,
                         weights=args.weights,
+                        refine=args.refine,
                     )
                     print(f"{source.name}: measured in {seconds:.1f} s after detection", file=sys.stderr)
                     reports.append(report)
