@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> None:
         command = "bench/feet.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
         Path(args.markdown).write_text(
             f"# Feet on the ground (issue 22)\n\nMade by `.venv/bin/python {command}`; what each column "
-            f"measures: `bench/feet.py`.\n\n{text}",
+            f"measures: `bench/feet.py`.\n\n{text}\nFoot skate and root drift on the synthetic test split, before and "
+            "after the ground, root solve and foot lock: [feet_test_split.md](feet_test_split.md) "
+            "(`bench/feet_test_split.py`).\n",
             encoding="utf-8",
         )
 

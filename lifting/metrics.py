@@ -112,6 +112,73 @@ def bone_length_std(joints: npt.ArrayLike, parents: Sequence[int]) -> float:
     return float(lengths.reshape(-1, lengths.shape[-1]).std(axis=0).mean())
 
 
+def _up_vector(up: int | npt.ArrayLike) -> FloatArray:
+    """Unit up vector (3,) from an axis index (0, 1, 2) or a non-zero 3-vector."""
+    if isinstance(up, int | np.integer):
+        if not 0 <= int(up) < 3:
+            raise ValueError(f"up axis must be 0, 1 or 2, got {up}")
+        out = np.zeros(3)
+        out[int(up)] = 1.0
+        return out
+    vec = np.asarray(up, dtype=np.float64)
+    n = np.linalg.norm(vec)
+    if vec.shape != (3,) or not n > 0:
+        raise ValueError(f"up must be an axis index or a non-zero 3-vector, got {up!r}")
+    return np.asarray(vec / n, dtype=np.float64)
+
+
+def _horizontal(points: FloatArray, up: FloatArray) -> FloatArray:
+    return np.asarray(points - (points @ up)[..., None] * up, dtype=np.float64)
+
+
+def contact_slip(
+    points: npt.ArrayLike, contacts: npt.ArrayLike, up: int | npt.ArrayLike = 2
+) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """How far planted points slide: one value per contact.
+
+    points (T, P, 3) metres; contacts (T, P) bool, column p saying when point p is planted; up as in
+    `foot_skate`. A contact is a run of consecutive True frames of one column. Its slip is the mean over the
+    run's frames of the point's horizontal distance (normal to up) from its mean horizontal position over
+    the run: 0 for a point that stays put, about a quarter of the distance slid for a point sliding at
+    constant speed (0.025 m for 1 cm per frame over 10 frames). Returns (slips (N,) metres, frames (N,) the
+    length of each contact), contacts ordered by point, then by time.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    c = np.asarray(contacts, dtype=bool)
+    if p.ndim != 3 or p.shape[-1] != 3:
+        raise ValueError(f"expected points of shape (T, P, 3), got {p.shape}")
+    if c.shape != p.shape[:2]:
+        raise ValueError(f"expected contacts of shape {p.shape[:2]}, got {c.shape}")
+    flat = _horizontal(p, _up_vector(up))
+    slips, lengths = [], []
+    for k in range(p.shape[1]):
+        edges = np.diff(np.concatenate([[0], c[:, k].astype(np.int8), [0]]))
+        for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+            run = flat[s:e, k]
+            slips.append(float(np.linalg.norm(run - run.mean(axis=0), axis=-1).mean()))
+            lengths.append(int(e - s))
+    return np.asarray(slips, dtype=np.float64), np.asarray(lengths, dtype=np.int64)
+
+
+def planted_root_speed(
+    root: npt.ArrayLike, planted: npt.ArrayLike, fps: float, up: int | npt.ArrayLike = 2
+) -> FloatArray:
+    """Horizontal root speeds (m/s), one per step t -> t + 1 with both frames planted.
+
+    root (T, 3) metres; planted (T,) bool (e.g. both feet planted); up as in `foot_skate`. The speed of a
+    step is the norm of the root's displacement normal to up, times fps. Empty when no step qualifies.
+    """
+    r = np.asarray(root, dtype=np.float64)
+    m = np.asarray(planted, dtype=bool)
+    if r.ndim != 2 or r.shape[-1] != 3:
+        raise ValueError(f"expected a root of shape (T, 3), got {r.shape}")
+    if m.shape != r.shape[:1]:
+        raise ValueError(f"expected planted of shape {r.shape[:1]}, got {m.shape}")
+    step = m[1:] & m[:-1]
+    speed = np.linalg.norm(_horizontal(np.diff(r, axis=0), _up_vector(up)), axis=-1) * fps
+    return np.asarray(speed[step], dtype=np.float64)
+
+
 def foot_skate(
     joints: npt.ArrayLike,
     foot_indices: Sequence[int],
@@ -140,17 +207,7 @@ def foot_skate(
         raise ValueError("foot_skate needs at least 2 frames")
     if not foot_indices:
         raise ValueError("foot_skate needs at least one foot joint")
-    if isinstance(up, int | np.integer):
-        if not 0 <= int(up) < 3:
-            raise ValueError(f"up axis must be 0, 1 or 2, got {up}")
-        up_vec = np.zeros(3)
-        up_vec[int(up)] = 1.0
-    else:
-        up_vec = np.asarray(up, dtype=np.float64)
-        n = np.linalg.norm(up_vec)
-        if up_vec.shape != (3,) or not n > 0:
-            raise ValueError(f"up must be an axis index or a non-zero 3-vector, got {up!r}")
-        up_vec = up_vec / n
+    up_vec = _up_vector(up)
     feet = j[:, list(foot_indices), :]  # (T, F, 3)
     if contacts is None:
         height = feet @ up_vec  # (T, F)

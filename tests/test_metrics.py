@@ -134,3 +134,42 @@ def test_root_trajectory_error() -> None:
     half = 0.5 * gt
     assert metrics.root_trajectory_error(half, gt) > 1.0
     assert metrics.root_trajectory_error(half, gt, align_scale=True) < 1e-12
+
+
+def test_contact_slip_known_values() -> None:
+    # Point 0 slides 1 cm per frame along x for 10 frames, planted throughout: positions 0..9 cm, mean 4.5 cm,
+    # distances 4.5, 3.5, ..., 0.5, 0.5, ..., 4.5 cm: mean 2.5 cm. Point 1 stays put in two contacts of 3 and 4
+    # frames while bobbing up and down (vertical motion is not slip).
+    points = np.zeros((10, 2, 3))
+    points[:, 0, 0] = 0.01 * np.arange(10)
+    points[:, 1, 2] = 0.02 * np.sin(np.arange(10))
+    contacts = np.zeros((10, 2), dtype=bool)
+    contacts[:, 0] = True
+    contacts[1:4, 1] = True
+    contacts[6:10, 1] = True
+    slips, frames = metrics.contact_slip(points, contacts, up=2)
+    np.testing.assert_allclose(slips, [0.025, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_array_equal(frames, [10, 3, 4])
+    # OpenCV camera space (y down): the same answer with up (0, -1, 0).
+    cam = points[..., [0, 2, 1]] * np.array([1.0, -1.0, 1.0])
+    np.testing.assert_allclose(metrics.contact_slip(cam, contacts, up=[0.0, -1.0, 0.0])[0], slips, atol=1e-12)
+    # A one-frame contact cannot slip; no contact gives empty arrays.
+    one = np.zeros((10, 2), dtype=bool)
+    one[5, 0] = True
+    assert metrics.contact_slip(points, one)[0].tolist() == [0.0]
+    assert len(metrics.contact_slip(points, np.zeros((10, 2), dtype=bool))[0]) == 0
+    with pytest.raises(ValueError):
+        metrics.contact_slip(points, contacts[:, :1])
+
+
+def test_planted_root_speed_known_values() -> None:
+    # 2 mm per frame along y and 5 mm per frame vertically at 30 fps: 0.06 m/s horizontally, over the steps
+    # whose two frames are both planted (frames 2-5: three steps; frame 8 alone: none).
+    root = np.zeros((10, 3))
+    root[:, 1] = 0.002 * np.arange(10)
+    root[:, 2] = 0.005 * np.arange(10)
+    planted = np.zeros(10, dtype=bool)
+    planted[2:6] = True
+    planted[8] = True
+    np.testing.assert_allclose(metrics.planted_root_speed(root, planted, 30.0), [0.06, 0.06, 0.06])
+    assert len(metrics.planted_root_speed(root, np.zeros(10, dtype=bool), 30.0)) == 0
