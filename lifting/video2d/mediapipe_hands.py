@@ -38,10 +38,11 @@ SIDES = ("left", "right")  # index 0 and 1 of the hands axis
 CANVAS = 224  # px: the hand landmark model's input; crops are warped to this size (one resampling)
 # The crop: centre and size from the wrist and the estimated middle-finger knuckle (holistic's
 # HandDetectionsFromPoseToRectsCalculator: box = 2 × wrist-to-middle), expanded by ROI_SCALE and shifted
-# ROI_SHIFT box heights towards the fingers. Holistic expands by 2.7 and then refines with its recrop model;
-# without that model 1.6 found the most hands on the Pose2Sim takes (2.0: fewer, 2.7: almost none on the left).
+# ROI_SHIFT box sides along the hand (negative: towards the fingers). Holistic expands by 2.7, shifts by -0.1 and
+# then refines the crop with its recrop model; without that model, on three Pose2Sim views (tests/data), scale
+# 1.6 and shift +0.1 found the most hands (scale 1.3 / 2.0 / 2.7 and shift -0.3 / -0.1 / +0.3 fewer; 2.7 almost none).
 ROI_SCALE = 1.6
-ROI_SHIFT = -0.1
+ROI_SHIFT = 0.1
 MIN_POSE_VISIBILITY = 0.3  # a hand whose pose wrist, index or pinky is less visible is not run
 MIN_ROI_PX = 24.0  # px: a crop smaller than this shows no fingers (the hand is a few pixels long)
 MIN_PRESENCE = 0.5  # the landmark model's hand presence needed (MediaPipe's default)

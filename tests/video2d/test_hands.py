@@ -284,8 +284,8 @@ def test_the_bundle_holds_the_fixed_palm_and_the_landmark_model() -> None:
 # -- real footage --------------------------------------------------------------------------------------------------
 # Found on at least this share of the frames where the pose sees the hand (wrist, index and pinky visibility
 # >= 0.5), over the four cameras of Pose2Sim's single-person take: small (40-90 px), often motion-blurred hands,
-# 0.57 measured when this was written (see README, "Hands").
-MIN_FOUND = 0.5
+# 0.63 measured when this was written (README, "Hands"): hands the pose sees are often hidden behind the body.
+MIN_FOUND = 0.55
 
 
 @pytest.mark.slow
