@@ -17,6 +17,8 @@ Stored as `.motion.npz` (numpy arrays only, no pickle):
 | contacts | (T, 4) float32, optional | probability in 0..1 that each of `CONTACT_NAMES` (left heel, left toe, right heel, right toe) rests on its support; absent when the lifter predicts none (older files, checkpoints without a contact model) |
 | orientations | (T, K, 4) float32, optional | unit quaternions (w, x, y, z) of the segments named by `orientation_names`: the rotation taking the segment's own frame (`ORIENTATION_FRAMES`) to camera coordinates; absent when the lifter estimated none (older files) |
 | orientation_names | (K,) str, optional | which segments `orientations` holds, each one of `ORIENTATION_FRAMES`, at most once (present exactly when `orientations` is) |
+| fingers | (T, 2, 5, 4) float32, optional | radians: per hand (left, right), finger (`FINGER_NAMES`: thumb, index, middle, ring, pinky) and angle (`FINGER_ANGLES`: spread, flex1, flex2, flex3) in the hand's own frame, as `retarget.hand_model` defines them (flexion positive towards the palm, 0 flat; spread positive towards the thumb); smoothed, within anatomical limits, the relaxed hand where the hand is not seen (`lifting.lift.fingers`); absent when the keypoints carry no hands |
+| finger_weight | (T, 2) float32, optional | 0..1, the share of `fingers` that is the measured pose rather than the relaxed hand (present exactly when `fingers` is) |
 
 The segment frames (right-handed, unitless axes; the rotation's columns are these axes in camera coordinates):
 - `head`: x = the person's left, y = up, z = forward (where the face looks); the head frame of
@@ -25,7 +27,7 @@ The segment frames (right-handed, unitless axes; the rotation's columns are thes
   the little finger on the left hand, towards the thumb on the right).
 
 Absolute camera-space positions are `joints + root[:, None, :]`. Version 2 added `contacts`, version 3
-`orientations`; version 1 and 2 files (without them) still load.
+`orientations`, version 4 `fingers` and `finger_weight`; version 1 to 3 files (without them) still load.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ import numpy.typing as npt
 
 from retarget.atomic_write import atomic_write
 from retarget.errors import RetargetError
+from retarget.hand_model import ANGLES, FINGERS
 
 FORMAT = "motion3d"
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 # What `Motion3D.contacts` gives a probability for, in its column order.
 CONTACT_NAMES: tuple[str, ...] = ("l_heel", "l_toe", "r_heel", "r_toe")
 # The segments `Motion3D.orientations` may hold, and their frames' axes (module docstring).
@@ -51,6 +54,10 @@ ORIENTATION_FRAMES: dict[str, str] = {
     "l_hand": "x distal, y palmar, z = x cross y",
     "r_hand": "x distal, y palmar, z = x cross y",
 }
+
+# `Motion3D.fingers`' axes 2 and 3 (`retarget.hand_model` defines them; these are its FINGERS and ANGLES).
+FINGER_NAMES: tuple[str, ...] = FINGERS
+FINGER_ANGLES: tuple[str, ...] = ANGLES
 
 F32 = npt.NDArray[np.float32]
 
@@ -83,7 +90,8 @@ class Motion3D:
 
     joints (T, J, 3) float32 root-relative metres; root (T, 3) float32 metres; confidence (T, J) float32;
     contacts (T, 4) float32 probabilities for `CONTACT_NAMES`, or None; orientations (T, K, 4) float32 unit
-    quaternions (w, x, y, z), segment frame -> camera, for `orientation_names` (K,), or None (module docstring).
+    quaternions (w, x, y, z), segment frame -> camera, for `orientation_names` (K,), or None; fingers
+    (T, 2, 5, 4) float32 radians with finger_weight (T, 2) float32 in 0..1, or both None (module docstring).
     Construction validates shapes, names and values and raises RetargetError on any mismatch.
     """
 
@@ -98,6 +106,8 @@ class Motion3D:
     contacts: F32 | None = None
     orientations: F32 | None = None
     orientation_names: tuple[str, ...] = ()
+    fingers: F32 | None = None
+    finger_weight: F32 | None = None
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -137,6 +147,7 @@ class Motion3D:
                 raise RetargetError("Motion3D contacts must be probabilities in 0..1.")
             object.__setattr__(self, "contacts", contacts)
         self._check_orientations(t)
+        self._check_fingers(t)
         object.__setattr__(self, "joints", joints)
         object.__setattr__(self, "root", root)
         object.__setattr__(self, "confidence", conf)
@@ -167,6 +178,25 @@ class Motion3D:
             raise RetargetError("Motion3D orientations must be finite unit quaternions.")
         object.__setattr__(self, "orientations", q)
         object.__setattr__(self, "orientation_names", names)
+
+    def _check_fingers(self, frames: int) -> None:
+        if (self.fingers is None) != (self.finger_weight is None):
+            raise RetargetError("Motion3D fingers and finger_weight come together.")
+        if self.fingers is None:
+            return
+        f = np.asarray(self.fingers, dtype=np.float32)
+        w = np.asarray(self.finger_weight, dtype=np.float32)
+        shape = (frames, 2, len(FINGER_NAMES), len(FINGER_ANGLES))
+        if f.shape != shape:
+            raise RetargetError(f"Motion3D fingers must have shape {shape}, got {f.shape}.")
+        if w.shape != (frames, 2):
+            raise RetargetError(f"Motion3D finger_weight must have shape ({frames}, 2), got {w.shape}.")
+        if not (np.all(np.isfinite(f)) and np.abs(f).max(initial=0.0) <= np.pi):
+            raise RetargetError("Motion3D fingers must be finite angles within +-pi radians.")
+        if not (np.all(np.isfinite(w)) and w.min(initial=0.0) >= 0.0 and w.max(initial=0.0) <= 1.0):
+            raise RetargetError("Motion3D finger_weight must be in 0..1.")
+        object.__setattr__(self, "fingers", f)
+        object.__setattr__(self, "finger_weight", w)
 
     def orientation(self, name: str) -> F32 | None:
         """Quaternions (T, 4) (w, x, y, z) of segment `name` (frame -> camera), or None when not stored."""
@@ -199,6 +229,10 @@ class Motion3D:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a `.motion.npz` atomically (temporary file in the same folder, then os.replace)."""
 
+        fingers: dict[str, F32] = {}
+        if self.fingers is not None and self.finger_weight is not None:
+            fingers = {"fingers": self.fingers, "finger_weight": self.finger_weight}
+
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.savez(
@@ -222,6 +256,7 @@ class Motion3D:
                             "orientation_names": np.array(self.orientation_names, dtype=np.str_),
                         }
                     ),
+                    **fingers,
                 )
 
         atomic_write(path, write)
@@ -264,6 +299,8 @@ class Motion3D:
                 orientation_names=tuple(
                     str(n) for n in data.get("orientation_names", np.array([])).reshape(-1)
                 ),
+                fingers=data.get("fingers"),
+                finger_weight=data.get("finger_weight"),
             )
         except RetargetError as exc:
             raise RetargetError(f"{str(p)!r}: {exc}") from None

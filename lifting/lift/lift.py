@@ -18,7 +18,10 @@ The steps, for one clip:
    frame times like the joints, fill `Motion3D.contacts` (T, 4);
 9. unless turned off (`LiftOptions.orientations`), the head's orientation is fitted to the face landmarks and the
    hands' twist to the index, pinky and thumb landmarks (`lifting.lift.orientations`), into
-   `Motion3D.orientations`.
+   `Motion3D.orientations`;
+10. when the keypoints carry hands (detection with hands) and unless turned off (`LiftOptions.fingers`), each
+   finger's spread and flexion from the hand world landmarks, smoothed, limited and relaxed where the hand is not
+   seen (`lifting.lift.fingers`), into `Motion3D.fingers`.
 
 Unknown intrinsics default to a 26 mm (35 mm-equivalent) lens, the main camera of most phones: a diagonal field of
 view of about 79.5°, overridable with a field of view or a focal length in pixels.
@@ -42,6 +45,7 @@ from lifting.lift.checkpoint import CheckpointConfig, load_checkpoint
 from lifting.lift.constant_bones import constant_bone_lengths
 from lifting.lift.contact_model import load_contact_checkpoint, predict_contacts
 from lifting.lift.device import resolve_device
+from lifting.lift.fingers import add_fingers
 from lifting.lift.model import TemporalModel, predict_sequence
 from lifting.lift.orientations import estimate_orientations
 from lifting.lift.refine import RefineConfig, refine_motion
@@ -86,7 +90,8 @@ class LiftOptions:
     constant_bones); contacts: predict foot contacts with `contact_weights`
     (None = the shipped `lifting/weights/contacts`, skipped when it is absent; a given path must exist);
     orientations: estimate the head's and hands' orientations from the face and hand landmarks
-    (`lifting.lift.orientations`, `Motion3D.orientations`)."""
+    (`lifting.lift.orientations`, `Motion3D.orientations`); fingers: finger angles from the hand landmarks when
+    the keypoints carry hands (`lifting.lift.fingers`, `Motion3D.fingers`)."""
 
     weights: Path | None = None
     device: str = "auto"
@@ -100,6 +105,7 @@ class LiftOptions:
     contacts: bool = True
     contact_weights: Path | None = None
     orientations: bool = True
+    fingers: bool = True
 
     def __post_init__(self) -> None:
         if self.focal_px is not None:
@@ -332,5 +338,7 @@ def lift_keypoints(
         )
     if options.orientations:
         motion = estimate_orientations(motion, keypoints)
+    if options.fingers:
+        motion = add_fingers(motion, keypoints)
     report(1.0, "done")
     return motion

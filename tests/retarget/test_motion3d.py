@@ -153,3 +153,38 @@ def test_orientations_round_trip_and_version_2_files_still_load(tmp_path: Path) 
     ):
         with pytest.raises(RetargetError, match=message):
             replace(m, orientations=bad_quats, orientation_names=bad_names)
+
+
+def test_fingers_round_trip_and_version_3_files_still_load(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    m = make_motion()
+    t = m.num_frames
+    fingers = np.linspace(-0.5, 1.5, t * 2 * 5 * 4, dtype=np.float32).reshape(t, 2, 5, 4)
+    weight = np.linspace(0.0, 1.0, t * 2, dtype=np.float32).reshape(t, 2)
+    replace(m, fingers=fingers, finger_weight=weight).save(tmp_path / "f.motion.npz")
+    back = Motion3D.load(tmp_path / "f.motion.npz")
+    assert back.fingers is not None and back.finger_weight is not None
+    np.testing.assert_array_equal(back.fingers, fingers)
+    np.testing.assert_array_equal(back.finger_weight, weight)
+    with np.load(tmp_path / "f.motion.npz") as z:
+        assert int(z["format_version"]) == 4 == FORMAT_VERSION
+    m.save(tmp_path / "none.motion.npz")
+    plain = Motion3D.load(tmp_path / "none.motion.npz")
+    assert plain.fingers is None and plain.finger_weight is None
+    # A version 3 file (written before fingers existed) loads, without them.
+    with np.load(tmp_path / "none.motion.npz") as z:
+        old = {k: z[k] for k in z.files}
+    old["format_version"] = np.array(3)
+    np.savez(tmp_path / "old.motion.npz", **old)
+    assert Motion3D.load(tmp_path / "old.motion.npz").fingers is None
+    for bad_fingers, bad_weight, message in (
+        (fingers[:, :1], weight, "shape"),
+        (fingers, weight[:, :1], "shape"),
+        (fingers * 10.0, weight, "within"),
+        (fingers, weight * 2.0, "0..1"),
+        (fingers, None, "together"),
+        (None, weight, "together"),
+    ):
+        with pytest.raises(RetargetError, match=message):
+            replace(m, fingers=bad_fingers, finger_weight=bad_weight)
