@@ -71,13 +71,24 @@ def reference_and_curl(
     if finger == "thumb":
         t = np.radians(THUMB_REF_DEG)
         ref = np.cos(t) * np.array([1.0, 0.0, 0.0]) + np.sin(t) * radial
-        tilt = np.radians(THUMB_CURL_TILT_DEG)
-        return ref, np.cos(tilt) * palmar - np.sin(tilt) * radial
+        return ref, curl_direction(finger, palmar, radial)
     if knuckle is None:
         raise ValueError("a finger's reference direction needs its knuckle")
     k = np.asarray(knuckle, dtype=np.float64)
     ref = normalize(k - k[..., 1:2] * palmar)
     return ref, palmar
+
+
+def curl_direction(finger: str, palmar: npt.ArrayLike, radial: npt.ArrayLike) -> FloatArray:
+    """The direction (..., 3) a finger curls towards, from the palm normal and the thumb side (..., 3): palmar,
+    for the thumb tilted `THUMB_CURL_TILT_DEG` away from the thumb side, across the palm."""
+    n = np.asarray(palmar, dtype=np.float64)
+    if finger != "thumb":
+        return n
+    tilt = np.radians(THUMB_CURL_TILT_DEG)
+    return np.asarray(
+        np.cos(tilt) * n - np.sin(tilt) * np.asarray(radial, dtype=np.float64), dtype=np.float64
+    )
 
 
 def finger_basis(

@@ -10,6 +10,9 @@ add-on can edit the result and store it as JSON (`to_dict` / `from_dict`).
   `offset` in the body's rest frame (left, forward, up) in units of the rest pelvis-to-neck distance.
   Joints that drive a bone default to that bone's head.
 - `root`: the bone whose location carries the root trajectory; its ancestors stay at rest.
+- `fingers[f"{side}_{finger}"] = (bone1, bone2, bone3)`: a finger's three bones from the hand outwards (side
+  `l`/`r`, finger one of `retarget.hand_model.FINGERS`), turned by `Motion3D.fingers` (`retarget.solve`). Optional:
+  a preset's finger whose bones the armature lacks is left out, and rigs without finger bones are unaffected.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy.typing as npt
 
 from retarget import mocap21
 from retarget.errors import RetargetError
+from retarget.hand_model import FINGERS
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import normalize
 
@@ -48,6 +52,7 @@ class BoneMap:
     root: str
     drive: dict[str, str]
     sites: dict[str, JointSite] = field(default_factory=dict)
+    fingers: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def site(self, joint: str) -> JointSite:
         if joint in self.sites:
@@ -86,6 +91,19 @@ class BoneMap:
                 raise RetargetError(f"bone {b!r} (joint {j!r}) is not below the root bone {self.root!r}.")
         if len(set(self.drive.values())) != len(self.drive):
             raise RetargetError("two joints drive the same bone; each bone can follow one segment.")
+        finger_bones = [b for bones in self.fingers.values() for b in bones]
+        for key, bones in self.fingers.items():
+            side, _, finger = key.partition("_")
+            if side not in ("l", "r") or finger not in FINGERS or len(bones) != 3:
+                raise RetargetError(
+                    f"finger {key!r} must be l_/r_ and one of {', '.join(FINGERS)}, with 3 bones."
+                )
+            for b in bones:
+                i = rest.bone(b)
+                if root not in rest.ancestors(i):
+                    raise RetargetError(f"finger bone {b!r} is not below the root bone {self.root!r}.")
+        if len(set(finger_bones)) != len(finger_bones) or set(finger_bones) & set(self.drive.values()):
+            raise RetargetError("a finger bone is used twice; each bone can follow one segment.")
 
     def rest_sites(self, rest: RestSkeleton, joints: list[str] | None = None) -> dict[str, FloatArray]:
         """Rest positions (3,) in armature space of the given joints (default: all needed)."""
@@ -109,6 +127,7 @@ class BoneMap:
             "sites": {
                 j: {"bone": s.bone, "along": s.along, "offset": list(s.offset)} for j, s in self.sites.items()
             },
+            "fingers": {k: list(v) for k, v in self.fingers.items()},
         }
 
     @classmethod
@@ -122,11 +141,18 @@ class BoneMap:
                 )
                 for j, s in data.get("sites", {}).items()
             }
+            fingers: dict[str, tuple[str, str, str]] = {}
+            for k, v in data.get("fingers", {}).items():
+                names = tuple(str(b) for b in v)
+                if len(names) != 3:
+                    raise ValueError(f"finger {k!r} needs 3 bones")
+                fingers[str(k)] = (names[0], names[1], names[2])
             return cls(
                 str(data.get("preset", "custom")),
                 str(data["root"]),
                 {str(k): str(v) for k, v in data["drive"].items()},
                 sites,
+                fingers,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RetargetError(f"bone mapping is malformed ({exc}).") from None
@@ -190,7 +216,12 @@ def resolve_preset(preset: dict[str, Any], bone_names: list[str] | tuple[str, ..
         pick(req)
     if missing:
         raise RetargetError(f"the armature does not fit preset {name!r}: it has no bone {missing[0]!r}.")
-    return BoneMap(name, root, drive, sites)
+    fingers: dict[str, tuple[str, str, str]] = {}
+    for key, cands in preset.get("FINGERS", {}).items():
+        found = [find_bone(available, c) for c in cands]
+        if len(found) == 3 and all(found):
+            fingers[key] = (str(found[0]), str(found[1]), str(found[2]))
+    return BoneMap(name, root, drive, sites, fingers)
 
 
 def preset_coverage(preset: dict[str, Any], bone_names: list[str] | tuple[str, ...]) -> float:

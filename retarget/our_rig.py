@@ -2,7 +2,9 @@
 
 Rest pose: a T-pose facing -Y (Blender's front), left side on +X, straight arms along +-X, straight legs,
 toes on Z = 0, metres. Trunk, hip, shoulder, foot and face offsets are the clip's medians measured in the
-body frame, so the rest proportions are the person's own.
+body frame, so the rest proportions are the person's own. Each hand has three bones per finger and thumb
+(`mocap_thumb.01.L` ... `mocap_pinky.03.R`): `retarget.hand_model`'s canonical flat hand, palm down, thumb
+forward, scaled so its knuckles lie at the end of the hand bone (the clip's wrist -> hand length).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retarget.errors import RetargetError
+from retarget.hand_model import FINGER_LANDMARKS, FINGERS, KNUCKLES, hand_points
 from retarget.mapping import body_axes
 from retarget.rest_skeleton import RestSkeleton
 
@@ -85,6 +88,7 @@ def build_rest_skeleton(
         ("mocap_head", "mocap_neck", head, head + np.array([0.0, 0.0, HEAD_TOP])),
         ("mocap_nose", "mocap_head", head, nose),
     ]
+    wrists: dict[str, FloatArray] = {}
     for side, sign in (("L", 1.0), ("R", -1.0)):
         hip_pos = pelvis + to_world(hip * np.array([sign, 1.0, 1.0]))
         knee = hip_pos - np.array([0.0, 0.0, thigh])
@@ -94,6 +98,7 @@ def build_rest_skeleton(
         elbow = shoulder + np.array([sign * upper, 0.0, 0.0])
         wrist = elbow + np.array([sign * fore, 0.0, 0.0])
         hand_end = wrist + np.array([sign * hand, 0.0, 0.0])
+        wrists[side] = wrist
         bones += [
             (f"mocap_pelvis.{side}", "mocap_hips", pelvis, hip_pos),
             (f"mocap_thigh.{side}", f"mocap_pelvis.{side}", hip_pos, knee),
@@ -104,6 +109,19 @@ def build_rest_skeleton(
             (f"mocap_forearm.{side}", f"mocap_upper_arm.{side}", elbow, wrist),
             (f"mocap_hand.{side}", f"mocap_forearm.{side}", wrist, hand_end),
         ]
+    # The canonical hand's knuckles (between index and little finger) sit at the hand bone's tail.
+    hand_scale = hand / (0.5 * (KNUCKLES["index"][0] + KNUCKLES["pinky"][0]))
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        # Hand frame columns (distal, palmar, distal x palmar) in world: palm down, thumb forward (-Y).
+        frame = np.array([[sign, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, sign, 0.0]]).T
+        pts = wrists[side] + hand_scale * hand_points(np.zeros((len(FINGERS), 4)), side.lower()) @ frame.T
+        for finger in FINGERS:
+            lm = FINGER_LANDMARKS[finger]
+            parent = f"mocap_hand.{side}"
+            for k in range(3):
+                name = f"mocap_{finger}.0{k + 1}.{side}"
+                bones.append((name, parent, pts[lm[k]], pts[lm[k + 1]]))
+                parent = name
     for name, _, h, t in bones:
         if np.linalg.norm(t - h) < 1e-4:
             raise RetargetError(f"cannot build our armature: bone {name!r} would have zero length.")

@@ -3,7 +3,8 @@
 Steps: world placement (contacts, support levels, Z up, root consistent with the planted feet, scale) ->
 optional smoothing -> into the armature's space at the rig's scale -> rotation solve (with the motion's head and
 hand orientations when it carries them, turned into the armature's space the same way) -> root height from
-the feet -> foot locking (planted feet pinned, no toe below its support) -> keys.
+the feet -> foot locking (planted feet pinned, no toe below its support) -> finger angles onto the rig's finger
+bones (when the motion has them) -> keys.
 Deterministic.
 """
 
@@ -31,6 +32,7 @@ from retarget.smoothing import smooth
 from retarget.solve import (
     SolveConfig,
     SolvePlan,
+    apply_fingers,
     bone_heads,
     build_plan,
     root_shift_for,
@@ -56,7 +58,9 @@ class RetargetConfig:
     feet_on_floor: raise or lower the root each frame so the rig's lower toe is exactly as high above the
     floor as the person's. The rig's legs keep constant lengths while lifted legs vary from frame to frame
     (foreshortening), so a pelvis copied as is puts the rig's feet centimetres into or above the floor.
-    Off: the rig's pelvis follows the person's pelvis height exactly."""
+    Off: the rig's pelvis follows the person's pelvis height exactly.
+    fingers: turn and key the rig's mapped finger bones by the motion's finger angles when it has them
+    (`Motion3D.fingers`, `retarget.solve.apply_fingers`); off, or without them, the fingers are not keyed."""
 
     preset: str | None = None
     bone_map: BoneMap | None = None
@@ -68,6 +72,7 @@ class RetargetConfig:
     smoothing_method: str = "savgol"
     foot_lock: bool = True
     feet_on_floor: bool = True
+    fingers: bool = True
     lock: FootLockConfig = field(default_factory=FootLockConfig)
     solve: SolveConfig = field(default_factory=SolveConfig)
 
@@ -136,7 +141,8 @@ def _retarget_placed(
 ) -> RetargetResult:
     """`retarget` once the motion is placed: world (T, J, 3) Z-up metres and its placement."""
     bone_map = cfg.bone_map if cfg.bone_map is not None else bone_map_for(rest.names, cfg.preset)
-    plan = build_plan(rest, bone_map, motion.joint_names, cfg.solve)
+    fingers = motion.fingers if cfg.fingers else None
+    plan = build_plan(rest, bone_map, motion.joint_names, cfg.solve, with_fingers=fingers is not None)
     if cfg.smoothing > 0.0:
         world = smooth(world, motion.fps, cfg.smoothing, cfg.smoothing_method)
     ix = plan.joint_index
@@ -178,5 +184,6 @@ def _retarget_placed(
     if cfg.foot_lock:
         support = None if placement.support is None else scale * placement.support + toe_height
         deltas = lock_feet(plan, deltas, shift, contacts, motion.fps, cfg.lock, support, lin)
+    deltas = apply_fingers(plan, deltas, fingers)
     animation = to_animation(plan, deltas, shift, motion.fps, contacts)
     return RetargetResult(animation, placement, world, contacts, bone_map, scale, world_rig)

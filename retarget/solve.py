@@ -26,6 +26,15 @@ orientation the hand bone points along the hand's distal axis and takes its twis
 stands where the elbow's hinge axis stands for a neutral forearm (palm towards the body with the elbow bent),
 so the rig's rest hand counts as neutral.
 
+Fingers (`Motion3D.fingers`, the angles of `retarget.hand_model`): for a rig whose mapping names finger bones
+(`BoneMap.fingers`), the plan (built `with_fingers`) reads the rig's rest hand frame from the hand bone's head
+and the index and little fingers' first bones (distal: wrist -> between their heads; palmar normal from that and
+the line between them) and, per finger, its rest bone directions as the reference. Each finger bone then turns
+from its parent's delta (`apply_fingers`): the first bone by the spread about its spread axis and flex1 about its
+bend axis (the axis perpendicular to the bone and to the finger's curl direction: the palm normal, tilted across
+the palm for the thumb), the second and third by flex2 and flex3 about their own bend axes, so a finger flexes
+towards the palm however the rig's bones are rolled. Fingers the rig lacks are left alone.
+
 Everything is vectorised over frames; the only Python loop runs over bones.
 """
 
@@ -39,11 +48,12 @@ import numpy.typing as npt
 from retarget import mocap21
 from retarget.animation import BoneAnimation
 from retarget.errors import RetargetError
+from retarget.hand_model import FINGERS, curl_direction, finger_angles, finger_basis, hand_frame
 from retarget.mapping import BoneMap, body_axes
 from retarget.mocap21 import Hinge, Line
 from retarget.quaternions import make_continuous, matrix_to_quat
 from retarget.rest_skeleton import RestSkeleton
-from retarget.rotations import frame_from_vectors, normalize, rotation_between
+from retarget.rotations import axis_angle_matrix, frame_from_vectors, normalize, rotation_between
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -88,6 +98,22 @@ class HingeRest:
 
 
 @dataclass(frozen=True)
+class FingerRest:
+    """One finger on the rest rig: its bones (indices, hand outwards), which hand (0 left, 1 right) and finger
+    (index into `retarget.hand_model.FINGERS`), the spread axis (3,), each bone's bend axis (3, 3), the bones'
+    rest directions (3, 3), the curl and thumb-side directions (3,), armature space."""
+
+    bones: tuple[int, int, int]
+    hand: int
+    finger: int
+    spread_axis: FloatArray
+    bend_axes: FloatArray
+    directions: FloatArray
+    curl: FloatArray
+    radial: FloatArray
+
+
+@dataclass(frozen=True)
 class SolvePlan:
     """Everything about one (armature, mapping, joint layout) that does not depend on the frames."""
 
@@ -103,6 +129,7 @@ class SolvePlan:
     site_bone: dict[str, int]
     config: SolveConfig = field(default_factory=SolveConfig)
     head_rest: FloatArray = field(default_factory=lambda: np.eye(3))
+    fingers: tuple[FingerRest, ...] = ()
 
 
 def _smoothstep(x: FloatArray | float, lo: float, hi: float) -> FloatArray:
@@ -132,13 +159,48 @@ def hinge_rest(sites: dict[str, FloatArray], hinge: Hinge, config: SolveConfig) 
     return HingeRest(u, axis)
 
 
+def finger_rests(
+    rest: RestSkeleton, bone_map: BoneMap, sites: dict[str, FloatArray]
+) -> tuple[FingerRest, ...]:
+    """The mapped fingers' rest axes (module docstring); a hand without both index and little fingers has none."""
+    out = []
+    for h, side in enumerate("lr"):
+        index, pinky = bone_map.fingers.get(f"{side}_index"), bone_map.fingers.get(f"{side}_pinky")
+        if index is None or pinky is None or f"{side}_wrist" not in sites:
+            continue
+        frame = hand_frame(
+            sites[f"{side}_wrist"], rest.heads[rest.bone(index[0])], rest.heads[rest.bone(pinky[0])], side
+        )
+        palmar, radial = frame[:, 1], frame[:, 2] * (-1.0 if side == "l" else 1.0)
+        for k, finger in enumerate(FINGERS):
+            names = bone_map.fingers.get(f"{side}_{finger}")
+            if names is None:
+                continue
+            bones = tuple(rest.bone(b) for b in names)
+            dirs = np.array([rest.tails[b] - rest.heads[b] for b in bones])
+            curl = curl_direction(finger, palmar, radial)
+            _, _, c, a, spread_axis = finger_basis(dirs[0], curl, radial)
+            axes = []
+            for d in dirs:
+                ak = normalize(np.cross(d, c))
+                axes.append(ak if np.linalg.norm(np.cross(d, c)) > 1e-6 and np.dot(ak, a) > 0 else a)
+            out.append(
+                FingerRest(
+                    (bones[0], bones[1], bones[2]), h, k, spread_axis, np.array(axes), dirs, curl, radial
+                )
+            )
+    return tuple(out)
+
+
 def build_plan(
     rest: RestSkeleton,
     bone_map: BoneMap,
     joint_names: tuple[str, ...] | list[str],
     config: SolveConfig | None = None,
+    with_fingers: bool = False,
 ) -> SolvePlan:
-    """Check the mapping against the armature and the motion's joints, and precompute rest frames."""
+    """Check the mapping against the armature and the motion's joints, and precompute rest frames;
+    `with_fingers`: the mapped finger bones are solved and keyed too (`apply_fingers`)."""
     cfg = config or SolveConfig()
     bone_map.validate(rest)
     index = {n: i for i, n in enumerate(joint_names)}
@@ -172,6 +234,7 @@ def build_plan(
         frame = frame_from_vectors(prim, sec)
         driven[i] = DrivenBone(i, joint, rule, frame, p_u, normalize(s_perp))
     root = rest.bone(bone_map.root)
+    fingers = finger_rests(rest, bone_map, sites) if with_fingers else ()
     if cfg.key_all_bones:
         output = {i for i in range(rest.num_bones) if i == root or root in rest.ancestors(i)}
     else:
@@ -182,6 +245,11 @@ def build_plan(
                 output.add(b)
                 b = rest.parents[b]
         output.add(root)
+    for f in fingers:
+        for b in f.bones:
+            while b != root and b >= 0:
+                output.add(b)
+                b = rest.parents[b]
     relevant = set(output) | set(site_bone.values())
     for i in list(relevant):
         relevant.update(rest.ancestors(i))
@@ -199,6 +267,7 @@ def build_plan(
         site_bone=site_bone,
         config=cfg,
         head_rest=np.stack([left, up, forward], axis=-1),
+        fingers=fingers,
     )
 
 
@@ -297,6 +366,53 @@ def propagate(plan: SolvePlan, deltas: dict[int, FloatArray]) -> dict[int, Float
     return out
 
 
+def apply_fingers(
+    plan: SolvePlan, deltas: dict[int, FloatArray], fingers: npt.ArrayLike | None
+) -> dict[int, FloatArray]:
+    """Deltas with the plan's finger bones turned by `fingers` (T, 2, 5, 4) radians (`Motion3D.fingers`) and the
+    bones below them following (module docstring); `deltas` unchanged when there are none."""
+    if fingers is None or not plan.fingers:
+        return deltas
+    ang = np.asarray(fingers, dtype=np.float64)
+    local: dict[int, FloatArray] = {}
+    chain: dict[int, int] = {}
+    for f in plan.fingers:
+        a = ang[:, f.hand, f.finger]
+        local[f.bones[0]] = axis_angle_matrix(f.spread_axis, a[:, 0]) @ axis_angle_matrix(
+            f.bend_axes[0], a[:, 1]
+        )
+        local[f.bones[1]] = axis_angle_matrix(f.bend_axes[1], a[:, 2])
+        local[f.bones[2]] = axis_angle_matrix(f.bend_axes[2], a[:, 3])
+        chain[f.bones[1]], chain[f.bones[2]] = f.bones[0], f.bones[1]
+    out: dict[int, FloatArray] = {}
+    t = ang.shape[0]
+    eye = np.broadcast_to(np.eye(3), (t, 3, 3))
+    for i in plan.relevant:
+        p = plan.rest.parents[i]
+        if i in local:
+            # Each finger bone turns from the one before it in the finger (its parent on most rigs).
+            base = out[chain[i]] if i in chain else (out[p] if p >= 0 else eye)
+            out[i] = base @ local[i]
+        elif i in plan.driven:
+            out[i] = deltas[i]
+        else:  # undriven: follows its parent, as in `propagate`
+            out[i] = out[p] if p >= 0 else eye
+    return out
+
+
+def rig_finger_angles(plan: SolvePlan, deltas: dict[int, FloatArray]) -> FloatArray:
+    """The finger angles (T, 2, 5, 4) radians (`retarget.hand_model`) that posed finger bones show, from their
+    deltas (T, 3, 3) and the plan's rest fingers (the first bone's rest direction, carried by its parent, as
+    reference); NaN for fingers the plan lacks. The inverse of `apply_fingers`."""
+    t = next(iter(deltas.values())).shape[0]
+    out = np.full((t, 2, len(FINGERS), 4), np.nan)
+    for f in plan.fingers:
+        dp = deltas[plan.rest.parents[f.bones[0]]]
+        segs = np.stack([deltas[b] @ d for b, d in zip(f.bones, f.directions, strict=True)], axis=-2)
+        out[:, f.hand, f.finger] = finger_angles(segs, dp @ f.directions[0], dp @ f.curl, dp @ f.radial)
+    return out
+
+
 def bone_heads(
     plan: SolvePlan, deltas: dict[int, FloatArray], root_shift: npt.ArrayLike | None = None
 ) -> dict[int, FloatArray]:
@@ -373,11 +489,15 @@ def to_animation(
 
 
 def solve(
-    plan: SolvePlan, joints: npt.ArrayLike, fps: float, orientations: dict[str, npt.ArrayLike] | None = None
+    plan: SolvePlan,
+    joints: npt.ArrayLike,
+    fps: float,
+    orientations: dict[str, npt.ArrayLike] | None = None,
+    fingers: npt.ArrayLike | None = None,
 ) -> BoneAnimation:
-    """Joints (T, J, 3) in armature space (and optional segment orientations, `solve_deltas`) ->
-    BoneAnimation with the pelvis site on the pelvis joint."""
+    """Joints (T, J, 3) in armature space (and optional segment orientations, `solve_deltas`, and finger angles,
+    `apply_fingers`) -> BoneAnimation with the pelvis site on the pelvis joint."""
     pts = np.asarray(joints, dtype=np.float64)
     deltas = solve_deltas(plan, pts, orientations)
     shift = root_shift_for(plan, deltas, pts[:, plan.joint_index["pelvis"]])
-    return to_animation(plan, deltas, shift, fps)
+    return to_animation(plan, apply_fingers(plan, deltas, fingers), shift, fps)

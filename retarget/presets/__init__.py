@@ -2,7 +2,8 @@
 
 Each preset module holds plain data: NAME, LABEL, PRIORITY (ties), ROOT, DRIVE (our joint -> bone name
 or tuple of alternative names), SITES (joint -> (bone or alternatives, along, optional offset)) and
-REQUIRES (extra bone names that identify the family). See retarget.mapping for their meaning.
+REQUIRES (extra bone names that identify the family), and optionally FINGERS ("l_index" -> its three bones,
+each a name or alternatives; not used to detect the family). See retarget.mapping for their meaning.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _MODULES: tuple[ModuleType, ...] = (
     mixamo,
     mesh2motion,
 )
-_KEYS = ("NAME", "LABEL", "PRIORITY", "ROOT", "DRIVE", "SITES", "REQUIRES")
+_KEYS = ("NAME", "LABEL", "PRIORITY", "ROOT", "DRIVE", "SITES", "REQUIRES", "FINGERS")
 
 # Coverage a preset needs to be picked automatically.
 MIN_COVERAGE = 0.9

@@ -32,3 +32,15 @@ SITES = {
     "r_hand": ("middle_01_r", 0.0),
 }
 REQUIRES = ("spine_01", "spine_03", "clavicle_l", "clavicle_r")
+FINGERS = {
+    "l_thumb": ("thumb_01_l", "thumb_02_l", "thumb_03_l"),
+    "l_index": ("index_01_l", "index_02_l", "index_03_l"),
+    "l_middle": ("middle_01_l", "middle_02_l", "middle_03_l"),
+    "l_ring": ("ring_01_l", "ring_02_l", "ring_03_l"),
+    "l_pinky": ("pinky_01_l", "pinky_02_l", "pinky_03_l"),
+    "r_thumb": ("thumb_01_r", "thumb_02_r", "thumb_03_r"),
+    "r_index": ("index_01_r", "index_02_r", "index_03_r"),
+    "r_middle": ("middle_01_r", "middle_02_r", "middle_03_r"),
+    "r_ring": ("ring_01_r", "ring_02_r", "ring_03_r"),
+    "r_pinky": ("pinky_01_r", "pinky_02_r", "pinky_03_r"),
+}

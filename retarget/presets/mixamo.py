@@ -31,3 +31,15 @@ SITES = {
     "r_hand": (("RightHandMiddle1", "RightHandIndex1", "RightHand"), 0.0),
 }
 REQUIRES = ("Spine",)
+FINGERS = {
+    "l_thumb": ("LeftHandThumb1", "LeftHandThumb2", "LeftHandThumb3"),
+    "l_index": ("LeftHandIndex1", "LeftHandIndex2", "LeftHandIndex3"),
+    "l_middle": ("LeftHandMiddle1", "LeftHandMiddle2", "LeftHandMiddle3"),
+    "l_ring": ("LeftHandRing1", "LeftHandRing2", "LeftHandRing3"),
+    "l_pinky": ("LeftHandPinky1", "LeftHandPinky2", "LeftHandPinky3"),
+    "r_thumb": ("RightHandThumb1", "RightHandThumb2", "RightHandThumb3"),
+    "r_index": ("RightHandIndex1", "RightHandIndex2", "RightHandIndex3"),
+    "r_middle": ("RightHandMiddle1", "RightHandMiddle2", "RightHandMiddle3"),
+    "r_ring": ("RightHandRing1", "RightHandRing2", "RightHandRing3"),
+    "r_pinky": ("RightHandPinky1", "RightHandPinky2", "RightHandPinky3"),
+}

@@ -30,3 +30,15 @@ SITES = {
     "r_hand": ("mocap_hand.R", 1.0),
 }
 REQUIRES = ("mocap_nose",)
+FINGERS = {
+    "l_thumb": ("mocap_thumb.01.L", "mocap_thumb.02.L", "mocap_thumb.03.L"),
+    "l_index": ("mocap_index.01.L", "mocap_index.02.L", "mocap_index.03.L"),
+    "l_middle": ("mocap_middle.01.L", "mocap_middle.02.L", "mocap_middle.03.L"),
+    "l_ring": ("mocap_ring.01.L", "mocap_ring.02.L", "mocap_ring.03.L"),
+    "l_pinky": ("mocap_pinky.01.L", "mocap_pinky.02.L", "mocap_pinky.03.L"),
+    "r_thumb": ("mocap_thumb.01.R", "mocap_thumb.02.R", "mocap_thumb.03.R"),
+    "r_index": ("mocap_index.01.R", "mocap_index.02.R", "mocap_index.03.R"),
+    "r_middle": ("mocap_middle.01.R", "mocap_middle.02.R", "mocap_middle.03.R"),
+    "r_ring": ("mocap_ring.01.R", "mocap_ring.02.R", "mocap_ring.03.R"),
+    "r_pinky": ("mocap_pinky.01.R", "mocap_pinky.02.R", "mocap_pinky.03.R"),
+}

@@ -31,3 +31,15 @@ SITES = {
     "r_hand": ("DEF-hand.R", 1.0),
 }
 REQUIRES = ("ORG-spine",)
+FINGERS = {
+    "l_thumb": ("DEF-thumb.01.L", "DEF-thumb.02.L", "DEF-thumb.03.L"),
+    "l_index": ("DEF-f_index.01.L", "DEF-f_index.02.L", "DEF-f_index.03.L"),
+    "l_middle": ("DEF-f_middle.01.L", "DEF-f_middle.02.L", "DEF-f_middle.03.L"),
+    "l_ring": ("DEF-f_ring.01.L", "DEF-f_ring.02.L", "DEF-f_ring.03.L"),
+    "l_pinky": ("DEF-f_pinky.01.L", "DEF-f_pinky.02.L", "DEF-f_pinky.03.L"),
+    "r_thumb": ("DEF-thumb.01.R", "DEF-thumb.02.R", "DEF-thumb.03.R"),
+    "r_index": ("DEF-f_index.01.R", "DEF-f_index.02.R", "DEF-f_index.03.R"),
+    "r_middle": ("DEF-f_middle.01.R", "DEF-f_middle.02.R", "DEF-f_middle.03.R"),
+    "r_ring": ("DEF-f_ring.01.R", "DEF-f_ring.02.R", "DEF-f_ring.03.R"),
+    "r_pinky": ("DEF-f_pinky.01.R", "DEF-f_pinky.02.R", "DEF-f_pinky.03.R"),
+}
