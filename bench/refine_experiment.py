@@ -176,12 +176,7 @@ def time_30s(view: View, config: RefineConfig, repeats: int = 3) -> tuple[float,
     noisy = keypoints_of(view)
     motion = api.lift(noisy, focal_px=view.intrinsics.fx, device="cpu", constant_bones=False)
     frames = min(motion.num_frames, int(SECONDS_30 * motion.fps))
-    cut = dataclasses.replace(
-        motion,
-        joints=motion.joints[:frames],
-        root=motion.root[:frames],
-        confidence=motion.confidence[:frames],
-    )
+    cut = motion.frames(0, frames)
     kp = dataclasses.replace(
         noisy,
         keypoints=noisy.keypoints[:frames],

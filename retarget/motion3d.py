@@ -33,8 +33,9 @@ Absolute camera-space positions are `joints + root[:, None, :]`. Version 2 added
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -211,6 +212,18 @@ class Motion3D:
     @property
     def num_joints(self) -> int:
         return int(self.joints.shape[1])
+
+    def frames(self, start: int, stop: int) -> Motion3D:
+        """Frames [start, stop) of this motion: every per-frame array sliced, everything else kept."""
+        count = self.num_frames
+        sliced: dict[str, Any] = {
+            f.name: value[start:stop]
+            for f in fields(self)
+            if f.init
+            and isinstance(value := getattr(self, f.name), np.ndarray)
+            and value.shape[:1] == (count,)
+        }
+        return replace(self, **sliced)
 
     def absolute_joints(self) -> npt.NDArray[np.float64]:
         """Camera-space joint positions (T, J, 3) float64 metres: joints + root."""

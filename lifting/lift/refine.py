@@ -47,8 +47,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -153,19 +153,6 @@ class _TrackWindow:
             np.asarray(track.detected)[start:stop],
             None if interpolated is None else np.asarray(interpolated)[start:stop],
         )
-
-
-def _motion_frames(motion: Motion3D, start: int, stop: int) -> Motion3D:
-    """Frames [start, stop) of a Motion3D: every per-frame array of it sliced, the rest kept."""
-    frames = motion.num_frames
-    sliced: dict[str, Any] = {
-        f.name: value[start:stop]
-        for f in fields(motion)
-        if f.init
-        and isinstance(value := getattr(motion, f.name), np.ndarray)
-        and value.shape[:1] == (frames,)
-    }
-    return replace(motion, **sliced)
 
 
 def windows(frames: int, size: int, overlap: int) -> list[tuple[int, int]]:
@@ -483,7 +470,7 @@ def _refine_in_windows(
     for k, ((start, stop), weight) in enumerate(
         zip(ranges, crossfade_weights(ranges, config.window_overlap), strict=True)
     ):
-        window = _motion_frames(motion, start, stop)
+        window = motion.frames(start, stop)
         share = (stop - start) / sum(b - a for a, b in ranges)
         done = sum(b - a for a, b in ranges[:k]) / sum(b - a for a, b in ranges)
 

@@ -188,3 +188,29 @@ def test_fingers_round_trip_and_version_3_files_still_load(tmp_path: Path) -> No
     ):
         with pytest.raises(RetargetError, match=message):
             replace(m, fingers=bad_fingers, finger_weight=bad_weight)
+
+
+def test_frames_slices_every_per_frame_array() -> None:
+    from dataclasses import replace
+
+    from retarget.quaternions import matrix_to_quat
+    from retarget.rotations import axis_angle_matrix
+
+    m = make_motion(5)
+    contacts = np.linspace(0.0, 1.0, 20, dtype=np.float32).reshape(5, 4)
+    rot = axis_angle_matrix(np.array([0.2, 1.0, -0.3]), np.linspace(0.0, 2.0, 15)).reshape(5, 3, 3, 3)
+    m = replace(
+        m,
+        contacts=contacts,
+        orientations=matrix_to_quat(rot).astype(np.float32),
+        orientation_names=("head", "l_hand", "r_hand"),
+    )
+    part = m.frames(1, 4)
+    assert part.num_frames == 3
+    np.testing.assert_array_equal(part.joints, m.joints[1:4])
+    np.testing.assert_array_equal(part.root, m.root[1:4])
+    np.testing.assert_array_equal(part.confidence, m.confidence[1:4])
+    np.testing.assert_array_equal(part.contacts, contacts[1:4])
+    assert part.orientations is not None and m.orientations is not None
+    np.testing.assert_array_equal(part.orientations, m.orientations[1:4])
+    assert part.intrinsics == m.intrinsics and part.fps == m.fps and part.joint_names == m.joint_names
