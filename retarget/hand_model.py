@@ -107,9 +107,9 @@ def finger_basis(
 
 def _signed_angle(u: FloatArray, v: FloatArray, axis: FloatArray) -> FloatArray:
     """Angle (...) from u to v about axis, both seen ⟂ axis."""
-    return np.asarray(
-        np.arctan2(np.sum(np.cross(u, v) * axis, axis=-1), np.sum(u * v, axis=-1)), dtype=np.float64
-    )
+    k = normalize(axis)
+    cos = np.sum(u * v, axis=-1) - np.sum(u * k, axis=-1) * np.sum(v * k, axis=-1)
+    return np.asarray(np.arctan2(np.sum(np.cross(u, v) * k, axis=-1), cos), dtype=np.float64)
 
 
 def finger_angles(

@@ -28,12 +28,14 @@ so the rig's rest hand counts as neutral.
 
 Fingers (`Motion3D.fingers`, the angles of `retarget.hand_model`): for a rig whose mapping names finger bones
 (`BoneMap.fingers`), the plan (built `with_fingers`) reads the rig's rest hand frame from the hand bone's head
-and the index and little fingers' first bones (distal: wrist -> between their heads; palmar normal from that and
-the line between them) and, per finger, its rest bone directions as the reference. Each finger bone then turns
+and the index and little fingers' first bones' heads (their knuckles), and per finger its reference direction
+(from the wrist towards its knuckle in the palm plane; the thumb's fixed in the hand frame). Each finger bone then turns
 from its parent's delta (`apply_fingers`): the first bone by the spread about its spread axis and flex1 about its
-bend axis (the axis perpendicular to the bone and to the finger's curl direction: the palm normal, tilted across
-the palm for the thumb), the second and third by flex2 and flex3 about their own bend axes, so a finger flexes
-towards the palm however the rig's bones are rolled. Fingers the rig lacks are left alone.
+bend axis (perpendicular to the finger's reference and to its curl direction: the palm normal, tilted across the
+palm for the thumb), the second and third by flex2 and flex3 about the first bone's rest bend axis, so a finger
+flexes towards the palm however the rig's bones are rolled. The angles are absolute, as the landmarks' are: the
+rig's rest fingers are measured in its own hand frame (a rig whose rest fingers are curled or spread is turned by
+the difference), so a flat hand flattens them. Fingers the rig lacks are left alone.
 
 Everything is vectorised over frames; the only Python loop runs over bones.
 """
@@ -48,7 +50,14 @@ import numpy.typing as npt
 from retarget import mocap21
 from retarget.animation import BoneAnimation
 from retarget.errors import RetargetError
-from retarget.hand_model import FINGERS, curl_direction, finger_angles, finger_basis, hand_frame
+from retarget.hand_model import (
+    FINGERS,
+    finger_angles,
+    finger_basis,
+    hand_frame,
+    radial_axis,
+    reference_and_curl,
+)
 from retarget.mapping import BoneMap, body_axes
 from retarget.mocap21 import Hinge, Line
 from retarget.quaternions import make_continuous, matrix_to_quat
@@ -99,18 +108,22 @@ class HingeRest:
 
 @dataclass(frozen=True)
 class FingerRest:
-    """One finger on the rest rig: its bones (indices, hand outwards), which hand (0 left, 1 right) and finger
-    (index into `retarget.hand_model.FINGERS`), the spread axis (3,), each bone's bend axis (3, 3), the bones'
-    rest directions (3, 3), the curl and thumb-side directions (3,), armature space."""
+    """One finger on the rest rig, armature space: its bones (indices, hand outwards), which hand (0 left, 1 right)
+    and finger (index into `retarget.hand_model.FINGERS`); its reference, curl and thumb-side directions (3,) and
+    the spread and bend axes (3,) of `retarget.hand_model.finger_basis`; the bones' rest directions (3, 3); the
+    rest pose's own angles (4,) and the rotation R1 (3, 3) that takes the reference onto the first bone at rest."""
 
     bones: tuple[int, int, int]
     hand: int
     finger: int
-    spread_axis: FloatArray
-    bend_axes: FloatArray
-    directions: FloatArray
+    reference: FloatArray
     curl: FloatArray
     radial: FloatArray
+    spread_axis: FloatArray
+    bend_axis: FloatArray
+    directions: FloatArray
+    rest_angles: FloatArray
+    rest_first: FloatArray
 
 
 @dataclass(frozen=True)
@@ -162,31 +175,31 @@ def hinge_rest(sites: dict[str, FloatArray], hinge: Hinge, config: SolveConfig) 
 def finger_rests(
     rest: RestSkeleton, bone_map: BoneMap, sites: dict[str, FloatArray]
 ) -> tuple[FingerRest, ...]:
-    """The mapped fingers' rest axes (module docstring); a hand without both index and little fingers has none."""
+    """The mapped fingers on the rest rig (module docstring), their angles measured as the landmarks' are: in the
+    rig's hand frame (wrist site, index and little fingers' first heads as knuckles); a hand without both index
+    and little fingers has none."""
     out = []
     for h, side in enumerate("lr"):
         index, pinky = bone_map.fingers.get(f"{side}_index"), bone_map.fingers.get(f"{side}_pinky")
         if index is None or pinky is None or f"{side}_wrist" not in sites:
             continue
-        frame = hand_frame(
-            sites[f"{side}_wrist"], rest.heads[rest.bone(index[0])], rest.heads[rest.bone(pinky[0])], side
-        )
-        palmar, radial = frame[:, 1], frame[:, 2] * (-1.0 if side == "l" else 1.0)
+        wrist = sites[f"{side}_wrist"]
+        frame = hand_frame(wrist, rest.heads[rest.bone(index[0])], rest.heads[rest.bone(pinky[0])], side)
+        radial = frame @ radial_axis(side)
         for k, finger in enumerate(FINGERS):
             names = bone_map.fingers.get(f"{side}_{finger}")
             if names is None:
                 continue
             bones = tuple(rest.bone(b) for b in names)
-            dirs = np.array([rest.tails[b] - rest.heads[b] for b in bones])
-            curl = curl_direction(finger, palmar, radial)
-            _, _, c, a, spread_axis = finger_basis(dirs[0], curl, radial)
-            axes = []
-            for d in dirs:
-                ak = normalize(np.cross(d, c))
-                axes.append(ak if np.linalg.norm(np.cross(d, c)) > 1e-6 and np.dot(ak, a) > 0 else a)
+            dirs = np.array([normalize(rest.tails[b] - rest.heads[b]) for b in bones])
+            ref_local, curl_local = reference_and_curl(finger, side, frame.T @ (rest.heads[bones[0]] - wrist))
+            ref, curl = frame @ ref_local, frame @ curl_local
+            _, _, _, bend, spread = finger_basis(ref, curl, radial)
+            angles = finger_angles(dirs, ref, curl, radial)
+            first = axis_angle_matrix(spread, angles[0]) @ axis_angle_matrix(bend, angles[1])
             out.append(
                 FingerRest(
-                    (bones[0], bones[1], bones[2]), h, k, spread_axis, np.array(axes), dirs, curl, radial
+                    (bones[0], bones[1], bones[2]), h, k, ref, curl, radial, spread, bend, dirs, angles, first
                 )
             )
     return tuple(out)
@@ -378,11 +391,13 @@ def apply_fingers(
     chain: dict[int, int] = {}
     for f in plan.fingers:
         a = ang[:, f.hand, f.finger]
-        local[f.bones[0]] = axis_angle_matrix(f.spread_axis, a[:, 0]) @ axis_angle_matrix(
-            f.bend_axes[0], a[:, 1]
-        )
-        local[f.bones[1]] = axis_angle_matrix(f.bend_axes[1], a[:, 2])
-        local[f.bones[2]] = axis_angle_matrix(f.bend_axes[2], a[:, 3])
+        # The first bone: from its rest angles to the wanted ones about the reference's axes; the others bend by
+        # the difference from their rest bend about the first bone's rest bend axis.
+        first = axis_angle_matrix(f.spread_axis, a[:, 0]) @ axis_angle_matrix(f.bend_axis, a[:, 1])
+        local[f.bones[0]] = first @ f.rest_first.T
+        axis = f.rest_first @ f.bend_axis
+        local[f.bones[1]] = axis_angle_matrix(axis, a[:, 2] - f.rest_angles[2])
+        local[f.bones[2]] = axis_angle_matrix(axis, a[:, 3] - f.rest_angles[3])
         chain[f.bones[1]], chain[f.bones[2]] = f.bones[0], f.bones[1]
     out: dict[int, FloatArray] = {}
     t = ang.shape[0]
@@ -402,14 +417,14 @@ def apply_fingers(
 
 def rig_finger_angles(plan: SolvePlan, deltas: dict[int, FloatArray]) -> FloatArray:
     """The finger angles (T, 2, 5, 4) radians (`retarget.hand_model`) that posed finger bones show, from their
-    deltas (T, 3, 3) and the plan's rest fingers (the first bone's rest direction, carried by its parent, as
-    reference); NaN for fingers the plan lacks. The inverse of `apply_fingers`."""
+    deltas (T, 3, 3) and the plan's rest fingers (their references carried by the first bone's parent); NaN for
+    fingers the plan lacks. The inverse of `apply_fingers` (exact where each rest finger bends in one plane)."""
     t = next(iter(deltas.values())).shape[0]
     out = np.full((t, 2, len(FINGERS), 4), np.nan)
     for f in plan.fingers:
         dp = deltas[plan.rest.parents[f.bones[0]]]
         segs = np.stack([deltas[b] @ d for b, d in zip(f.bones, f.directions, strict=True)], axis=-2)
-        out[:, f.hand, f.finger] = finger_angles(segs, dp @ f.directions[0], dp @ f.curl, dp @ f.radial)
+        out[:, f.hand, f.finger] = finger_angles(segs, dp @ f.reference, dp @ f.curl, dp @ f.radial)
     return out
 
 
