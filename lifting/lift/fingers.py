@@ -10,8 +10,9 @@ two-axis model, see that module). Then, per hand and angle, over time:
    few degrees, no joint flexed beyond 100°);
 3. a running median over the seen frames within ±`median_s` seconds removes single-frame outliers (a curl that
    flickers for one frame), then a Gaussian over the seen frames (σ `sigma_s` seconds) smooths what is left;
-4. the result is blended with the relaxed hand (`RELAXED_DEG`) by the share of seen frames within ±`blend_s`
-   seconds, so where the hand is not seen it eases into the relaxed pose over a few frames and back out.
+4. on frames where the hand is not seen, the nearest seen frame's pose is blended with the relaxed hand
+   (`RELAXED_DEG`) by the distance to that frame, reaching the relaxed hand `blend_s` seconds away, so the hand
+   eases into the relaxed pose over a few frames after it leaves view and back out before it returns.
 The weight of the measured pose (1 seen throughout, 0 relaxed) is `Motion3D.finger_weight`.
 """
 
@@ -49,8 +50,8 @@ RELAXED_DEG: dict[str, tuple[float, float, float, float]] = {
 @dataclass(frozen=True)
 class FingerConfig:
     """min_score / min_visibility: when a hand counts as seen; median_s, sigma_s: the running median's half
-    width and the Gaussian's sigma (seconds); blend_s: half width of the window whose share of seen frames
-    weights the measured pose against the relaxed one (seconds). Chosen before measuring (`bench/fingers.py`)."""
+    width and the Gaussian's sigma (seconds); blend_s: how far from the nearest seen frame an unseen frame takes
+    the relaxed hand entirely (seconds). Chosen before measuring (`bench/fingers.py`)."""
 
     min_score: float = 0.5
     min_visibility: float = 0.5
@@ -126,9 +127,10 @@ def smooth_fingers(
     nearest = np.where(np.abs(before - np.arange(t)) < np.abs(nearest - np.arange(t)), before, nearest)
     smooth = np.where((den > 1e-9)[:, None, None], smooth, x[nearest])
     half = max(1, round(cfg.blend_s * fps))
-    box = np.convolve(seen_b.astype(np.float64), np.ones(2 * half + 1), mode="same")
-    count = np.convolve(np.ones(t), np.ones(2 * half + 1), mode="same")
-    weight = box / count
+    # Seen frames are the measured pose; unseen ones ease towards the relaxed hand with their distance (frames)
+    # from the nearest seen frame, reaching it `half` + 1 frames away.
+    distance = np.abs(nearest - np.arange(t)).astype(np.float64)
+    weight = np.clip(1.0 - distance / (half + 1), 0.0, 1.0)
     out = weight[:, None, None] * smooth + (1.0 - weight[:, None, None]) * rest
     return clamp(out), weight
 

@@ -113,3 +113,30 @@ def test_the_pipeline_keys_finger_bones_with_the_motions_angles() -> None:
     k = anim.bone_names.index("mixamorig:LeftHandMiddle2")
     local = quat_to_matrix(anim.rotations[-1, k])
     assert abs(np.degrees(np.arccos((np.trace(local) - 1.0) / 2.0)) - 90.0) < 1e-3
+
+
+def test_our_bvh_carries_the_finger_bones(tmp_path: Path) -> None:
+    from retarget.bvh_writer import write_bvh
+
+    rest, result = retarget_onto_ours(_motion())
+    write_bvh(tmp_path / "f.bvh", rest, result.animation)
+    text = (tmp_path / "f.bvh").read_text()
+    for side in "LR":
+        for finger in FINGERS:
+            for k in (1, 2, 3):
+                assert f"JOINT mocap_{finger}.0{k}.{side}" in text
+    # The middle finger's second joint: no turn on the first frame, 90 degrees on the last.
+    head, _, motion = text.partition("MOTION")
+    column, joint = 0, None
+    for line in head.splitlines():
+        words = line.split()
+        if words[:1] in (["ROOT"], ["JOINT"]):
+            joint = words[1]
+        elif words[:1] == ["CHANNELS"]:
+            if joint == "mocap_middle.02.L":
+                break
+            column += int(words[1])
+    rows = [line.split() for line in motion.strip().splitlines()[2:]]
+    first, last = (np.array(rows[k][column : column + 3], dtype=float) for k in (0, -1))
+    np.testing.assert_allclose(first, 0.0, atol=1e-3)
+    assert abs(np.abs(last).max() - 90.0) < 1e-2  # Euler angles in world axes: mostly about one
