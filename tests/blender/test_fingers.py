@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from .conftest import BPY_MISSING, load_rest
+from .test_export import bvh_round_trip, fbx_round_trip
 from .test_keyframes import make_armature
 from .test_rigs_on_sample import MOTION, module, open_mesh2motion
 
@@ -75,11 +76,16 @@ def evaluated_rotations(obj: Any, names: list[str], frames: int) -> np.ndarray:
     return out
 
 
-def check_fingers(name: str, obj: Any, tmp_path: Path) -> float:
+def apply_fingers(obj: Any, tmp_path: Path) -> tuple[Any, Any, Any]:
+    """The finger motion applied to `obj` (None: our armature): (motion, report, armature)."""
     motion = finger_motion(tmp_path)
     ap = module("apply")
     report = ap.apply_motion(bpy.context, motion, obj, ap.ApplyOptions(match_camera=False))
-    obj = obj or bpy.data.objects[report.armature]
+    return motion, report, obj or bpy.data.objects[report.armature]
+
+
+def check_fingers(name: str, obj: Any, tmp_path: Path) -> float:
+    motion, report, obj = apply_fingers(obj, tmp_path)
     result = report.result
     fingers = result.bone_map.fingers
     assert len(fingers) == 10, sorted(fingers)
@@ -148,3 +154,17 @@ def test_fingers_on_mesh2motion(fresh: ModuleType, tmp_path: Path) -> None:
             for c in pb.constraints:
                 c.mute = True
     check_fingers("Mesh2Motion muted", rig, tmp_path)
+
+
+@pytest.mark.parametrize("rig", ["ours", "generated Rigify"])
+def test_bvh_and_fbx_carry_the_finger_bones(fresh: ModuleType, tmp_path: Path, rig: str) -> None:
+    """The add-on's exports hold the deform finger bones, and Blender's importers read them back in place."""
+    _, report, obj = apply_fingers(None if rig == "ours" else generated_human_rigify(), tmp_path)
+    fingers = [b for bones in report.result.bone_map.fingers.values() for b in bones]
+    deform = [f"DEF-{b}" if rig != "ours" else b for b in fingers]
+    assert len(deform) == 30 and all(obj.data.bones[b].use_deform for b in deform)
+    assert bvh_round_trip(obj, tmp_path) < 1e-4
+    text = (tmp_path / "rig.bvh").read_text()
+    assert all(f"JOINT {b}\n" in text for b in deform)
+    arm, err = fbx_round_trip(obj, tmp_path, "UNITY")
+    assert err < 0.01 and all(b in arm.data.bones for b in deform)
