@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
 from lifting.lift.fingers import FingerConfig, add_fingers, estimate_fingers, relaxed
+from lifting.lift.lift import LiftOptions, lift_keypoints
 from retarget.hand_model import FINGERS, hand_angles, hand_points, total_flexion
 from retarget.rotations import axis_angle_matrix
+from tests.lift.test_lift import weights  # noqa: F401 (the tiny checkpoint fixture)
 from tests.retarget.test_motion3d import make_motion
+from tests.support.synthetic import wobbling_keypoints
 
 KNOWN_DEG = np.array(
     [
@@ -92,3 +96,24 @@ def test_add_fingers_only_when_the_keypoints_carry_hands() -> None:
     out = add_fingers(motion, SimpleNamespace(hands_world=world, hands_score=score, hands_visibility=vis))
     assert out.fingers is not None and out.fingers.shape == (t, 2, len(FINGERS), 4)
     assert out.finger_weight is not None and out.finger_weight.shape == (t, 2)
+
+
+def test_lift_adds_fingers_when_the_keypoints_carry_hands(weights: Path) -> None:  # noqa: F811
+    clip = wobbling_keypoints(frames=30, fps=30.0)
+    world, score, vis = _hands(30, KNOWN_DEG)
+    with_hands = SimpleNamespace(
+        **{
+            k: getattr(clip, k)
+            for k in ("keypoints", "visibility", "detected", "timestamps", "fps", "image_size")
+        },
+        hands_world=world,
+        hands_score=score,
+        hands_visibility=vis,
+    )
+    motion = lift_keypoints(with_hands, LiftOptions(weights=weights, device="cpu"))
+    assert motion.fingers is not None and motion.finger_weight is not None
+    assert np.abs(np.degrees(motion.fingers[10:20]) - KNOWN_DEG).max() < 1.0
+    assert (
+        lift_keypoints(with_hands, LiftOptions(weights=weights, device="cpu", fingers=False)).fingers is None
+    )
+    assert lift_keypoints(clip, LiftOptions(weights=weights, device="cpu")).fingers is None
