@@ -51,7 +51,7 @@ RELAXED_DEG: dict[str, tuple[float, float, float, float]] = {
 class FingerConfig:
     """min_score / min_visibility: when a hand counts as seen; median_s, sigma_s: the running median's half
     width and the Gaussian's sigma (seconds); blend_s: how far from the nearest seen frame an unseen frame takes
-    the relaxed hand entirely (seconds). Chosen before measuring (`bench/fingers.py`)."""
+    the relaxed hand entirely (seconds). Set before measuring (`bench/fingers.py`, `docs/fingers.md`)."""
 
     min_score: float = 0.5
     min_visibility: float = 0.5
