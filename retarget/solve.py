@@ -418,7 +418,7 @@ def apply_fingers(
 def rig_finger_angles(plan: SolvePlan, deltas: dict[int, FloatArray]) -> FloatArray:
     """The finger angles (T, 2, 5, 4) radians (`retarget.hand_model`) that posed finger bones show, from their
     deltas (T, 3, 3) and the plan's rest fingers (their references carried by the first bone's parent); NaN for
-    fingers the plan lacks. The inverse of `apply_fingers` (exact where each rest finger bends in one plane)."""
+    fingers the plan lacks. The inverse of `apply_fingers`."""
     t = next(iter(deltas.values())).shape[0]
     out = np.full((t, 2, len(FINGERS), 4), np.nan)
     for f in plan.fingers:
