@@ -129,7 +129,9 @@ class WorkerJob:
             raise
         self._readers = [threading.Thread(target=self._read, name="video-mocap-worker", daemon=True)]
         if self._log is not None:
-            self._readers.append(threading.Thread(target=self._read_stderr, name="video-mocap-stderr", daemon=True))
+            self._readers.append(
+                threading.Thread(target=self._read_stderr, name="video-mocap-stderr", daemon=True)
+            )
         for reader in self._readers:
             reader.start()
 

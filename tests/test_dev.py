@@ -41,4 +41,3 @@ def test_a_missing_environment_is_created(tmp_path: Path) -> None:
     dev.make_venv(venv_dir, force=False)
     assert dev.venv_python(venv_dir).exists() and (venv_dir / "pyvenv.cfg").is_file()
     assert not (venv_dir / "stale").exists()
-

@@ -160,7 +160,7 @@ def install():
             if mode == "hang":
                 time.sleep(0.05)
         return (frames or (0, None))
-    def lift(kp, *, weights=None, device="auto", fov_deg=None, progress=None, cancel=None):
+    def lift(kp, *, weights=None, device="auto", fov_deg=None, refine=False, progress=None, cancel=None):
         if mode == "error":
             raise MocapError("no person was found in the video; try another clip.")
         start, stop = kp
