@@ -51,7 +51,12 @@ TAKES: dict[str, tuple[str, list[tuple[float, float] | None]]] = {
     "two people, the man": ("multi_person", [(420, 730), (582, 755), (649, 896), (397, 984)]),
 }
 SINGLE_FRAME = ROOT / "lifting" / "weights" / "single_frame"
-SYSTEMS = ("MediaPipe world landmarks", "ours", "ours, refined", "ours, single-frame weights")
+SYSTEMS = (
+    "MediaPipe world landmarks",
+    "ours, network alone (--no-refine)",
+    "ours, refined (the default)",
+    "ours, single-frame weights",
+)
 
 
 @dataclass(frozen=True)
