@@ -16,6 +16,24 @@ given; right sides mirror x.
 
 from __future__ import annotations
 
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+class LandmarkTrack(Protocol):
+    """What the lifting stages need of a Keypoints2D (`lifting.video2d.keypoints2d`): pixel keypoints (T, 33, 2)
+    in BlazePose order, visibility (T, 33) in 0..1 and detected (T,)."""
+
+    @property
+    def keypoints(self) -> npt.NDArray[np.float32]: ...
+    @property
+    def visibility(self) -> npt.NDArray[np.float32]: ...
+    @property
+    def detected(self) -> npt.NDArray[np.bool_]: ...
+
+
 # The nose tip, in the head frame (metres).
 NOSE_OFFSET = (0.0, 0.115, -0.02)
 # Head frame (x = the person's left, y = forward, z = up), metres from the head centre; right side mirrors x.

@@ -40,7 +40,7 @@ import torch
 
 from lifting.camera import Intrinsics, check_focal_px, check_fov_deg, normalize_camera, normalize_screen
 from lifting.errors import MocapError
-from lifting.landmarks import CONFIDENCE_LANDMARKS
+from lifting.landmarks import CONFIDENCE_LANDMARKS, LandmarkTrack
 from lifting.lift.checkpoint import CheckpointConfig, load_checkpoint
 from lifting.lift.constant_bones import constant_bone_lengths
 from lifting.lift.contact_model import load_contact_checkpoint, predict_contacts
@@ -63,15 +63,9 @@ CONTACT_WEIGHTS_NAME = "contacts"
 DEFAULT_DIAGONAL_FOV_DEG = math.degrees(2.0 * math.atan(math.hypot(36.0, 24.0) / 2.0 / 26.0))
 
 
-class KeypointSequence(Protocol):
-    """What lifting needs of a Keypoints2D (see lifting.keypoints): pixel keypoints in BlazePose order."""
+class KeypointSequence(LandmarkTrack, Protocol):
+    """What lifting needs of a Keypoints2D (`lifting.video2d.keypoints2d`): a `LandmarkTrack` with its times."""
 
-    @property
-    def keypoints(self) -> npt.NDArray[np.float32]: ...  # (T, 33, 2) pixels
-    @property
-    def visibility(self) -> npt.NDArray[np.float32]: ...  # (T, 33) in 0..1
-    @property
-    def detected(self) -> npt.NDArray[np.bool_]: ...  # (T,)
     @property
     def timestamps(self) -> npt.NDArray[np.float64]: ...  # (T,) seconds
     @property

@@ -28,13 +28,12 @@ to camera coordinates.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from lifting.labelling import cheapest_states
-from lifting.landmarks import FACE_OFFSETS, HAND_OFFSETS
+from lifting.landmarks import FACE_OFFSETS, HAND_OFFSETS, LandmarkTrack
 from lifting.skeleton import BLAZEPOSE
 from retarget.mapping import body_axes
 from retarget.motion3d import Motion3D
@@ -59,17 +58,6 @@ HEAD_SHIFT_SIGMA = 0.05
 FACE_SIZE_SIGMA = 0.3
 # Frames per block when scoring hand twists (bounds the memory on long clips).
 BLOCK = 1024
-
-
-class LandmarkTrack(Protocol):
-    """Pixel keypoints (T, 33, 2) in BlazePose order, visibility (T, 33), detected (T,), at the motion's frames."""
-
-    @property
-    def keypoints(self) -> npt.NDArray[np.float32]: ...
-    @property
-    def visibility(self) -> npt.NDArray[np.float32]: ...
-    @property
-    def detected(self) -> npt.NDArray[np.bool_]: ...
 
 
 @dataclass(frozen=True)

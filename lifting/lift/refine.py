@@ -48,14 +48,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
 from lifting.errors import MocapError
-from lifting.landmarks import CORRESPONDENCES, FACE_OFFSETS, HAND_OFFSETS, HIP_OFFSET
+from lifting.landmarks import CORRESPONDENCES, FACE_OFFSETS, HAND_OFFSETS, HIP_OFFSET, LandmarkTrack
 from lifting.lift.constant_bones import bone_pairs, clip_bone_lengths
 from lifting.progress import Cancel, Cancelled, Progress, as_cancel
 from lifting.skeleton import BLAZEPOSE, MODEL_FPS
@@ -71,18 +70,6 @@ HAND_EXTENSION = 0.5 * (HAND_OFFSETS["index"][0] + HAND_OFFSETS["pinky"][0])
 # The ears' midpoint lies this far in front of the head centre (metres; negative: behind), along the head's
 # forward axis, taken as the direction head → nose.
 EARS_FORWARD = FACE_OFFSETS["left_ear"][1]
-
-
-class KeypointTrack(Protocol):
-    """What refinement needs of a Keypoints2D: pixel keypoints (T, 33, 2) in BlazePose order, visibility
-    (T, 33) in 0..1 and detected (T,), at the Motion3D's frames."""
-
-    @property
-    def keypoints(self) -> npt.NDArray[np.float32]: ...
-    @property
-    def visibility(self) -> npt.NDArray[np.float32]: ...
-    @property
-    def detected(self) -> npt.NDArray[np.bool_]: ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +124,7 @@ class RefineReport:
 
 @dataclass(frozen=True)
 class _TrackWindow:
-    """Frames [start, stop) of a KeypointTrack (its `interpolated` too, when it has one)."""
+    """Frames [start, stop) of a LandmarkTrack (its `interpolated` too, when it has one)."""
 
     keypoints: npt.NDArray[np.float32]
     visibility: npt.NDArray[np.float32]
@@ -145,7 +132,7 @@ class _TrackWindow:
     interpolated: npt.NDArray[np.bool_] | None
 
     @classmethod
-    def of(cls, track: KeypointTrack, start: int, stop: int) -> _TrackWindow:
+    def of(cls, track: LandmarkTrack, start: int, stop: int) -> _TrackWindow:
         interpolated = getattr(track, "interpolated", None)
         return cls(
             np.asarray(track.keypoints)[start:stop],
@@ -220,7 +207,7 @@ class _Targets:
     person_px: FloatArray
 
 
-def _targets(motion: Motion3D, keypoints: KeypointTrack, config: RefineConfig) -> _Targets:
+def _targets(motion: Motion3D, keypoints: LandmarkTrack, config: RefineConfig) -> _Targets:
     kp = np.asarray(keypoints.keypoints, dtype=np.float64)
     vis = np.clip(np.asarray(keypoints.visibility, dtype=np.float64), 0.0, 1.0)
     det = np.asarray(keypoints.detected, dtype=bool).copy()
@@ -298,7 +285,7 @@ def _project(points: torch.Tensor) -> torch.Tensor:
 
 
 def reprojection_error(
-    motion: Motion3D, keypoints: KeypointTrack, config: RefineConfig = RefineConfig()
+    motion: Motion3D, keypoints: LandmarkTrack, config: RefineConfig = RefineConfig()
 ) -> tuple[float, float]:
     """How far the motion's joints project from the keypoints: the visibility-weighted mean distance over the
     joints with a MediaPipe counterpart (`CORRESPONDENCES`) and the detected frames, in pixels and as a
@@ -424,7 +411,7 @@ def _torch_threads(count: int) -> Iterator[None]:
 
 def refine_motion(
     motion: Motion3D,
-    keypoints: KeypointTrack,
+    keypoints: LandmarkTrack,
     config: RefineConfig = RefineConfig(),
     progress: Progress | None = None,
     cancel: Cancel | None = None,
@@ -446,7 +433,7 @@ def refine_motion(
 
 def _refine_in_windows(
     motion: Motion3D,
-    keypoints: KeypointTrack,
+    keypoints: LandmarkTrack,
     config: RefineConfig,
     ranges: list[tuple[int, int]],
     progress: Progress | None,
@@ -513,7 +500,7 @@ def _refine_in_windows(
 
 def _refine(
     motion: Motion3D,
-    keypoints: KeypointTrack,
+    keypoints: LandmarkTrack,
     config: RefineConfig,
     progress: Progress | None,
     cancel: Cancel | None,

@@ -9,6 +9,8 @@ synthetic walk and 28 cm on the sample clip. `chest` stays as the fallback for r
 The neck and head follow the spine with the torso's `neck_follow`/`head_follow` keyed to 1
 (`blender_addon/rig_check.py`)."""
 
+from retarget.presets import rigify_metarig
+
 NAME = "rigify_generated"
 LABEL = "Rigify generated rig (FK controls)"
 PRIORITY = 5
@@ -39,15 +41,4 @@ SITES = {
     "r_hand": ("hand_fk.R", 1.0),
 }
 REQUIRES = ("DEF-spine", "ORG-spine", "hips")
-FINGERS = {
-    "l_thumb": ("thumb.01.L", "thumb.02.L", "thumb.03.L"),
-    "l_index": ("f_index.01.L", "f_index.02.L", "f_index.03.L"),
-    "l_middle": ("f_middle.01.L", "f_middle.02.L", "f_middle.03.L"),
-    "l_ring": ("f_ring.01.L", "f_ring.02.L", "f_ring.03.L"),
-    "l_pinky": ("f_pinky.01.L", "f_pinky.02.L", "f_pinky.03.L"),
-    "r_thumb": ("thumb.01.R", "thumb.02.R", "thumb.03.R"),
-    "r_index": ("f_index.01.R", "f_index.02.R", "f_index.03.R"),
-    "r_middle": ("f_middle.01.R", "f_middle.02.R", "f_middle.03.R"),
-    "r_ring": ("f_ring.01.R", "f_ring.02.R", "f_ring.03.R"),
-    "r_pinky": ("f_pinky.01.R", "f_pinky.02.R", "f_pinky.03.R"),
-}
+FINGERS = rigify_metarig.FINGERS  # the generated rig's FK finger controls keep the metarig's names
