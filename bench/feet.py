@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/feet.py ../shared/data/video/sports2d_demo.mp4 --frames 0:141 --markdown docs/feet.md
 
-The input is a video (detected with the keypoints cache and lifted with the shipped weights, as `python -m
-lifting` does), a `.keypoints.npz` (lifted) or a `.motion.npz`. Definitions (all on `retarget.pipeline` with default settings):
+The input is a video (detected with the keypoints cache and lifted with the shipped weights, refined as
+`ConvertOptions.refine` says: as the add-on and `python -m lifting` do), a `.keypoints.npz` (lifted the same way)
+or a `.motion.npz` (as it is). Definitions (all on `retarget.pipeline` with default settings):
 
 - planted: frames of the range with at least one foot planted (`RetargetResult.contacts`), %;
 - lean: angle between the fitted up axis (`WorldPlacement.up_camera`) and the body's median up over the range
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from lifting.app.options import ConvertOptions
 from retarget.animation import pose_matrices, posed_points
 from retarget.motion3d import Motion3D
 from retarget.pipeline import RetargetResult, retarget, retarget_onto_ours
@@ -83,14 +85,15 @@ def measure(motion: Motion3D, rest: RestSkeleton, result: RetargetResult, frames
 
 
 def load_motion(path: Path) -> Motion3D:
-    """The clip's Motion3D: loaded, or lifted from keypoints, or detected (cached) and lifted from a video."""
+    """The clip's Motion3D: loaded, or lifted from keypoints, or detected (cached) and lifted from a video (lifted as
+    the add-on and the command line do: refined when `ConvertOptions.refine` is on, its default)."""
     if path.name.endswith(".motion.npz"):
         return Motion3D.load(path)
     from lifting.app import api
     from lifting.video2d.keypoints2d import Keypoints2D
 
     keypoints = Keypoints2D.load(path) if path.name.endswith(".keypoints.npz") else api.detect(path)
-    return api.lift(keypoints)
+    return api.lift(keypoints, refine=ConvertOptions.refine)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,12 +125,19 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:
+        lifted = (
+            "The motion file as it is."
+            if args.motion.endswith(".motion.npz")
+            else "Lifted as the add-on and the command line lift it: with the shipped weights and contact model, "
+            f"refinement {'on' if ConvertOptions.refine else 'off'} (`ConvertOptions.refine`)."
+        )
         command = "bench/feet.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
         Path(args.markdown).write_text(
             f"# Feet on the ground (issue 22)\n\nMade by `.venv/bin/python {command}`; what each column "
-            f"measures: `bench/feet.py`.\n\n{text}\nFoot skate and root drift on the synthetic test split, before and "
+            f"measures: `bench/feet.py`. {lifted}\n\n{text}\nFoot skate and root drift on the synthetic test split, before and "
             "after the ground, root solve and foot lock: [feet_test_split.md](feet_test_split.md) "
-            "(`bench/feet_test_split.py`).\n",
+            "(`bench/feet_test_split.py`); the contact and foot lock settings were chosen on the validation split: "
+            "[feet_validation.md](feet_validation.md).\n",
             encoding="utf-8",
         )
 

@@ -1,23 +1,31 @@
 """Issue 22's feet targets on the synthetic test split: foot skate while planted and root drift while both feet are planted.
 
     .venv/bin/python bench/feet_test_split.py --markdown docs/feet_test_split.md
-    .venv/bin/python bench/feet_test_split.py --split validation --max-clips 100   # for choosing settings
+    .venv/bin/python bench/feet_test_split.py --split validation --max-clips 100 \
+        --setting probability_on=0.5 --setting min_contact=0.2   # for choosing settings: one row each
 
 Clips and 2D input as `lifting.learn.evaluate` makes them (`python -m lifting evaluate` with the same
 `--max-clips`): the split's clips (an evenly spaced subset with --max-clips), each seen through one random
-virtual camera with detector-like noise (seed `EVAL_SEED`). Each clip is lifted by the shipped lifter
-(`lifting/weights/mocap`, mirror test-time augmentation, one length per bone as `lifting.lift.lift` gives them)
-and the shipped contact model (`lifting/weights/contacts`), then retargeted onto our armature
-(`retarget.pipeline.retarget_onto_ours`, numpy, no Blender) and the rig posed from its keys (forward
-kinematics). Rows:
+virtual camera with detector-like noise (seed `EVAL_SEED`). Each clip is lifted as the add-on and the command
+line lift it: `lifting.app.api.lift` (the shipped lifter `lifting/weights/mocap`, mirror test-time
+augmentation, one length per bone, the shipped contact model `lifting/weights/contacts`; the clip's true focal
+length, CPU) with refinement as `ConvertOptions.refine` says (on by default: `lifting.lift.refine`), then
+retargeted onto our armature (`retarget.pipeline.retarget_onto_ours`, numpy, no Blender, no smoothing) and the
+rig posed from its keys (forward kinematics). Rows:
 
-- before: the pipeline without issue 22's machinery: no contact probabilities (the retargeter's height and
-  speed rule on the lifted feet), no root solve (`GroundConfig.solve_root=False`: the lifted root as is), no
-  foot lock (`RetargetConfig.foot_lock=False`);
-- after: the shipped pipeline (default settings, the contact model's probabilities);
-- after, true contacts: the shipped pipeline given the true contacts as probabilities (0 or 1), to separate
-  contact errors from the rest;
-- motion capture: the same measures on the clip's true joints (the floor: labels and capture are not exact).
+- before: the pipeline without issue 22's machinery or refinement: lifted without refinement, no contact
+  probabilities (the retargeter's height and speed rule on the lifted feet), no root solve
+  (`GroundConfig.solve_root=False`: the lifted root as is), no foot lock (`RetargetConfig.foot_lock=False`);
+- after, not refined: the shipped retargeting (default settings, the contact model's probabilities) on the
+  clip lifted without refinement (what shipped before refinement was on by default);
+- after: the shipped pipeline, as users get it (lifted with `ConvertOptions.refine`, default settings, the
+  contact model's probabilities);
+- after, true contacts: as after, given the true contacts as probabilities (0 or 1), to separate contact
+  errors from the rest;
+- motion capture: the same measures on the clip's true joints (the floor: labels and capture are not exact);
+- after, NAME=VALUE,...: one row per `--setting`, as after with these settings changed: fields of
+  `retarget.contacts.ContactConfig` (the contact decision: `probability_on`, `probability_off`,
+  `min_contact`, `min_gap`) and of `retarget.foot_lock.FootLockConfig` (`blend`, `heading` 0 or 1).
 
 Measures, all with the true contacts (`lifting.learn.datasets.contact_labels` on the motion capture: per heel
 and toe, so the rows share them), horizontal = normal to each motion's own up axis (world Z):
@@ -35,7 +43,10 @@ and toe, so the rows share them), horizontal = normal to each motion's own up ax
 - root velocity error: over the same steps as (a), the norm of the difference between the pelvis's
   horizontal velocity and the truth's, both in the motion capture's world (the output mapped back to camera
   space through its placement and into the world through the true virtual camera), mm/s; it includes the
-  lifter's errors in the trajectory's scale and direction, which the feet cannot fix.
+  lifter's errors in the trajectory's scale and direction, which the feet cannot fix;
+- planted feet, recall and precision: the rows' planted feet (`RetargetResult.contacts`, per foot and frame)
+  against the true ones (a foot is planted when its heel or toe is), %. Foot skate and root drift are measured
+  on the true contacts only, so planting a foot that swings costs them nothing: precision says what it costs.
 """
 
 from __future__ import annotations
@@ -44,29 +55,28 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
+from lifting.app import api
+from lifting.app.options import ConvertOptions
 from lifting.learn.datasets.contact_labels import clip_contact_labels
 from lifting.learn.datasets.dataset import evenly_spaced, load_split
 from lifting.learn.datasets.splits import SPLIT_VERSION
-from lifting.learn.datasets.training_source import view_inputs
-from lifting.learn.datasets.views import CameraTrack
+from lifting.learn.datasets.views import CameraTrack, View
 from lifting.learn.evaluate import EVAL_SEED, test_views
-from lifting.lift.checkpoint import load_checkpoint
-from lifting.lift.constant_bones import constant_bone_lengths
-from lifting.lift.contact_model import load_contact_checkpoint, predict_contacts
-from lifting.lift.lift import run_models
 from lifting.metrics import contact_slip, planted_root_speed
 from lifting.skeleton import MODEL_FPS, OUTPUT
+from lifting.video2d.keypoints2d import Keypoints2D
 from retarget.animation import pose_matrices, posed_points
-from retarget.contacts import runs
+from retarget.contacts import ContactConfig, runs
+from retarget.foot_lock import FootLockConfig
 from retarget.ground import GroundConfig
-from retarget.motion3d import Intrinsics, Motion3D
+from retarget.motion3d import Motion3D
 from retarget.pipeline import RetargetConfig, RetargetResult, retarget_onto_ours
 from retarget.placement import PlacementConfig, WorldPlacement
 from retarget.rest_skeleton import RestSkeleton
@@ -78,7 +88,7 @@ BoolArray = npt.NDArray[np.bool_]
 # Measured points: pelvis, then per contact column (l_heel, l_toe, r_heel, r_toe) the joint standing for it.
 POINTS = ("pelvis", "l_ankle", "l_toe", "r_ankle", "r_toe")
 STANDING_S = 0.5
-ROWS = ("before", "after", "after, true contacts", "motion capture")
+ROWS = ("before", "after, not refined", "after", "after, true contacts", "motion capture")
 BEFORE = RetargetConfig(
     foot_lock=False, placement=PlacementConfig(ground=replace(GroundConfig(), solve_root=False))
 )
@@ -93,6 +103,52 @@ class Sums:
     drift: list[FloatArray] = field(default_factory=list)
     standing: list[FloatArray] = field(default_factory=list)
     velocity_error: list[FloatArray] = field(default_factory=list)
+    # planted foot-frames: the row's that are true, the row's, the true ones
+    planted: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
+
+
+def parse_setting(text: str) -> dict[str, float | bool]:
+    """'NAME=VALUE,NAME=VALUE' -> {name: value}: numbers, `heading` 0 or 1 a bool."""
+    out: dict[str, float | bool] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        out[name] = bool(float(value)) if name == "heading" else float(value)
+    return out
+
+
+def setting_config(setting: dict[str, float | bool]) -> RetargetConfig:
+    """The shipped RetargetConfig with a setting's ContactConfig and FootLockConfig fields changed."""
+    base = RetargetConfig()
+    contact_names = {f.name for f in fields(ContactConfig)}
+    lock_names = {f.name for f in fields(FootLockConfig)}
+    unknown = set(setting) - contact_names - lock_names
+    if unknown:
+        raise SystemExit(f"unknown setting {sorted(unknown)}: use fields of ContactConfig or FootLockConfig")
+    ground = base.placement.ground
+    contacts = replace(ground.contacts, **{k: v for k, v in setting.items() if k in contact_names})
+    return replace(
+        base,
+        placement=replace(base.placement, ground=replace(ground, contacts=contacts)),
+        lock=replace(base.lock, **{k: v for k, v in setting.items() if k in lock_names}),  # type: ignore[arg-type]
+    )
+
+
+def keypoints_of(view: View) -> Keypoints2D:
+    """A Keypoints2D of a synthetic view (its noisy pixels), every frame detected."""
+    frames = len(view.keypoints_px)
+    k = view.intrinsics
+    return Keypoints2D(
+        keypoints=np.asarray(view.keypoints_px, dtype=np.float32),
+        visibility=view.visibility.astype(np.float32),
+        detected=np.ones(frames, dtype=bool),
+        interpolated=np.zeros(frames, dtype=bool),
+        frame_index=np.arange(frames, dtype=np.int64),
+        timestamps=np.arange(frames, dtype=np.float64) / view.fps,
+        fps=float(view.fps),
+        image_size=(k.width, k.height),
+        meta={},
+    )
 
 
 def standing_frames(both: BoolArray, fps: float) -> BoolArray:
@@ -121,14 +177,23 @@ def to_capture_world(points: FloatArray, placement: WorldPlacement, camera: Came
 
 
 def add(
-    sums: Sums, points: FloatArray, world_pelvis: FloatArray, truth: FloatArray, labels: BoolArray
+    sums: Sums,
+    points: FloatArray,
+    world_pelvis: FloatArray,
+    truth: FloatArray,
+    labels: BoolArray,
+    planted: BoolArray | None = None,
 ) -> None:
     """Add one clip's measures: points (T, 5, 3) in the row's own world, world_pelvis (T, 3) in the capture's
-    world, truth (T, 5, 3) the capture's, labels (T, 4) the true contacts."""
+    world, truth (T, 5, 3) the capture's, labels (T, 4) the true contacts, planted (T, 2) the row's planted
+    feet (None: not counted)."""
     slips, lengths = contact_slip(points[:, 1:], labels)
     sums.slips.append(slips)
     sums.lengths.append(lengths)
-    both = (labels[:, 0::2] | labels[:, 1::2]).all(axis=1)
+    feet = labels[:, 0::2] | labels[:, 1::2]
+    both = feet.all(axis=1)
+    if planted is not None:
+        sums.planted += [int((planted & feet).sum()), int(planted.sum()), int(feet.sum())]
     sums.drift.append(planted_root_speed(points[:, 0], both, MODEL_FPS))
     sums.standing.append(planted_root_speed(points[:, 0], standing_frames(both, MODEL_FPS), MODEL_FPS))
     step = both[1:] & both[:-1]
@@ -144,46 +209,42 @@ def summary(s: Sums) -> dict[str, float]:
         "drift": 1000 * float(np.concatenate(s.drift).mean()),
         "standing": 1000 * float(np.concatenate(s.standing).mean()),
         "velocity_error": 1000 * float(np.concatenate(s.velocity_error).mean()),
+        "recall": 100 * float(s.planted[0] / s.planted[2]) if s.planted[2] else float("nan"),
+        "precision": 100 * float(s.planted[0] / s.planted[1]) if s.planted[1] else float("nan"),
     }
 
 
-def run(split: str, max_clips: int, shared: Path) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
-    """The rows' summaries and the split's counts."""
+def run(
+    split: str, max_clips: int, shared: Path, settings: list[str] | None = None
+) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """The rows' summaries (ROWS, then one per setting) and the split's counts."""
     clips = evenly_spaced(load_split(shared, split), max_clips)  # type: ignore[arg-type]
     views, _ = test_views(clips, EVAL_SEED)
-    config, models = load_checkpoint(ROOT / "lifting" / "weights" / "mocap", device="cpu")
-    _, contact_model = load_contact_checkpoint(ROOT / "lifting" / "weights" / "contacts", device="cpu")
-    names = config.output_joints.names
-    sums = {r: Sums() for r in ROWS}
+    extra = {f"after, {text}": setting_config(parse_setting(text)) for text in settings or []}
+    sums = {r: Sums() for r in (*ROWS, *extra)}
     counts = {"clips": len(clips), "frames": 0, "contacts": 0, "double": 0, "standing": 0}
-    for clip, view in zip(clips, views, strict=True):
-        with torch.no_grad():
-            raw, traj = run_models(models, view_inputs(view), config, mirror=True, device=torch.device("cpu"))
-        assert traj is not None
-        joints = constant_bone_lengths(raw, names, config.output_joints.parents)
-        k = view.intrinsics
-        motion = Motion3D(
-            joints=(joints - joints[:, :1]).astype(np.float32),
-            root=traj.astype(np.float32),
-            joint_names=names,
-            parents=config.output_joints.parents,
-            fps=MODEL_FPS,
-            intrinsics=Intrinsics(k.fx, k.fy, k.cx, k.cy, k.width, k.height),
-            confidence=np.ones(joints.shape[:2], dtype=np.float32),
-            joint_set=config.output_joints.name,
+    for i, (clip, view) in enumerate(zip(clips, views, strict=True)):
+        keypoints = keypoints_of(view)
+        lifted = api.lift(keypoints, focal_px=view.intrinsics.fx, device="cpu", refine=False)
+        motion = (
+            api.lift(keypoints, focal_px=view.intrinsics.fx, device="cpu", refine=True)
+            if ConvertOptions.refine
+            else lifted
         )
         labels = clip_contact_labels(clip)
-        probs = predict_contacts(contact_model, raw, traj, MODEL_FPS).astype(np.float32)
         truth = clip.joints.astype(np.float64)[:, [OUTPUT.index[n] for n in POINTS]]
         variants = {
-            "before": (motion, BEFORE),
-            "after": (replace(motion, contacts=probs), RetargetConfig()),
+            "before": (replace(lifted, contacts=None), BEFORE),
+            "after, not refined": (lifted, RetargetConfig()),
+            "after": (motion, RetargetConfig()),
             "after, true contacts": (replace(motion, contacts=labels.astype(np.float32)), RetargetConfig()),
+            **{row: (motion, cfg) for row, cfg in extra.items()},
         }
         for row, (m, cfg) in variants.items():
             rest, result = retarget_onto_ours(m, cfg)
             pts = rig_points(m, result, rest)
-            add(sums[row], pts, to_capture_world(pts[:, 0], result.placement, view.camera), truth, labels)
+            world = to_capture_world(pts[:, 0], result.placement, view.camera)
+            add(sums[row], pts, world, truth, labels, result.contacts)
         add(sums["motion capture"], truth, truth[:, 0], truth, labels)
         both = (labels[:, 0::2] | labels[:, 1::2]).all(axis=1)
         counts["frames"] += len(labels)
@@ -191,19 +252,26 @@ def run(split: str, max_clips: int, shared: Path) -> tuple[dict[str, dict[str, f
         counts["double"] += int((both[1:] & both[:-1]).sum())
         stand = standing_frames(both, MODEL_FPS)
         counts["standing"] += int((stand[1:] & stand[:-1]).sum())
+        print(f"\r{i + 1}/{len(clips)} clips", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
     return {r: summary(s) for r, s in sums.items()}, counts
 
 
 def table(rows: dict[str, dict[str, float]]) -> str:
     lines = [
         "| | foot skate, mm per contact | foot skate, mm, frame-weighted | root drift, both feet planted, mm/s | "
-        f"root drift, standing (≥ {STANDING_S} s), mm/s | root velocity error vs truth, both planted, mm/s |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"root drift, standing (≥ {STANDING_S} s), mm/s | root velocity error vs truth, both planted, mm/s | "
+        "planted feet: recall, % | planted feet: precision, % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def pct(x: float) -> str:
+        return "–" if np.isnan(x) else f"{x:.1f}"
+
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['skate']:.1f} | {r['skate_frames']:.1f} | {r['drift']:.0f} | {r['standing']:.0f} | "
-            f"{r['velocity_error']:.0f} |"
+            f"{r['velocity_error']:.0f} | {pct(r['recall'])} | {pct(r['precision'])} |"
         )
     return "\n".join(lines)
 
@@ -232,10 +300,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--markdown", help="also write the table to this file (the test split's: docs/feet_test_split.md)"
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE,...",
+        help="one more row: the shipped pipeline with these ContactConfig / FootLockConfig fields changed",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the 2-core machine is shared
     t0 = time.time()
-    rows, counts = run(args.split, args.max_clips, args.shared_dir)
+    rows, counts = run(args.split, args.max_clips, args.shared_dir, args.setting)
     text = table(rows)
     lines = verdict(rows)
     print(text)
@@ -243,6 +318,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{counts} in {time.time() - t0:.0f} s", file=sys.stderr)
     if args.markdown:
         command = "bench/feet_test_split.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+        tried = (
+            "Rows `after, NAME=VALUE,...`: settings tried (`--setting`), each the shipped pipeline with these fields "
+            "of `retarget.contacts.ContactConfig` (the contact decision) or `retarget.foot_lock.FootLockConfig` "
+            "changed; they are chosen on the validation split, never on the test split.\n\n"
+            if args.setting
+            else ""
+        )
         subset = (
             f"an evenly spaced {counts['clips']} of its clips"
             if args.max_clips
@@ -254,12 +336,15 @@ def main(argv: list[str] | None = None) -> None:
             f"`bench/feet_test_split.py`.\n\n"
             f"{args.split.capitalize()} split v{SPLIT_VERSION}, {subset} ({counts['frames']} frames at 30 fps), each "
             f"seen through one random virtual camera with detector-like noise (seed {EVAL_SEED}, as "
-            "`python -m lifting evaluate`), lifted with the shipped weights and contact model, retargeted onto our "
-            "armature by `retarget.pipeline` (before: no contact model, no root solve, no foot lock; after: as "
-            "shipped) and posed from its keys. Measured with the true contacts of the motion capture: "
+            "`python -m lifting evaluate`), lifted as the add-on and the command line lift it (`lifting.app.api.lift`: "
+            f"the shipped weights and contact model, refinement {'on' if ConvertOptions.refine else 'off'} as "
+            "`ConvertOptions.refine` says), retargeted onto our armature by `retarget.pipeline` (before: lifted "
+            "without refinement, no contact model, no root solve, no foot lock; after, not refined: as shipped but "
+            "lifted without refinement; after: as shipped) and posed from its keys. Measured with the true contacts "
+            "of the motion capture: "
             f"{counts['contacts']} heel and toe contacts, {counts['double']} steps with both feet planted, "
             f"{counts['standing']} of them standing (both feet planted for at least {STANDING_S} s).\n\n"
-            f"{text}\n\n## Targets\n\n" + "\n".join(lines) + "\n",
+            f"{text}\n\n{tried}## Targets\n\n" + "\n".join(lines) + "\n",
             encoding="utf-8",
         )
 

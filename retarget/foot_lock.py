@@ -5,8 +5,13 @@ ankle is pinned at the mean of its solved positions over the contact; the offset
 fades out over `blend` seconds before and after it, while the foot swings, and there it never points down
 (a lifted foot is never pushed down). With a support height per foot and frame, a toe that would still be
 below its support is lifted onto it. The leg is bent to reach the target with an analytic two-bone IK
-(thigh + shin, knee kept in the leg's hinge plane); the foot keeps its solved orientation. Frames that need
-no change are left exactly as solved.
+(thigh + shin, knee kept in the leg's hinge plane). The foot keeps its solved orientation, except that during
+each contact it keeps one heading (`FootLockConfig.heading`): it is turned about the vertical through its ankle so
+its toe points the contact's mean horizontal direction, the turn fading out over `blend` like the pin. With the
+ankle pinned, the lifted foot's turning from frame to frame was what still slid the rig's planted toes: on the
+validation split lifted with refinement (`bench/feet_test_split.py --split validation --max-clips 100`,
+docs/feet_validation.md) holding the heading took the foot skate from 10.1 to 4.7 mm per contact, with the
+root's drift and velocity error unchanged. Frames that need no change are left exactly as solved.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy.typing as npt
 
 from retarget import mocap21
 from retarget.contacts import runs
-from retarget.rotations import frame_from_vectors, normalize
+from retarget.rotations import axis_angle_matrix, frame_from_vectors, normalize, orthonormalize
 from retarget.solve import SolvePlan, bone_heads, propagate, site_positions
 
 FloatArray = npt.NDArray[np.float64]
@@ -26,9 +31,11 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class FootLockConfig:
-    """blend: seconds over which a contact's pin fades in before it and out after it."""
+    """blend: seconds over which a contact's pin fades in before it and out after it; heading: hold a planted
+    foot's heading (its toe's horizontal direction from the ankle) at its mean over the contact."""
 
     blend: float = 0.15
+    heading: bool = True
 
 
 def _smoothstep(u: FloatArray) -> FloatArray:
@@ -51,6 +58,20 @@ def pin_offsets(ankle: FloatArray, contact: npt.NDArray[np.bool_], blend_frames:
                 if e - 1 + k < t and not contact[e - 1 + k]:
                     off[e - 1 + k] += w * (anchor - ankle[e - 1])
     return off
+
+
+def heading_turns(
+    ankle: FloatArray, toe: FloatArray, contact: npt.NDArray[np.bool_], blend_frames: int
+) -> FloatArray:
+    """Turns (T,) radians about the vertical (world Z, counter-clockwise seen from above) that give a foot,
+    ankle and toe (T, 3) world positions, its mean heading over each contact run of contact (T,) bool (the
+    heading's mean over the run, unwrapped), fading out over blend_frames outside the runs as `pin_offsets`
+    does; 0 on frames outside contacts and blends."""
+    v = toe[:, :2] - ankle[:, :2]
+    angle = np.unwrap(np.arctan2(v[:, 1], v[:, 0]))
+    pad = np.zeros((len(angle), 3))
+    pad[:, 0] = angle
+    return pin_offsets(pad, contact, blend_frames)[:, 0]
 
 
 def two_bone_ik(
@@ -80,6 +101,16 @@ def two_bone_ik(
         frame_from_vectors(ankle - knee, n_old), -1, -2
     )
     return thigh, shin
+
+
+def _below(plan: SolvePlan, bone: int, ancestor: int) -> bool:
+    """Whether `bone` is a descendant of `ancestor` in the plan's rest skeleton."""
+    p = plan.rest.parents[bone]
+    while p >= 0:
+        if p == ancestor:
+            return True
+        p = plan.rest.parents[p]
+    return False
 
 
 def lock_feet(
@@ -122,6 +153,20 @@ def lock_feet(
             lowest = pos[toe_j] @ lin[2] if toe_j in pos else pos[ankle_j] @ lin[2]
             offset[:, 2] += np.maximum(support[:, f] - (lowest + offset[:, 2]), 0.0)
         offset = offset @ inv_lin.T  # back to armature space
+        if cfg.heading and toe_j in pos and ankle_j in drive and contacts[:, f].any():
+            turn = heading_turns(pos[ankle_j] @ lin.T, pos[toe_j] @ lin.T, contacts[:, f], blend_frames)
+            turned = np.flatnonzero(np.abs(turn) > 1e-9)
+            if len(turned):
+                # About world Z, in armature space; the foot bone and every driven bone below it.
+                spin = orthonormalize(
+                    inv_lin @ axis_angle_matrix(np.array([0.0, 0.0, 1.0]), turn[turned]) @ lin
+                )
+                foot = plan.rest.bone(drive[ankle_j])
+                for b in plan.driven:
+                    if b == foot or _below(plan, b, foot):
+                        new = out[b].copy()
+                        new[turned] = spin @ out[b][turned]
+                        out[b] = new
         sel = np.flatnonzero(np.linalg.norm(offset, axis=-1) > 1e-9)
         if len(sel) == 0:
             continue

@@ -4,12 +4,13 @@ import numpy as np
 import numpy.typing as npt
 
 from retarget import mocap21
-from retarget.animation import pose_matrices
+from retarget.animation import pose_matrices, posed_points
 from retarget.contacts import ContactConfig, clean, detect_contacts, hysteresis, runs
-from retarget.foot_lock import FootLockConfig, pin_offsets, two_bone_ik
-from retarget.pipeline import RetargetConfig, retarget
+from retarget.foot_lock import FootLockConfig, heading_turns, pin_offsets, two_bone_ik
+from retarget.pipeline import RetargetConfig, retarget, retarget_onto_ours
 from retarget.rest_skeleton import RestSkeleton
 from retarget.rotations import axis_angle_matrix
+from retarget.solve import build_plan
 from tests.support.paths import RIGS
 from tests.support.synthetic import camera_motion, walking_joints
 
@@ -94,3 +95,58 @@ def test_foot_locking_removes_slide_and_leaves_other_frames() -> None:
         far = off & ~near
         np.testing.assert_allclose(locked[far, f, :2], free[far, f, :2], atol=2e-3)
         assert np.all(locked[far, f, 2] >= free[far, f, 2] - 1e-9)
+
+
+def test_heading_turns_hold_the_contacts_mean_heading() -> None:
+    angle = np.array([0.0, 0.0, 0.1, 0.3, 0.2, 0.0, 0.0, 0.0])
+    toe = np.stack([np.cos(angle), np.sin(angle), np.zeros(8)], 1)
+    contact = np.zeros(8, dtype=bool)
+    contact[2:5] = True
+    turn = heading_turns(np.zeros((8, 3)), toe, contact, blend_frames=2)
+    # In the contact: to the mean 0.2; before it the first frame's 0.1 fades (smoothstep 20/27, 7/27); after it
+    # the last frame's 0.0.
+    np.testing.assert_allclose(turn, [0.1 * 7 / 27, 0.1 * 20 / 27, 0.1, -0.1, 0.0, 0.0, 0.0, 0.0], atol=1e-12)
+    # Across +-pi: the heading unwrapped, its mean pi.
+    back = np.array([3.1, -3.1])
+    toe = np.stack([np.cos(back), np.sin(back), np.zeros(2)], 1)
+    turn = heading_turns(np.zeros((2, 3)), toe, np.ones(2, dtype=bool), blend_frames=0)
+    np.testing.assert_allclose(turn, [np.pi - 3.1, 3.1 - np.pi], atol=1e-12)
+
+
+def planted_headings(heading: bool) -> tuple[list[npt.NDArray[np.float64]], npt.NDArray[np.float64]]:
+    """Per contact run, the rig's toe heading (radians, from the ankle site, seen from above), and the rig's
+    ankle sites (T, 2, 3), on our armature retargeted from the jittery synthetic walk whose feet also turn
+    randomly (0.05 rad) about the vertical through the ankle."""
+    world, _ = walking_joints(330, slide=0.03, jitter=0.008, seed=3)
+    rng = np.random.default_rng(5)
+    for side in "lr":
+        ankle, toe = (mocap21.NAMES.index(f"{side}_{j}") for j in ("ankle", "toe"))
+        spin = axis_angle_matrix(np.array([0.0, 0.0, 1.0]), rng.normal(0.0, 0.05, len(world)))
+        world[:, toe] = world[:, ankle] + np.einsum("tij,tj->ti", spin, world[:, toe] - world[:, ankle])
+    motion = camera_motion(world, 30.0, pitch_deg=10.0)
+    rest, result = retarget_onto_ours(motion, RetargetConfig(lock=FootLockConfig(heading=heading)))
+    plan = build_plan(rest, result.bone_map, motion.joint_names)
+    names = ["l_ankle", "l_toe", "r_ankle", "r_toe"]
+    pts = posed_points(
+        pose_matrices(rest, result.animation),
+        rest,
+        [plan.site_bone[n] for n in names],
+        np.stack([plan.sites[n] for n in names]),
+    )
+    out = []
+    for f in range(2):
+        v = pts[:, 2 * f + 1] - pts[:, 2 * f]
+        angle = np.unwrap(np.arctan2(v[:, 1], v[:, 0]))
+        out += [angle[s:e] for s, e in runs(result.contacts[:, f])]
+    return out, pts[:, 0::2]
+
+
+def test_foot_locking_holds_a_planted_foots_heading() -> None:
+    held, ankles = planted_headings(heading=True)
+    free, ankles_free = planted_headings(heading=False)
+    assert len(held) == len(free) >= 4
+    # Held: one heading per contact (the ankle site is the foot's pivot); free: the jitter turns the foot.
+    assert max(float(np.ptp(a)) for a in held) < 1e-6
+    assert max(float(np.ptp(a)) for a in free) > 0.05
+    # The turn is about the ankle: the ankles are where they were.
+    np.testing.assert_allclose(ankles, ankles_free, atol=1e-9)
