@@ -426,6 +426,8 @@ def analyse_ground(
     if len(levels):
         frames = np.array([sum(e - s for _, s, e in g) for g in groups], dtype=np.float64)
         ok = np.flatnonzero(frames >= cfg.floor_share * frames.sum())
-        floor = int(ok[np.argmin(levels[ok])])
+        # Many short levels (a long clip whose support drifts) may leave none with that share: then the level
+        # that holds the most contact frames.
+        floor = int(ok[np.argmin(levels[ok])]) if len(ok) else int(np.argmax(frames))
     local = local_support(toe_h.min(axis=1), fps, cfg.support_window, cfg.support_percentile)
     return Ground(up, contacts, levels, level, floor, cur_root, p, local)

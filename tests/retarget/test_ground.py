@@ -118,3 +118,15 @@ def test_a_lifted_foot_is_not_pushed_down_by_the_blend() -> None:
     contact[10:20] = True
     off = pin_offsets(ankle, contact, blend_frames=4)
     assert (off[6:10, 2] < 0).any()  # the raw blend would pull it down; lock_feet clamps that to >= 0
+
+
+def test_a_staircase_of_many_short_levels_still_gets_a_floor() -> None:
+    # Ten steps 0.3 m apart, none holding 15 % of the contact frames: once a crash (no level qualified).
+    frames = 600
+    world, _ = walking_joints(frames, slide=0.0, jitter=0.0)
+    world[..., 2] += 0.3 * (np.arange(frames) * 10 // frames)[:, None]
+    placed, placement = place(camera_motion(world, 30.0, pitch_deg=10.0))
+    assert placement.support is not None and placement.contacts is not None and placement.contacts.any()
+    assert np.isfinite(placed).all()
+    supports = np.unique(np.round(placement.support[placement.contacts], 1))
+    assert len(supports) >= 8 and 0.0 in supports  # one support per step, Z = 0 on one of them
