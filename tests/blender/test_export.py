@@ -18,7 +18,6 @@ bones and its Action started at frame 2.
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 from types import ModuleType
@@ -29,32 +28,32 @@ import pytest
 
 from tests.support.synthetic import camera_motion, walking_joints
 
-from .conftest import ADDON_MODULE, BPY_MISSING, fingerprint
+from .conftest import (
+    BPY_MISSING,
+    addon_module,
+    fingerprint,
+    generated_rigify,
+    mute_deform_constraints,
+    rigify_metarig,
+)
 
 bpy = pytest.importorskip("bpy", reason=BPY_MISSING)
 
-from .test_rig_check import generated_rigify, mesh2motion  # noqa: E402,F401  (needs bpy; mesh2motion: a fixture)
 
 FRAMES = 24
-
-
-def module(name: str) -> Any:
-    return importlib.import_module(f"{ADDON_MODULE}.{name}")
 
 
 def apply(obj: bpy.types.Object | None, key_frame_start: int = 1) -> bpy.types.Object:
     """A synthetic walk of FRAMES frames keyed onto `obj` (None: our generated armature) by the add-on."""
     world, _ = walking_joints(FRAMES, fps=30.0, slide=0.0, jitter=0.0)
-    ap = module("apply")
+    ap = addon_module("apply")
     options = ap.ApplyOptions(match_camera=False, key_frame_start=key_frame_start)
     report = ap.apply_motion(bpy.context, camera_motion(world, 30.0), obj, options)
     return bpy.data.objects[report.armature]
 
 
 def metarig() -> bpy.types.Object:
-    bpy.ops.preferences.addon_enable(module="rigify")
-    bpy.ops.object.armature_basic_human_metarig_add()
-    return apply(bpy.context.active_object)
+    return apply(rigify_metarig())
 
 
 def key_mesh2motion_controls(rig: bpy.types.Object) -> None:
@@ -73,13 +72,6 @@ def key_mesh2motion_controls(rig: bpy.types.Object) -> None:
             pb.rotation_mode = "XYZ"
             pb.rotation_euler = (angle * s, 0.2 * s, 0.0)
             pb.keyframe_insert("rotation_euler", frame=f)
-
-
-def mute_deform_constraints(rig: bpy.types.Object) -> None:
-    for pb in rig.pose.bones:
-        if pb.bone.use_deform:
-            for c in pb.constraints:
-                c.mute = True
 
 
 def deform_names(rig: bpy.types.Object) -> list[str]:
@@ -125,7 +117,7 @@ def bvh_round_trip(rig: bpy.types.Object, tmp_path: Path) -> float:
     start, end = scene.frame_start, scene.frame_end
     path = tmp_path / "rig.bvh"
     before = state()
-    frames = module("export").export_bvh(bpy.context, rig, str(path))
+    frames = addon_module("export").export_bvh(bpy.context, rig, str(path))
     assert state() == before
     assert frames == end - start + 1
     text = path.read_text()
@@ -185,7 +177,7 @@ def fbx_round_trip(rig: bpy.types.Object, tmp_path: Path, preset: str) -> tuple[
     start, end = scene.frame_start, scene.frame_end
     path = tmp_path / "rig.fbx"
     before = state()
-    module("export").export_fbx(bpy.context, rig, str(path), preset)
+    addon_module("export").export_fbx(bpy.context, rig, str(path), preset)
     assert state() == before
     names_before = set(bpy.data.objects.keys())
     assert bpy.ops.import_scene.fbx(filepath=str(path)) == {"FINISHED"}  # Blender's defaults
@@ -240,7 +232,7 @@ def test_exports_leave_pose_mode_selection_and_frame_alone(fresh: ModuleType, tm
     scene.frame_set(7)
     before = state()
     assert before["mode"] == "POSE" and before["selected"] == [rig.name]
-    export = module("export")
+    export = addon_module("export")
     export.export_fbx(bpy.context, rig, str(tmp_path / "x.fbx"), "UNREAL")
     assert state() == before
     export.export_bvh(bpy.context, rig, str(tmp_path / "x.bvh"))
@@ -249,7 +241,7 @@ def test_exports_leave_pose_mode_selection_and_frame_alone(fresh: ModuleType, tm
 
 
 def test_export_errors_are_one_sentence_and_change_nothing(fresh: ModuleType, tmp_path: Path) -> None:
-    export = module("export")
+    export = addon_module("export")
     rig = apply(None)
     blocker = tmp_path / "a file"
     blocker.write_text("")

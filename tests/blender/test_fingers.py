@@ -22,10 +22,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .conftest import BPY_MISSING, load_rest
+from .conftest import (
+    BPY_MISSING,
+    addon_module,
+    generated_rigify,
+    load_rest,
+    mute_deform_constraints,
+    open_mesh2motion,
+    rigify_metarig,
+)
 from .test_export import bvh_round_trip, fbx_round_trip
 from .test_keyframes import make_armature
-from .test_rigs_on_sample import MOTION, module, open_mesh2motion
+from .test_rigs_on_sample import MOTION
 
 bpy = pytest.importorskip("bpy", reason=BPY_MISSING)
 
@@ -35,33 +43,12 @@ MOST_ERROR_DEG = 0.5
 
 
 def finger_motion(tmp_path: Path) -> Any:
-    ap = module("apply")
+    ap = addon_module("apply")
     m = ap.load_motion(str(MOTION))
-    cut = {k: getattr(m, k)[:FRAMES] for k in ("joints", "root", "confidence", "contacts", "orientations")}
     wave = np.radians(PEAK_DEG) * 0.5 * (1.0 - np.cos(2.0 * np.pi * np.arange(FRAMES) / (FRAMES - 1)))
     fingers = np.zeros((FRAMES, 2, 5, 4), np.float32)
     fingers[..., 1:] = wave[:, None, None, None]
-    return replace(m, **cut, fingers=fingers, finger_weight=np.ones((FRAMES, 2), np.float32))
-
-
-def human_metarig() -> Any:
-    """Rigify's full human metarig (with fingers and face; the basic one has no fingers)."""
-    try:
-        bpy.ops.preferences.addon_enable(module="rigify")
-        bpy.ops.object.armature_human_metarig_add()
-    except (RuntimeError, AttributeError) as exc:  # pragma: no cover - Rigify ships with Blender
-        pytest.skip(f"Blender's bundled Rigify is unavailable here ({exc})")
-    return bpy.context.active_object
-
-
-def generated_human_rigify() -> Any:
-    """A rig generated from the full human metarig, at its defaults."""
-    metarig = human_metarig()
-    metarig.select_set(True)
-    assert bpy.ops.pose.rigify_generate() == {"FINISHED"}
-    rig = bpy.context.active_object
-    bpy.ops.object.mode_set(mode="OBJECT")
-    return rig
+    return replace(m.frames(0, FRAMES), fingers=fingers, finger_weight=np.ones((FRAMES, 2), np.float32))
 
 
 def evaluated_rotations(obj: Any, names: list[str], frames: int) -> np.ndarray:
@@ -79,7 +66,7 @@ def evaluated_rotations(obj: Any, names: list[str], frames: int) -> np.ndarray:
 def apply_fingers(obj: Any, tmp_path: Path) -> tuple[Any, Any, Any]:
     """The finger motion applied to `obj` (None: our armature): (motion, report, armature)."""
     motion = finger_motion(tmp_path)
-    ap = module("apply")
+    ap = addon_module("apply")
     report = ap.apply_motion(bpy.context, motion, obj, ap.ApplyOptions(match_camera=False))
     return motion, report, obj or bpy.data.objects[report.armature]
 
@@ -91,8 +78,8 @@ def check_fingers(name: str, obj: Any, tmp_path: Path) -> float:
     assert len(fingers) == 10, sorted(fingers)
     keyed = set(result.animation.bone_names)
     assert all(b in keyed for bones in fingers.values() for b in bones)
-    rc = module("rig_check")
-    rest = module("armature_io").rest_skeleton(obj)
+    rc = addon_module("rig_check")
+    rest = addon_module("armature_io").rest_skeleton(obj)
     # The deform bones carrying each mapped finger bone and hand (nearest rest head).
     points = {b: rest.heads[rest.bone(b)] for bones in fingers.values() for b in bones}
     for side in "lr":
@@ -101,7 +88,7 @@ def check_fingers(name: str, obj: Any, tmp_path: Path) -> float:
     if name == "generated Rigify":  # keyed on the FK controls, checked on the DEF bones
         assert all(carriers[b] == f"DEF-{b}" for bones in fingers.values() for b in bones)
     # The rig's rest fingers on its deform bones, as the solver reads a rig's (retarget.solve.finger_rests).
-    solve, hand_model = module("retarget.solve"), module("retarget.hand_model")
+    solve, hand_model = addon_module("retarget.solve"), addon_module("retarget.hand_model")
     deform_map = replace(
         result.bone_map, fingers={k: tuple(carriers[b] for b in v) for k, v in fingers.items()}
     )
@@ -136,11 +123,11 @@ def test_fingers_on_our_armature(fresh: ModuleType, tmp_path: Path) -> None:
 
 
 def test_fingers_on_the_rigify_metarig(fresh: ModuleType, tmp_path: Path) -> None:
-    check_fingers("Rigify metarig", human_metarig(), tmp_path)
+    check_fingers("Rigify metarig", rigify_metarig(full=True), tmp_path)
 
 
 def test_fingers_on_generated_rigify(fresh: ModuleType, tmp_path: Path) -> None:
-    check_fingers("generated Rigify", generated_human_rigify(), tmp_path)
+    check_fingers("generated Rigify", generated_rigify(full=True), tmp_path)
 
 
 def test_fingers_on_mixamo(fresh: ModuleType, tmp_path: Path) -> None:
@@ -149,17 +136,14 @@ def test_fingers_on_mixamo(fresh: ModuleType, tmp_path: Path) -> None:
 
 def test_fingers_on_mesh2motion(fresh: ModuleType, tmp_path: Path) -> None:
     rig = open_mesh2motion(tmp_path)
-    for pb in rig.pose.bones:
-        if pb.bone.use_deform:
-            for c in pb.constraints:
-                c.mute = True
+    mute_deform_constraints(rig)
     check_fingers("Mesh2Motion muted", rig, tmp_path)
 
 
 @pytest.mark.parametrize("rig", ["ours", "generated Rigify"])
 def test_bvh_and_fbx_carry_the_finger_bones(fresh: ModuleType, tmp_path: Path, rig: str) -> None:
     """The add-on's exports hold the deform finger bones, and Blender's importers read them back in place."""
-    _, report, obj = apply_fingers(None if rig == "ours" else generated_human_rigify(), tmp_path)
+    _, report, obj = apply_fingers(None if rig == "ours" else generated_rigify(full=True), tmp_path)
     fingers = [b for bones in report.result.bone_map.fingers.values() for b in bones]
     deform = [f"DEF-{b}" if rig != "ours" else b for b in fingers]
     assert len(deform) == 30 and all(obj.data.bones[b].use_deform for b in deform)
