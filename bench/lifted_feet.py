@@ -29,24 +29,21 @@ from lifting.multiview import read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE  # noqa: E402
 from lifting.video2d.swaps import repair_swaps  # noqa: E402
 from retarget.pipeline import retarget_onto_ours  # noqa: E402
+from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
 
-DATA = ROOT / "tests" / "data" / "pose2sim"
-TAKES = {
-    "single_person": [None, None, None, None],
-    "multi_person": [(420, 730), (582, 755), (649, 896), (397, 984)],
-}
+TAKES = dict(POSE2SIM_TAKES.values())  # folder -> the subject per camera
 HEELS = BLAZEPOSE.indices(["left_heel", "right_heel"])
 TOES = BLAZEPOSE.indices(["left_foot_index", "right_foot_index"])
 
 
 def main() -> int:
-    cameras = read_calibration(DATA / "Calib.qca.txt")
+    cameras = read_calibration(POSE2SIM_CALIBRATION)
     print(
         "| take, camera | lifted in the reference | also lifted in ours | grounded in the reference | also grounded in ours |"
     )
     print("|---|---|---|---|---|")
     for take, subjects in TAKES.items():
-        videos = [DATA / take / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
+        videos = [POSE2SIM / take / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
         raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
         _, worlds = references(cameras, raw)
         for c, camera in enumerate(cameras):

@@ -51,13 +51,9 @@ from retarget.pipeline import RetargetConfig, retarget, retarget_onto_ours  # no
 from retarget.quaternions import quat_to_matrix  # noqa: E402
 from retarget.rest_skeleton import RestSkeleton  # noqa: E402
 from retarget.solve import build_plan  # noqa: E402
+from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
-DATA = ROOT / "tests" / "data" / "pose2sim"
-TAKES: dict[str, tuple[str, list[tuple[float, float] | None]]] = {
-    "single person": ("single_person", [None, None, None, None]),
-    "two people, the man": ("multi_person", [(420, 730), (582, 755), (649, 896), (397, 984)]),
-}
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
 RIGS = {
     "ours": None,
@@ -103,8 +99,8 @@ def pitch_yaw(forward: FloatArray, up: FloatArray) -> tuple[FloatArray, FloatArr
 
 def head_scores(folder: str, subjects: list[tuple[float, float] | None]) -> list[dict[str, float]]:
     """Per camera: frames scored, the true mean pitch, mean |pitch error| and |yaw error| before and after."""
-    cameras = read_calibration(DATA / "Calib.qca.txt")
-    videos = [DATA / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
+    cameras = read_calibration(POSE2SIM_CALIBRATION)
+    videos = [POSE2SIM / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
     raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
     repaired = [repair_swaps(k)[0] for k in raw]
     _, worlds = references(cameras, raw)
@@ -223,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     args = parser.parse_args(argv)
-    heads = {take: head_scores(folder, subjects) for take, (folder, subjects) in TAKES.items()}
+    heads = {take: head_scores(folder, subjects) for take, (folder, subjects) in POSE2SIM_TAKES.items()}
     part1 = head_table(heads)
     print(part1, flush=True)
     motion = api.lift(api.detect(SAMPLE))

@@ -43,13 +43,9 @@ from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
 from lifting.video2d.mediapipe_pose import import_mediapipe, load_pose_model  # noqa: E402
 from lifting.video2d.swaps import repair_swaps  # noqa: E402
 from lifting.video2d.video import frames as video_frames  # noqa: E402
+from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
-DATA = ROOT / "tests" / "data" / "pose2sim"
-TAKES: dict[str, tuple[str, list[tuple[float, float] | None]]] = {
-    "single person": ("single_person", [None, None, None, None]),
-    "two people, the man": ("multi_person", [(420, 730), (582, 755), (649, 896), (397, 984)]),
-}
 SINGLE_FRAME = ROOT / "lifting" / "weights" / "single_frame"
 SYSTEMS = (
     "MediaPipe world landmarks",
@@ -111,8 +107,8 @@ def score(pred: FloatArray, ref: FloatArray) -> tuple[float, float]:
 
 def run_take(folder: str, subjects: list[tuple[float, float] | None]) -> dict[str, list[Score]]:
     """Each system's score per camera of one take (plus the reference's own acceleration)."""
-    cameras: list[CalibratedCamera] = read_calibration(DATA / "Calib.qca.txt")
-    videos = [DATA / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
+    cameras: list[CalibratedCamera] = read_calibration(POSE2SIM_CALIBRATION)
+    videos = [POSE2SIM / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
     raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
     repaired = [repair_swaps(k)[0] for k in raw]  # what `api.detect` returns by default
     _, worlds = references(cameras, raw)
@@ -166,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     args = parser.parse_args(argv)
     parts = []
-    for take, (folder, subjects) in TAKES.items():
+    for take, (folder, subjects) in POSE2SIM_TAKES.items():
         parts.append(table(take, run_take(folder, subjects)))
         print(parts[-1], flush=True)
     if args.markdown is not None:

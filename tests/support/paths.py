@@ -16,6 +16,13 @@ POSE2SIM = DATA / "pose2sim"
 POSE2SIM_CALIBRATION = POSE2SIM / "Calib.qca.txt"
 POSE2SIM_SINGLE = [POSE2SIM / "single_person" / f"cam0{c}.mp4" for c in range(1, 5)]
 POSE2SIM_MULTI = [POSE2SIM / "multi_person" / f"cam0{c}.mp4" for c in range(1, 5)]
+# The man of the two-person take: a point on him on frame 0 of each camera (pixels, --subject).
+POSE2SIM_MAN: list[tuple[float, float]] = [(420.0, 730.0), (582.0, 755.0), (649.0, 896.0), (397.0, 984.0)]
+# The takes the real-footage benches score: label -> (folder under POSE2SIM, the subject per camera or None).
+POSE2SIM_TAKES: dict[str, tuple[str, list[tuple[float, float] | None]]] = {
+    "single person": ("single_person", [None, None, None, None]),
+    "two people, the man": ("multi_person", list(POSE2SIM_MAN)),
+}
 HEADLESS = ROOT / "blender_addon" / "headless.py"
 # ../shared beside the clone (data, rigs, the real clip), or where $VIDEO_MOCAP_SHARED says.
 SHARED = Path(os.environ.get("VIDEO_MOCAP_SHARED", ROOT.parent / "shared"))

@@ -21,12 +21,12 @@ import pytest
 from lifting.video2d.detect import detect
 from lifting.video2d.keypoints2d import Keypoints2D
 from lifting.video2d.tracking import HIPS, SHOULDERS
-from tests.support.paths import POSE2SIM_MULTI
+from tests.support.paths import POSE2SIM_MAN, POSE2SIM_MULTI
 
 pytestmark = pytest.mark.slow  # eight detections of 100 frames at 1088 × 1920: about 40 s
 
 # Frame 0, (x, y) px on each camera: a point on the man (walking) and on the woman (standing).
-MAN = [(420.0, 730.0), (582.0, 755.0), (649.0, 896.0), (397.0, 984.0)]
+MAN = POSE2SIM_MAN
 WOMAN = [(752.0, 1351.0), (283.0, 1041.0), (274.0, 783.0), (788.0, 691.0)]
 
 
