@@ -67,11 +67,10 @@ from lifting.app.options import ConvertOptions
 from lifting.learn.datasets.contact_labels import clip_contact_labels
 from lifting.learn.datasets.dataset import evenly_spaced, load_split
 from lifting.learn.datasets.splits import SPLIT_VERSION
-from lifting.learn.datasets.views import CameraTrack, View
+from lifting.learn.datasets.views import CameraTrack
 from lifting.learn.evaluate import EVAL_SEED, test_views
 from lifting.metrics import contact_slip, planted_root_speed
 from lifting.skeleton import MODEL_FPS, OUTPUT
-from lifting.video2d.keypoints2d import Keypoints2D
 from retarget.animation import pose_matrices, posed_points
 from retarget.contacts import ContactConfig, runs
 from retarget.foot_lock import FootLockConfig
@@ -131,23 +130,6 @@ def setting_config(setting: dict[str, float | bool]) -> RetargetConfig:
         base,
         placement=replace(base.placement, ground=replace(ground, contacts=contacts)),
         lock=replace(base.lock, **{k: v for k, v in setting.items() if k in lock_names}),  # type: ignore[arg-type]
-    )
-
-
-def keypoints_of(view: View) -> Keypoints2D:
-    """A Keypoints2D of a synthetic view (its noisy pixels), every frame detected."""
-    frames = len(view.keypoints_px)
-    k = view.intrinsics
-    return Keypoints2D(
-        keypoints=np.asarray(view.keypoints_px, dtype=np.float32),
-        visibility=view.visibility.astype(np.float32),
-        detected=np.ones(frames, dtype=bool),
-        interpolated=np.zeros(frames, dtype=bool),
-        frame_index=np.arange(frames, dtype=np.int64),
-        timestamps=np.arange(frames, dtype=np.float64) / view.fps,
-        fps=float(view.fps),
-        image_size=(k.width, k.height),
-        meta={},
     )
 
 
@@ -224,7 +206,7 @@ def run(
     sums = {r: Sums() for r in (*ROWS, *extra)}
     counts = {"clips": len(clips), "frames": 0, "contacts": 0, "double": 0, "standing": 0}
     for i, (clip, view) in enumerate(zip(clips, views, strict=True)):
-        keypoints = keypoints_of(view)
+        keypoints = view.keypoints2d()
         lifted = api.lift(keypoints, focal_px=view.intrinsics.fx, device="cpu", refine=False)
         motion = (
             api.lift(keypoints, focal_px=view.intrinsics.fx, device="cpu", refine=True)

@@ -100,24 +100,6 @@ class Totals:
         return [float(s / w) if w > 0 else float("nan") for s, w in zip(self.sums, self.weights, strict=True)]
 
 
-def keypoints_of(view: View, pixels: npt.ArrayLike | None = None) -> Keypoints2D:
-    """A Keypoints2D of a synthetic view at 30 fps, every frame detected (its noisy pixels, or `pixels`)."""
-    frames = len(view.keypoints_px)
-    px = np.asarray(view.keypoints_px if pixels is None else pixels, dtype=np.float32)
-    k = view.intrinsics
-    return Keypoints2D(
-        keypoints=px,
-        visibility=view.visibility.astype(np.float32),
-        detected=np.ones(frames, dtype=bool),
-        interpolated=np.zeros(frames, dtype=bool),
-        frame_index=np.arange(frames, dtype=np.int64),
-        timestamps=np.arange(frames, dtype=np.float64) / view.fps,
-        fps=float(view.fps),
-        image_size=(k.width, k.height),
-        meta={},
-    )
-
-
 def mocap_metrics(motion: Motion3D, view: View, noisy: Keypoints2D, clean: Keypoints2D) -> list[float]:
     """MOCAP_METRICS of one motion against the view's ground truth (mm, px, mm/frame²)."""
     pose = motion.joints.astype(np.float64)
@@ -148,7 +130,7 @@ def run_mocap(
     cpu = [0.0 for _ in configs]
     frames_total = 0
     for n, view in enumerate(views):
-        noisy, clean = keypoints_of(view), keypoints_of(view, view.clean_px)
+        noisy, clean = view.keypoints2d(), view.keypoints2d(view.clean_px)
         motion = api.lift(noisy, weights=weights, focal_px=view.intrinsics.fx, device="cpu")
         # As lift(..., refine=True) does, refinement starts from the network's raw joints.
         raw = api.lift(
@@ -173,7 +155,7 @@ def run_mocap(
 
 def time_30s(view: View, config: RefineConfig, repeats: int = 3) -> tuple[float, float, int]:
     """Median CPU and wall seconds of refining the first 30 s (or all) of one lifted view; frames used."""
-    noisy = keypoints_of(view)
+    noisy = view.keypoints2d()
     motion = api.lift(noisy, focal_px=view.intrinsics.fx, device="cpu", constant_bones=False)
     frames = min(motion.num_frames, int(SECONDS_30 * motion.fps))
     cut = motion.frames(0, frames)

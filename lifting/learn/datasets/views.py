@@ -38,6 +38,7 @@ from scipy.ndimage import gaussian_filter1d
 from lifting.camera import Intrinsics, look_at, normalize_screen, project, world_to_camera
 from lifting.learn.datasets.dataset import MocapClip
 from lifting.skeleton import BLAZEPOSE, BLAZEPOSE_SWAP_GROUPS, MODEL_FPS, OUTPUT
+from lifting.video2d.keypoints2d import Keypoints2D
 
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -159,6 +160,23 @@ class View:
             return self.keypoints
         out: F32 = np.concatenate([self.keypoints, self.visibility[..., None]], axis=-1).astype(np.float32)
         return out
+
+    def keypoints2d(self, pixels: npt.ArrayLike | None = None) -> Keypoints2D:
+        """The view as a detection would give it: a Keypoints2D of its noisy pixels (or `pixels`, (T, 33, 2)),
+        every frame detected, none interpolated."""
+        frames = len(self.keypoints_px)
+        k = self.intrinsics
+        return Keypoints2D(
+            keypoints=np.asarray(self.keypoints_px if pixels is None else pixels, dtype=np.float32),
+            visibility=self.visibility.astype(np.float32),
+            detected=np.ones(frames, dtype=bool),
+            interpolated=np.zeros(frames, dtype=bool),
+            frame_index=np.arange(frames, dtype=np.int64),
+            timestamps=np.arange(frames, dtype=np.float64) / self.fps,
+            fps=float(self.fps),
+            image_size=(k.width, k.height),
+            meta={},
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
