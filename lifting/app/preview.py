@@ -4,7 +4,9 @@ Each output frame has two panels of the same height:
 
 - **left**: the video frame (scaled to `height`) with the subject's BlazePose skeleton drawn on it; frames
   without the subject say "no person", frames filled across a short gap say "interpolated", and landmarks with
-  low visibility are drawn dimmer;
+  low visibility are drawn dimmer; when the keypoints carry hands (`Keypoints2D.hands`, detection with hands on),
+  each hand found on the frame is drawn over it, its 21 landmarks and their connections (`HAND_CONNECTIONS`)
+  in a lighter shade of its side's colour, landmarks clipped onto the picture's border dimmer;
 - **right** (square): the 3D skeleton (world joints, metres, Z up, floor Z = 0, as `retarget.placement` puts
   them) seen by a fixed virtual camera from the side of the filming camera (world -Y), turned 35° about the
   vertical and raised 22°, over a floor grid of 1 m cells around the motion; the person's left limbs are orange,
@@ -22,6 +24,7 @@ likewise.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -38,6 +41,7 @@ from lifting.skeleton import BLAZEPOSE, OUTPUT
 from lifting.video2d import video as videoio
 from lifting.video2d.keypoints2d import Keypoints2D
 from retarget.atomic_write import atomic_write
+from retarget.hand_model import FINGER_LANDMARKS, INDEX_BASE, PINKY_BASE, WRIST
 
 FloatArray = npt.NDArray[np.float64]
 ImageU8 = npt.NDArray[np.uint8]
@@ -63,6 +67,8 @@ TRAIL: Colour = (120, 220, 120)
 CONTACT: Colour = (80, 230, 80)
 WARNING: Colour = (60, 60, 235)
 TEXT: Colour = (255, 255, 255)
+HAND_LEFT: Colour = (120, 210, 255)  # the hands: lighter shades of their side's colour
+HAND_RIGHT: Colour = (255, 215, 130)
 
 # MediaPipe Pose's landmark connections (mediapipe.tasks.python.vision.PoseLandmarksConnections), BlazePose indices.
 BLAZEPOSE_CONNECTIONS: tuple[tuple[int, int], ...] = (
@@ -73,6 +79,16 @@ BLAZEPOSE_CONNECTIONS: tuple[tuple[int, int], ...] = (
     (23, 25), (25, 27), (27, 29), (29, 31), (27, 31),
     (24, 26), (26, 28), (28, 30), (30, 32), (28, 32),
 )  # fmt: skip
+# MediaPipe's hand landmark connections (mediapipe.tasks.python.vision.HandLandmarksConnections, 21): along each
+# finger, the wrist to the thumb's, index's and little finger's bases, and the knuckles' line.
+_KNUCKLES = (INDEX_BASE, *(FINGER_LANDMARKS[f][0] for f in ("middle", "ring")), PINKY_BASE)
+HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
+    *(pair for chain in FINGER_LANDMARKS.values() for pair in itertools.pairwise(chain)),
+    (WRIST, FINGER_LANDMARKS["thumb"][0]),
+    (WRIST, INDEX_BASE),
+    (WRIST, PINKY_BASE),
+    *itertools.pairwise(_KNUCKLES),
+)
 
 
 @dataclass(frozen=True)
@@ -258,6 +274,7 @@ class PreviewRenderer:
         self.fps = float(keypoints.fps) if np.isfinite(keypoints.fps) and keypoints.fps > 0 else 30.0
         self.line = max(1, round(self.height / 270))
         self.radius = max(2, round(self.height / 110))
+        self.hand_radius = max(1, round(self.height / 270))
         self.font = self.height / 900.0
 
         roots = [i for i, p in enumerate(parent_list) if p < 0]
@@ -317,6 +334,7 @@ class PreviewRenderer:
                 cv2.line(panel, xy[a], xy[b], _dim(colour, min(vis[a], vis[b])), self.line, cv2.LINE_AA)
             for j, point in enumerate(xy):
                 cv2.circle(panel, point, self.radius, _dim(self.landmark_colours[j], vis[j]), -1, cv2.LINE_AA)
+            self._draw_hands(i, panel)
             if bool(kp.interpolated[i]):
                 self._label(panel, "interpolated", (8, self.height // 12), WARNING)
         else:
@@ -324,6 +342,23 @@ class PreviewRenderer:
         time = float(kp.timestamps[i])
         self._label(panel, f"frame {int(kp.frame_index[i])}  {time:.2f} s  ({i + 1}/{kp.num_frames})", (8, 8))
         return panel
+
+    def _draw_hands(self, i: int, panel: ImageU8) -> None:
+        """Frame i's hands found (`Keypoints2D.hands`, (T, 2, 21, 2) px) drawn on the scaled video frame."""
+        kp = self.keypoints
+        if kp.hands is None or kp.hands_visibility is None:
+            return
+        for side, colour in enumerate((HAND_LEFT, HAND_RIGHT)):
+            vis = np.asarray(kp.hands_visibility[i, side], dtype=np.float64)
+            if not vis.max() > 0:  # not found on this frame
+                continue
+            xy = _pts(np.asarray(kp.hands[i, side], dtype=np.float64) * np.array(self.scale))
+            weights = vis.tolist()
+            for a, b in HAND_CONNECTIONS:
+                line = _dim(colour, min(weights[a], weights[b]))
+                cv2.line(panel, xy[a], xy[b], line, max(1, self.line // 2), cv2.LINE_AA)
+            for j, point in enumerate(xy):
+                cv2.circle(panel, point, self.hand_radius, _dim(colour, weights[j]), -1, cv2.LINE_AA)
 
     def right_panel(self, i: int) -> ImageU8:
         """The 3D skeleton of frame i over the floor grid, seen by the fixed virtual camera (H × H, BGR)."""

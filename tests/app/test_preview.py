@@ -255,3 +255,77 @@ def test_cancel_leaves_no_file_and_keeps_an_old_one(tmp_path: Path) -> None:
         preview.render_preview(EXCERPT, make_keypoints(), walk(), mocap21.PARENTS, out, sheet, cancel=cancel)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.mp4"]
     assert out.read_bytes() == b"the previous preview"
+
+
+def with_hands(keypoints: Keypoints2D, found: tuple[int, ...]) -> Keypoints2D:
+    """`keypoints` with a left hand (fingers spread upwards from the wrist at (570, 290)) found on the frames
+    `found`, its index fingertip clipped onto the border (visibility 0.1); the right hand never found."""
+    t = keypoints.num_frames
+    hand = np.zeros((21, 2))
+    hand[0] = (570.0, 290.0)
+    for k in range(5):  # finger k's four landmarks on a ray from the wrist
+        angle = np.radians(-150.0 + 30.0 * k)
+        for j in range(4):
+            hand[1 + 4 * k + j] = hand[0] + (12.0 + 9.0 * j) * np.array([np.cos(angle), np.sin(angle)])
+    hands = np.zeros((t, 2, 21, 2), np.float32)
+    vis = np.zeros((t, 2, 21), np.float32)
+    hands[list(found), 0] = hand
+    vis[list(found), 0] = 1.0
+    vis[list(found), 0, 8] = 0.1
+    return Keypoints2D(
+        **{
+            **keypoints.__dict__,
+            "hands": hands,
+            "hands_visibility": vis,
+            "hands_world": np.zeros((t, 2, 21, 3), np.float32),
+            "hands_score": vis.max(axis=-1),
+        }
+    )
+
+
+def test_hands_are_drawn_where_found(tmp_path: Path) -> None:
+    keypoints = with_hands(make_keypoints(), found=(10, 30))
+    assert keypoints.hands is not None
+    renderer = preview.PreviewRenderer(keypoints, walk(), mocap21.PARENTS)
+    image = next(iter(videoio.frames(EXCERPT, 10, 11))).image
+    without = preview.PreviewRenderer(make_keypoints(), walk(), mocap21.PARENTS)
+    plain = without.left_panel(10, image)
+    sx, sy = renderer.scale
+
+    def at(panel: npt.NDArray[np.uint8], landmark: int) -> tuple[int, ...]:
+        assert keypoints.hands is not None
+        x, y = keypoints.hands[10, 0, landmark]
+        return tuple(int(v) for v in panel[round(y * sy), round(x * sx)])
+
+    drawn = renderer.left_panel(10, image)
+    for landmark in (4, 12, 16, 20):  # fingertips: on no pose landmark or bone
+        assert at(drawn, landmark) == preview.HAND_LEFT, landmark
+        assert at(plain, landmark) != preview.HAND_LEFT
+    assert at(drawn, 8) == preview._dim(preview.HAND_LEFT, 0.1)  # the clipped fingertip, dimmer
+    # A connection's middle is drawn too: the middle finger between its second and third landmarks.
+    mid = (keypoints.hands[10, 0, 10] + keypoints.hands[10, 0, 11]) / 2
+    line = drawn[round(mid[1] * sy), round(mid[0] * sx)].astype(int)
+    assert np.abs(line - np.array(preview.HAND_LEFT)).max() < 25  # antialiased
+    assert np.abs(plain[round(mid[1] * sy), round(mid[0] * sx)] - np.array(preview.HAND_LEFT)).max() > 60
+    # Frames where the hand was not found show none; the right hand, never found, nowhere.
+    np.testing.assert_array_equal(renderer.left_panel(11, image), without.left_panel(11, image))
+    assert not (drawn == np.array(preview.HAND_RIGHT, np.uint8)).all(axis=-1).any()
+    # The contact sheet holds the hand on the picked frame (30 of 0..59 with sheet_frames=3: 0, 30, 59) only.
+    sheets = []
+    for name, kp in (("hands", keypoints), ("plain", make_keypoints())):
+        report = preview.render_preview(
+            EXCERPT,
+            kp,
+            walk(),
+            mocap21.PARENTS,
+            tmp_path / f"{name}.mp4",
+            tmp_path / f"{name}.png",
+            sheet_frames=3,
+        )
+        sheets.append(cv2.imread(str(report.sheet)).astype(int))
+    cw = round(report.size[0] * preview.SHEET_SCALE)
+    changed = (np.abs(sheets[0] - sheets[1]).max(axis=-1) > 30).reshape(sheets[0].shape[0], 3, cw)
+    assert changed[:, 1].sum() > 30 and not changed[:, 0].any() and not changed[:, 2].any()
+    ys, xs = np.nonzero(changed[:, 1])  # around the hand: wrist at (570, 290), fingers up to 39 px out
+    hx, hy = 570 * sx * preview.SHEET_SCALE, 290 * sy * preview.SHEET_SCALE
+    assert np.abs(xs - hx).max() < 25 and np.abs(ys - hy).max() < 25
