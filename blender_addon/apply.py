@@ -30,11 +30,14 @@ class ApplyError(Exception):
 @dataclass(frozen=True)
 class ApplyOptions:
     """preset: rig preset name or None (detect); key_frame_start: scene frame of the first key;
-    video_first_frame: the video frame the motion starts at (for the camera background)."""
+    video_first_frame: the video frame the motion starts at (for the camera background); fingers: key the
+    rig's finger bones from the motion's finger angles when it has them (`RetargetConfig.fingers`; default on,
+    off leaves them unkeyed)."""
 
     preset: str | None = None
     smoothing: float = 0.0
     foot_lock: bool = True
+    fingers: bool = True
     key_frame_start: int = 1
     match_fps: bool = True
     match_camera: bool = True
@@ -96,6 +99,7 @@ def apply_motion(
             armature_matrix=tuple(tuple(float(v) for v in row) for row in matrix),
             smoothing=options.smoothing,
             foot_lock=options.foot_lock,
+            fingers=options.fingers,
         )
         if target is None:
             rest, result = retarget_onto_ours(motion, config)

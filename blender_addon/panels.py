@@ -99,6 +99,7 @@ class MOCAP_PT_options(_MocapPanel, bpy.types.Panel):
         layout.prop(settings, "constant_bones")
         layout.prop(settings, "refine")
         layout.prop(settings, "hands")
+        layout.prop(settings, "fingers")
         layout.prop(settings, "key_frame_start")
         layout.prop(settings, "match_fps")
         layout.prop(settings, "match_camera")

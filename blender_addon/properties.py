@@ -102,6 +102,14 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
         description="Also detect 21 landmarks per hand (detection takes about 1.5 times as long)",
         default=False,
     )
+    fingers: BoolProperty(  # type: ignore[valid-type]
+        name="Fingers",
+        description=(
+            "Key the rig's finger bones from the hands when the motion has them (detected with Hands); "
+            "off: the fingers are left as they are"
+        ),
+        default=True,
+    )
     key_frame_start: IntProperty(name="Start Frame", description="Scene frame of the first key", default=1)  # type: ignore[valid-type]
     match_fps: BoolProperty(  # type: ignore[valid-type]
         name="Match Frame Rate", description="Set the scene's frame rate to the video's", default=True

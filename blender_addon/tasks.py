@@ -216,6 +216,7 @@ def apply_options(settings: Any, name: str) -> ApplyOptions:
         preset=None if settings.preset == "AUTO" else settings.preset,
         smoothing=float(settings.smoothing),
         foot_lock=bool(settings.foot_lock),
+        fingers=bool(settings.fingers),
         key_frame_start=int(settings.key_frame_start),
         match_fps=bool(settings.match_fps),
         match_camera=bool(settings.match_camera),

@@ -33,6 +33,7 @@ from .conftest import (
 )
 from .test_export import bvh_round_trip, fbx_round_trip
 from .test_keyframes import make_armature
+from .test_pipeline import channel_fcurves
 from .test_rigs_on_sample import MOTION
 
 bpy = pytest.importorskip("bpy", reason=BPY_MISSING)
@@ -152,3 +153,25 @@ def test_bvh_and_fbx_carry_the_finger_bones(fresh: ModuleType, tmp_path: Path, r
     assert all(f"JOINT {b}\n" in text for b in deform)
     arm, err = fbx_round_trip(obj, tmp_path, "UNITY")
     assert err < 0.01 and all(b in arm.data.bones for b in deform)
+
+
+def test_the_fingers_option_off_leaves_the_finger_bones_unkeyed(fresh: ModuleType, tmp_path: Path) -> None:
+    """The panel's Fingers checkbox (on by default) reaches the retargeting: off, the rig's finger bones get no
+    keys (the same motion with finger angles keys all 30 when on, test_fingers_on_our_armature)."""
+    settings = bpy.context.scene.video_mocap
+    tasks, ap = addon_module("tasks"), addon_module("apply")
+    assert settings.fingers is True and tasks.apply_options(settings, "x").fingers is True
+    settings.fingers = False
+    options = tasks.apply_options(settings, "x")
+    assert options.fingers is False
+    motion = finger_motion(tmp_path)
+    report = ap.apply_motion(bpy.context, motion, None, replace(options, match_camera=False, video_path=""))
+    fingers = [b for bones in report.result.bone_map.fingers.values() for b in bones]
+    assert len(fingers) == 30  # our armature has them ...
+    keyed = set(report.result.animation.bone_names)
+    assert not keyed & set(fingers)  # ... and they are not keyed
+    obj = bpy.data.objects[report.armature]
+    paths = {fc.data_path for fc in channel_fcurves(obj)}
+    hands = [report.result.bone_map.drive[f"{s}_wrist"] for s in "lr"]
+    assert all(any(f'pose.bones["{b}"]' in p for p in paths) for b in hands)  # the hands are keyed
+    assert not any(f'pose.bones["{b}"]' in p for p in paths for b in fingers)
