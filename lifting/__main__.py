@@ -5,7 +5,7 @@
     python -m lifting worker ...               the add-on's engine protocol (lifting.app.worker)
     python -m lifting quality VIDEO...         the result measured on real footage (lifting.app.quality)
     python -m lifting people VIDEO --frame N   everyone on one frame, to choose whom to follow (lifting.app.people)
-    python -m lifting train|finetune|evaluate  the models (lifting.learn)
+    python -m lifting train|finetune|evaluate  the models (lifting.learn; finetune's table: lifting.app.finetune)
     python -m lifting contacts train|evaluate  the foot-contact model (lifting.learn.contacts)
     python -m lifting dataset|pack             the motion-capture training data (lifting.learn.datasets)
 
@@ -25,7 +25,7 @@ COMMANDS = {
     "quality": "lifting.app.quality",
     "people": "lifting.app.people",
     "train": "lifting.learn.train",
-    "finetune": "lifting.learn.finetune",
+    "finetune": "lifting.app.finetune",
     "evaluate": "lifting.learn.evaluate",
     "contacts": "lifting.learn.contacts",
     "dataset": "lifting.learn.datasets.dataset",

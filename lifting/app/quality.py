@@ -105,11 +105,18 @@ def jitter_2d(keypoints: Keypoints2D) -> tuple[float, float]:
     return (100.0 * float(np.nanmedian(body)) if np.isfinite(body).any() else float("nan")), person
 
 
-def swap_frames(pixels: Pixels, found: npt.NDArray[np.bool_], height: float) -> int:
-    """Found frames after a found frame where some limb pair's left/right assignment flips (module docstring)."""
+def swap_frames(
+    pixels: Pixels,
+    found: npt.NDArray[np.bool_],
+    height: float,
+    pairs: Sequence[tuple[int, int]] = LIMB_PAIRS,
+) -> int:
+    """Found frames after a found frame where some limb pair's left/right assignment flips (module docstring).
+    pixels (T, J, D): the landmarks (default pairs: BlazePose's limbs), or 3D joints with their own pairs and
+    height in the same unit."""
     n = 0
     for t in np.flatnonzero(found[1:] & found[:-1]) + 1:
-        for a, b in LIMB_PAIRS:
+        for a, b in pairs:
             keep = np.linalg.norm(pixels[t, [a, b]] - pixels[t - 1, [a, b]], axis=-1).max()
             swapped = np.linalg.norm(pixels[t, [b, a]] - pixels[t - 1, [a, b]], axis=-1).max()
             if keep > 0.1 * height and swapped < 0.5 * keep:

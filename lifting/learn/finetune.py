@@ -1,25 +1,41 @@
-"""Semi-supervised fine-tuning on a user's own unlabeled clips (paper §4, back-projection).
+"""Semi-supervised fine-tuning on a user's own unlabeled clips (paper §4, back-projection), judged on held-out clips.
 
-    python -m lifting finetune --clips FILES_OR_FOLDER [...] --out WEIGHTS_DIR [--base STEM] [--fov DEG]
+    python -m lifting finetune --clips FILES_OR_FOLDER [...] [--holdout FILES...] --out WEIGHTS_DIR
+                               [--base STEM] [--focal PX [PX ...] | --fov DEG] [--name NAME]
 
-1. 2D keypoints are detected on every clip (cached, by `lifting.video2d.detect.detect`; `.keypoints.npz` files are used
-   as they are); clips where the person is found too rarely, or too briefly, are refused with a clear message.
-2. Training starts from the base weights (the shipped ones by default). After `warmup_epochs` of supervised
+The protocol: fine-tune on some clips of one setting (same person, camera, kind of motion), judge on others.
+1. Clips: `--holdout` names the held-out clips; without it every third clip of `--clips` (3rd, 6th, ...; the
+   second of two) is held out, and a single clip is split: its first two thirds tuned on, its last third held out
+   (`split_clips`, `split_track`). A held-out clip is never trained on.
+2. 2D keypoints are detected on every clip (cached, by `lifting.video2d.detect.detect`; `.keypoints.npz` files are
+   used as they are); clips where the person is found too rarely, or too briefly, are refused with a clear
+   message. Each clip is seen through its own camera: `--focal` gives one focal length for all or one per clip
+   (`--clips` then `--holdout`), `--fov` a field of view, else the default camera (`lift.clip_intrinsics`).
+3. Training starts from the base weights (the shipped ones by default). After `warmup_epochs` of supervised
    training only, every step trains on one labeled batch and one unlabeled batch in a single forward pass:
    - labeled (motion capture seen through random virtual cameras, as in `lifting.learn.train`): MPJPE for the pose
-     model, depth-weighted MPJPE for the trajectory model;
-   - unlabeled (the user's clips): the predicted pose plus the predicted trajectory, projected through the
+     model, depth-weighted MPJPE for the trajectory model, so the model cannot drift from what it knew;
+   - unlabeled (the tuning clips): the predicted pose plus the predicted trajectory, projected through the
      clip's camera, against the detected 2D (`losses.backprojection_loss`, weighted by MediaPipe's visibility,
      zero on frames without a detection), on the joints a detection observes (`lifting.landmarks.OBSERVED_JOINTS`);
    - the bone-length loss keeping the mean bone lengths of the unlabeled predictions at those of the labeled
      poses, without which back-projection alone (blind to scale) lets the skeleton shrink toward the camera.
-3. The result is written as `WEIGHTS_DIR/finetuned.safetensors` + `.json` (loadable by `--weights` in the
-   command line and by the add-on), recording the base checkpoint, the clips it was tuned on and the settings,
-   and a before/after table on the clips (2D reprojection error, bone-length standard deviation).
+4. Early stopping (`HeldOutTrainer`): after each epoch the held-out clips' 2D reprojection error (network alone)
+   is measured; the best epoch is kept, and training stops after `--patience` epochs without a better one.
+5. The best epoch's weights are kept only when their held-out reprojection error is lower than the base
+   weights' by `--min-gain` (1 %): written as `WEIGHTS_DIR/NAME.safetensors` + `.json` with NAME
+   `finetuned-DATE-TIME-CLIPS` (`weights_name`, or `--name`), loadable by `--weights` in the command line and by
+   the add-on, recording the base checkpoint (to switch back to), the clips tuned on and held out, the settings
+   and the table. Otherwise nothing is written and the base stays.
+6. The run ends with a before/after table on the held-out clips (`format_table`): the network's reprojection
+   and bone-length spread here, and the quality report's reprojection, 3D jitter, left/right flips and foot skate
+   of the clips lifted as users lift them when run as `python -m lifting finetune` (`lifting.app.finetune`), on
+   stderr, or with `--events` as a "finetune" event (the table's rows and text, kept or not) before "done".
+   `WEIGHTS_DIR/finetune-summary.json` holds the same.
 
-Training state is saved after every epoch, so `--resume` continues a stopped run exactly; `--seed` makes runs
-repeatable; `torchrun` runs it on several GPUs like `lifting.learn.train`. `--events` writes progress as JSON lines on
-stdout (the add-on's worker protocol) instead of a progress bar.
+Training state is saved after every epoch in `WEIGHTS_DIR/training/`, so `--resume` continues a stopped run;
+`--seed` makes runs repeatable; `torchrun` runs it on several GPUs like `lifting.learn.train`. `--events` writes
+progress as JSON lines on stdout (the add-on's worker protocol) instead of a progress bar.
 """
 
 from __future__ import annotations
@@ -27,9 +43,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -435,6 +454,163 @@ def clip_diagnostics(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The held-out protocol
+# ---------------------------------------------------------------------------------------------------------
+
+# Without --holdout, clips 3, 6, 9, ... of --clips (in the order given) are held out, or the last of two.
+HOLDOUT_EVERY = 3
+# A single clip without --holdout: its last third is held out, the first two thirds are tuned on.
+HOLDOUT_SHARE = 1.0 / 3.0
+# The new weights are kept when the held-out reprojection error falls by at least this share.
+MIN_GAIN = 0.01
+SUMMARY_NAME = "finetune-summary.json"
+
+
+@dataclass(frozen=True)
+class ClipTrack:
+    """One clip as the protocol handles it: its name, the subject's 2D track, and the focal length (px) it is lifted
+    and scored with (None: the default camera, `lift.clip_intrinsics`)."""
+
+    name: str
+    keypoints: Keypoints2D
+    focal_px: float | None
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One line of the before/after table on the held-out clips: the base weights' value and the new weights'."""
+
+    label: str
+    before: float
+    after: float
+
+    def change_pct(self) -> float:
+        """Relative change, % (negative: the new weights give a lower number)."""
+        return 100.0 * (self.after - self.before) / self.before if self.before else float("nan")
+
+
+# (base weights stem, new weights stem, held-out clips, refine) -> more rows of the table (the quality report's).
+Evaluate = Callable[[Path, Path, Sequence[ClipTrack], bool], list[TableRow]]
+
+
+def split_clips(clips: Sequence[Path], holdout: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """(clips to tune on, clips held out). Given held-out clips must differ from the tuning clips; without them
+    every third clip of `clips` (3rd, 6th, ...; the second of two) is held out. A single clip comes back with no
+    held-out clip: `split_track` then holds out its last third."""
+    train, held = list(clips), list(holdout)
+    if held:
+        both = {p.resolve() for p in train} & {p.resolve() for p in held}
+        if both:
+            raise MocapError(
+                f"{sorted(both)[0].name} is both a fine-tuning clip and a held-out clip; a held-out clip must "
+                "not be trained on."
+            )
+        return train, held
+    if len(train) < 2:
+        return train, []
+    chosen = {i for i in range(len(train)) if i % HOLDOUT_EVERY == HOLDOUT_EVERY - 1} or {len(train) - 1}
+    return [p for i, p in enumerate(train) if i not in chosen], [
+        p for i, p in enumerate(train) if i in chosen
+    ]
+
+
+def split_track(track: ClipTrack) -> tuple[ClipTrack, ClipTrack]:
+    """One clip as (its first two thirds, its last third), named `NAME[0:A]` and `NAME[A:T]` (rows)."""
+    count = track.keypoints.num_frames
+    cut = round(count * (1.0 - HOLDOUT_SHARE))
+    return (
+        ClipTrack(f"{track.name}[0:{cut}]", track.keypoints.frames(0, cut), track.focal_px),
+        ClipTrack(f"{track.name}[{cut}:{count}]", track.keypoints.frames(cut, count), track.focal_px),
+    )
+
+
+def clip_focals(focal_px: Sequence[float], count: int) -> list[float | None]:
+    """The focal length of each of `count` clips (--clips then --holdout, in order): none given, one for all, or
+    one per clip."""
+    if not focal_px:
+        return [None] * count
+    if len(focal_px) == 1:
+        return [float(focal_px[0])] * count
+    if len(focal_px) != count:
+        raise MocapError(
+            f"--focal takes one value for every clip or one per clip (--clips, then --holdout: {count}), "
+            f"not {len(focal_px)}."
+        )
+    return [float(f) for f in focal_px]
+
+
+def weights_name(clips: Sequence[str], when: datetime) -> str:
+    """The new weights' stem: `finetuned-YYYYMMDD-HHMM-` and the tuning clips' names (letters, digits, - and _
+    only, joined by +, at most 60 characters), so the user can tell runs apart and switch back."""
+    names = "+".join(re.sub(r"[^A-Za-z0-9_-]+", "_", Path(c).name.split(".")[0]).strip("_") for c in clips)
+    return f"finetuned-{when:%Y%m%d-%H%M}-{names[:60].rstrip('+_') or 'clips'}"
+
+
+def format_table(rows: Sequence[TableRow], clips: Sequence[str]) -> str:
+    """The before/after table as Markdown: a row per measure, mean over the held-out clips."""
+    lines = [
+        f"Held-out clips ({len(clips)}): {', '.join(clips)}",
+        "",
+        "| held-out, mean over clips | base | fine-tuned | change |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        change = row.change_pct()
+        cell = f"{change:+.0f} %" if np.isfinite(change) else "–"
+        lines.append(f"| {row.label} | {row.before:.2f} | {row.after:.2f} | {cell} |")
+    return "\n".join(lines) + "\n"
+
+
+class HeldOutTrainer(FinetuneTrainer):
+    """`FinetuneTrainer` with early stopping on held-out clips: after each epoch the held-out clips' 2D
+    reprojection error (network alone, `clip_diagnostics`) is measured; an epoch better than every earlier one and
+    than `baseline` (the base weights') writes its weights to `best_stem`; training stops once `patience` epochs
+    past the best one (and past the warm-up) brought nothing better."""
+
+    def __init__(
+        self,
+        *args: Any,
+        holdout: Sequence[UnlabeledClip],
+        best_stem: Path,
+        baseline: float,
+        patience: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.holdout = list(holdout)
+        self.best_stem = best_stem
+        self.baseline = baseline
+        self.patience = patience
+        self.best = baseline
+        self.best_epoch = 0
+
+    def load_state(self) -> None:
+        super().load_state()
+        for report in self.history:
+            value = report.extra.get("holdout_reprojection_px")
+            if value is not None and value < self.best and checkpoint_paths(self.best_stem)[0].is_file():
+                self.best, self.best_epoch = float(value), report.epoch
+
+    def epoch_metrics(self) -> dict[str, float]:
+        out = super().epoch_metrics()
+        diag = clip_diagnostics(self.eval_models(), self.checkpoint_config, self.holdout, self.device)
+        value = diag["reprojection_px"]
+        out["holdout_reprojection_px"] = round(value, 3)
+        out["holdout_bone_std_mm"] = round(diag["bone_std_mm"], 3)
+        if value < self.best:
+            self.best, self.best_epoch = value, self.epoch
+            last = self.cfg.out
+            self.cfg = dataclasses.replace(self.cfg, out=self.best_stem)
+            self.provenance["best_epoch"] = self.epoch
+            self.save_checkpoint()
+            self.cfg = dataclasses.replace(self.cfg, out=last)
+        elif self.epoch - max(self.best_epoch, self.semi.warmup_epochs) >= self.patience:
+            self.cfg = dataclasses.replace(self.cfg, epochs=self.epoch)  # Trainer.run stops after this epoch
+            out["stopped_early"] = 1.0
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Labeled data
 # ---------------------------------------------------------------------------------------------------------
 
@@ -507,46 +683,70 @@ def _check_compatible(source: Source, config: CheckpointConfig) -> None:
 
 @dataclass
 class FinetuneConfig:
-    """Every setting of `python -m lifting finetune` (see `--help`)."""
+    """Every setting of `python -m lifting finetune` (see `--help`). focal_px: none, one for every clip, or one
+    per clip (`clips` then `holdout`); patience: epochs past the best one (and the warm-up) without a better
+    held-out reprojection before training stops; min_gain: the share by which the held-out reprojection must fall
+    for the new weights to be kept; name: the new weights' stem (default `weights_name`)."""
 
     clips: tuple[Path, ...] = ()
+    holdout: tuple[Path, ...] = ()
     out: Path = Path("weights/finetuned")
+    name: str | None = None
     base: Path | None = None
     fov_deg: float | None = None
-    focal_px: float | None = None
+    focal_px: tuple[float, ...] = ()
     labeled: str = "auto"
     shared_dir: Path = TrainConfig().shared_dir
-    epochs: int = 4
+    epochs: int = 6
     warmup_epochs: int = 1
+    patience: int = 2
+    min_gain: float = MIN_GAIN
     batch_size: int = 64
     chunk_length: int = 16
     clips_per_epoch: int = 200
-    max_batches_per_epoch: int = 150
+    max_batches_per_epoch: int = 60
     lr: float = 2e-5
     lr_decay: float = 0.9
+    lr_warmup_steps: int = SemiSupervisedConfig.lr_warmup_steps
     backprojection_weight: float = 1.0
     bone_weight: float = 10.0
     bone_consistency_weight: float = 100.0
     backprojection: str = "joint"
     validation_clips: int = 20
     min_detection_rate: float = 0.5
-    min_seconds: float = 2.0
+    min_seconds: float = 1.0
     seed: int = 0
     device: str = "auto"
     resume: bool = False
     events: bool = False
     workers: int | None = None
+    refine: bool = True
 
 
 def parse_args(argv: Sequence[str]) -> FinetuneConfig:
     d = FinetuneConfig()
     p = argparse.ArgumentParser(prog="python -m lifting finetune", description=__doc__.split("\n\n")[0])
     p.add_argument("--clips", nargs="+", required=True, help="videos, folders of videos or .keypoints.npz")
-    p.add_argument("--out", type=Path, required=True, help="folder for finetuned.safetensors + .json")
+    p.add_argument(
+        "--holdout",
+        nargs="+",
+        default=[],
+        help="clips of the same setting to judge the result on, never trained on (default: every third clip of "
+        "--clips, the second of two, or a single clip's last third)",
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder for the new weights (.safetensors + .json)"
+    )
+    p.add_argument("--name", help="the new weights' name (default: finetuned-DATE-TIME-CLIPS)")
     p.add_argument("--base", type=Path, help="checkpoint stem to start from (default: the shipped weights)")
     cam = p.add_mutually_exclusive_group()
     cam.add_argument("--fov", type=float, help="horizontal field of view of the clips' camera, degrees")
-    cam.add_argument("--focal", type=float, help="focal length of the clips' camera, pixels")
+    cam.add_argument(
+        "--focal",
+        type=float,
+        nargs="+",
+        help="focal length in pixels: one for every clip, or one per clip (--clips, then --holdout)",
+    )
     p.add_argument(
         "--labeled",
         choices=["auto", "mocap", "pack"],
@@ -555,10 +755,11 @@ def parse_args(argv: Sequence[str]) -> FinetuneConfig:
         "(default auto: the former when present)",
     )
     p.add_argument("--shared-dir", type=Path, default=d.shared_dir, help="folder holding data/mocap")
-    for name in ("epochs", "warmup_epochs", "batch_size", "chunk_length", "clips_per_epoch",
-                 "max_batches_per_epoch", "seed", "validation_clips"):  # fmt: skip
+    for name in ("epochs", "warmup_epochs", "patience", "batch_size", "chunk_length", "clips_per_epoch",
+                 "max_batches_per_epoch", "seed", "validation_clips", "lr_warmup_steps"):  # fmt: skip
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     for name in (
+        "min_gain",
         "lr",
         "lr_decay",
         "backprojection_weight",
@@ -579,33 +780,117 @@ def parse_args(argv: Sequence[str]) -> FinetuneConfig:
     p.add_argument("--workers", type=int, help="processes for detection (default: one per core)")
     p.add_argument("--resume", action="store_true", help="continue a stopped run in the same --out")
     p.add_argument("--events", action="store_true", help="progress as JSON lines on stdout (the add-on)")
+    p.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=d.refine,
+        help="lift the held-out clips refined for the quality rows of the table, as users lift (default on)",
+    )
     ns = p.parse_args(list(argv))
     return FinetuneConfig(
-        clips=tuple(Path(c) for c in ns.clips), out=ns.out, base=ns.base, fov_deg=ns.fov, focal_px=ns.focal,
+        clips=tuple(Path(c) for c in ns.clips), holdout=tuple(Path(c) for c in ns.holdout), out=ns.out,
+        name=ns.name, base=ns.base, fov_deg=ns.fov, focal_px=tuple(ns.focal or ()),
         labeled=ns.labeled, shared_dir=ns.shared_dir, epochs=ns.epochs, warmup_epochs=ns.warmup_epochs,
+        patience=ns.patience, min_gain=ns.min_gain,
         batch_size=ns.batch_size, chunk_length=ns.chunk_length, clips_per_epoch=ns.clips_per_epoch,
-        max_batches_per_epoch=ns.max_batches_per_epoch, lr=ns.lr, lr_decay=ns.lr_decay,
+        max_batches_per_epoch=ns.max_batches_per_epoch, lr=ns.lr, lr_decay=ns.lr_decay, lr_warmup_steps=ns.lr_warmup_steps,
         backprojection_weight=ns.backprojection_weight, bone_weight=ns.bone_weight,
         bone_consistency_weight=ns.bone_consistency_weight, backprojection=ns.backprojection,
         validation_clips=ns.validation_clips,
         min_detection_rate=ns.min_detection_rate, min_seconds=ns.min_seconds,
         seed=ns.seed, device=ns.device,
-        resume=ns.resume, events=ns.events, workers=ns.workers,
+        resume=ns.resume, events=ns.events, workers=ns.workers, refine=ns.refine,
     )  # fmt: skip
 
 
 Report = Callable[[str, float, str], None]
 
 
-def finetune(cfg: FinetuneConfig, argv: Sequence[str] = (), report: Report | None = None) -> Path:
-    """Run a fine-tuning; returns the stem of the written checkpoint. `report(stage, fraction, message)`."""
+@dataclass(frozen=True)
+class FinetuneResult:
+    """What a fine-tuning run made: `weights` the new stem when kept (None: the held-out clips did not get better
+    and nothing was written), `candidate` the best epoch's stem it was judged on, the table rows, the clips."""
+
+    weights: Path | None
+    base: Path
+    best_epoch: int
+    epochs_run: int
+    rows: tuple[TableRow, ...]
+    clips: tuple[str, ...]
+    holdout: tuple[str, ...]
+    summary: Path
+    min_gain: float = MIN_GAIN
+
+    @property
+    def kept(self) -> bool:
+        return self.weights is not None
+
+    def table(self) -> str:
+        return format_table(self.rows, self.holdout)
+
+    def verdict(self) -> str:
+        """One sentence: what was kept, and how to switch."""
+        first = self.rows[0] if self.rows else None
+        change = f" ({first.label} {first.before:.1f} → {first.after:.1f})" if first is not None else ""
+        if self.weights is not None:
+            return (
+                f"Kept the fine-tuned weights {self.weights.name} (best epoch {self.best_epoch}){change}; "
+                f"lift with --weights {self.weights}, or switch back to {self.base}."
+            )
+        return (
+            f"The held-out clips did not get better by {100 * self.min_gain:.0f} %{change}; no new weights were kept, "
+            f"the base {self.base} stays."
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kept": self.kept,
+            "weights": None if self.weights is None else str(self.weights),
+            "base": str(self.base),
+            "best_epoch": self.best_epoch,
+            "epochs_run": self.epochs_run,
+            "clips": list(self.clips),
+            "holdout": list(self.holdout),
+            "table": [[r.label, r.before, r.after] for r in self.rows],
+        }
+
+
+def _tracks(
+    paths: Sequence[Path],
+    focals: Sequence[float | None],
+    cfg: FinetuneConfig,
+    say: Report,
+    first: int,
+    total: int,
+) -> list[ClipTrack]:
+    out = []
+    for i, (path, focal) in enumerate(zip(paths, focals, strict=True)):
+
+        def detect_progress(
+            fraction: float, message: str = "", *_: Any, i: int = i, name: str = path.name
+        ) -> None:
+            say("detect", (first + i + fraction) / total, f"{name}: {message}".strip(": "))
+
+        keypoints = load_keypoints(path, {"workers": cfg.workers}, detect_progress)
+        out.append(ClipTrack(path.name.removesuffix(".keypoints.npz"), keypoints, focal))
+    return out
+
+
+def finetune(
+    cfg: FinetuneConfig,
+    argv: Sequence[str] = (),
+    report: Report | None = None,
+    evaluate: Evaluate | None = None,
+) -> FinetuneResult:
+    """Run the held-out protocol (module docstring); `report(stage, fraction, message)` tells the progress,
+    `evaluate` adds the quality report's rows to the table (the `lifting.app.finetune` command passes it)."""
 
     def say(stage: str, fraction: float, message: str = "") -> None:
         if report is not None:
             report(stage, fraction, message)
 
-    if cfg.epochs < 1 or cfg.warmup_epochs < 0:
-        raise MocapError("--epochs must be at least 1 and --warmup-epochs at least 0.")
+    if cfg.epochs < 1 or cfg.warmup_epochs < 0 or cfg.patience < 1:
+        raise MocapError("--epochs and --patience must be at least 1 and --warmup-epochs at least 0.")
     if cfg.warmup_epochs >= cfg.epochs:
         raise MocapError(
             f"--warmup-epochs ({cfg.warmup_epochs}) must be fewer than --epochs ({cfg.epochs}), or the clips are never used."
@@ -617,28 +902,42 @@ def finetune(cfg: FinetuneConfig, argv: Sequence[str] = (), report: Report | Non
     out_dir = Path(cfg.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise MocapError(f"--out must be a folder, but {out_dir} is a file.")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / CHECKPOINT_NAME
+
+    clip_paths = expand_clips(cfg.clips)
+    given_holdout = expand_clips(cfg.holdout) if cfg.holdout else []
+    focal_of = dict(
+        zip(
+            [*clip_paths, *given_holdout],
+            clip_focals(cfg.focal_px, len(clip_paths) + len(given_holdout)),
+            strict=True,
+        )
+    )
+    train_paths, held_paths = split_clips(clip_paths, given_holdout)
+    total = len(train_paths) + len(held_paths)
+    tracks = _tracks(train_paths, [focal_of[p] for p in train_paths], cfg, say, 0, total)
+    held = _tracks(held_paths, [focal_of[p] for p in held_paths], cfg, say, len(train_paths), total)
+    if not held:
+        tracks, held = [list(t) for t in zip(*(split_track(t) for t in tracks), strict=True)]
+    say("detect", 1.0, f"{len(tracks)} clips to tune on, {len(held)} held out")
     source = labeled_source(cfg.labeled, config, cfg.shared_dir, cfg.clips_per_epoch, cfg.validation_clips)
 
-    paths = expand_clips(cfg.clips)
-    options = LiftOptions(fov_deg=cfg.fov_deg, focal_px=cfg.focal_px)
-    clips: list[UnlabeledClip] = []
-    for i, path in enumerate(paths):
-
-        def detect_progress(
-            fraction: float, message: str = "", *_: Any, i: int = i, name: str = path.name
-        ) -> None:
-            say("detect", (i + fraction) / len(paths), f"{name}: {message}".strip(": "))
-
-        keypoints = load_keypoints(path, {"workers": cfg.workers}, detect_progress)
-        clips.append(
-            prepare_clip(keypoints, path.name, config, options, cfg.min_detection_rate, cfg.min_seconds)
+    def prepared(track: ClipTrack) -> UnlabeledClip:
+        options = LiftOptions(fov_deg=cfg.fov_deg, focal_px=track.focal_px)
+        return prepare_clip(
+            track.keypoints, track.name, config, options, cfg.min_detection_rate, cfg.min_seconds
         )
-    say("detect", 1.0, f"{len(clips)} clips ready")
 
+    clips = [prepared(t) for t in tracks]
+    holdout = [prepared(t) for t in held]
+
+    name = cfg.name or weights_name([t.name for t in tracks], datetime.now())
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name):
+        raise MocapError(f"--name {name!r} must be letters, digits and . _ + - only.")
+    work = out_dir / "training"  # the run's state (--resume) and its best epoch; removed at the end
+    work.mkdir(parents=True, exist_ok=True)
+    best_stem = work / "best"
     train_cfg = TrainConfig(
-        out=stem, data=cfg.labeled, shared_dir=cfg.shared_dir, epochs=cfg.epochs, batch_size=cfg.batch_size,
+        out=work / "last", data=cfg.labeled, shared_dir=cfg.shared_dir, epochs=cfg.epochs, batch_size=cfg.batch_size,
         chunk_length=cfg.chunk_length, lr=cfg.lr, lr_decay=cfg.lr_decay, channels=config.pose.channels,
         filter_widths=config.pose.filter_widths, dropout=config.pose.dropout, trajectory=True, seed=cfg.seed,
         device=cfg.device, resume=cfg.resume, max_batches_per_epoch=cfg.max_batches_per_epoch,
@@ -649,40 +948,86 @@ def finetune(cfg: FinetuneConfig, argv: Sequence[str] = (), report: Report | Non
         cfg.backprojection_weight,
         cfg.bone_weight,
         cfg.bone_consistency_weight,
+        lr_warmup_steps=cfg.lr_warmup_steps,
         backprojection=cfg.backprojection,
     )
-    trainer = FinetuneTrainer(train_cfg, source, clips, semi, base=base, argv=argv)
-    before = clip_diagnostics(trainer.eval_models(), trainer.checkpoint_config, clips, trainer.device)
-    trainer.provenance = {"before": {k: round(v, 3) for k, v in before.items()}}
+    trainer = HeldOutTrainer(
+        train_cfg, source, clips, semi, base=base, argv=argv,
+        holdout=holdout, best_stem=best_stem, baseline=float("inf"), patience=cfg.patience,
+    )  # fmt: skip
+    base_models = trainer.eval_models()
+    before = clip_diagnostics(base_models, trainer.checkpoint_config, clips, trainer.device)
+    held_before = clip_diagnostics(base_models, trainer.checkpoint_config, holdout, trainer.device)
+    trainer.baseline = trainer.best = held_before["reprojection_px"]
+    trainer.provenance = {
+        "before": {k: round(v, 3) for k, v in before.items()},
+        "holdout": [c.info for c in holdout],
+        "holdout_before": {k: round(v, 3) for k, v in held_before.items()},
+    }
     if cfg.resume:
         trainer.load_state()
-    trainer.progress = lambda fraction, message: say("train", fraction, message)
+    trainer.progress = lambda fraction, message: say(
+        "train",
+        fraction,
+        f"{message}; held-out reprojection {trainer.best:.1f} px (base {trainer.baseline:.1f})",
+    )
     trainer.run(show_progress=not cfg.events)
-    after = clip_diagnostics(trainer.eval_models(), trainer.checkpoint_config, clips, trainer.device)
-    trainer.provenance["after"] = {k: round(v, 3) for k, v in after.items()}
+    say("train", 1.0, f"best epoch {trainer.best_epoch} of {trainer.epoch}")
+    improved = (
+        checkpoint_paths(best_stem)[0].is_file()
+        and trainer.best < (1.0 - cfg.min_gain) * held_before["reprojection_px"]
+    )
+    candidate = best_stem if checkpoint_paths(best_stem)[0].is_file() else base
+    _, best_models = load_checkpoint(candidate, device=trainer.device)
+    best_models = {r: m.eval() for r, m in best_models.items()}
+    after = clip_diagnostics(best_models, trainer.checkpoint_config, clips, trainer.device)
+    held_after = clip_diagnostics(best_models, trainer.checkpoint_config, holdout, trainer.device)
+    rows = [
+        TableRow(
+            "reprojection, network alone, px", held_before["reprojection_px"], held_after["reprojection_px"]
+        ),
+        TableRow(
+            "bone-length spread, network alone, mm", held_before["bone_std_mm"], held_after["bone_std_mm"]
+        ),
+    ]
+    if evaluate is not None:
+        say("evaluate", 0.0, f"the quality report on {len(held)} held-out clips, before and after")
+        rows += evaluate(base, candidate, held, cfg.refine)
+        say("evaluate", 1.0, "done")
+    kept: Path | None = None
     if trainer.dist.is_main:
-        trainer.save_checkpoint()
-        summary = {"base": str(base), "clips": len(clips), "before": before, "after": after}
-        (out_dir / "finetune-summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    say("train", 1.0, "done")
-    if not cfg.events:
-        print(
-            f"on the {len(clips)} clip(s): 2D reprojection error {before['reprojection_px']:.1f} → "
-            f"{after['reprojection_px']:.1f} px, bone-length std {before['bone_std_mm']:.1f} → "
-            f"{after['bone_std_mm']:.1f} mm\nwrote {checkpoint_paths(stem)[0]} (use --weights {stem})",
-            file=sys.stderr,
-        )
-    return stem
+        if improved:
+            for role, model in trainer.models.items():
+                model.load_state_dict(best_models[role].state_dict())
+            trainer.provenance.update(
+                after={k: round(v, 3) for k, v in after.items()},
+                holdout_after={k: round(v, 3) for k, v in held_after.items()},
+                best_epoch=trainer.best_epoch,
+                table=[[r.label, r.before, r.after] for r in rows],
+            )
+            trainer.cfg = dataclasses.replace(trainer.cfg, out=out_dir / name)
+            trainer.save_checkpoint()
+            kept = out_dir / name
+        shutil.rmtree(work, ignore_errors=True)
+    result = FinetuneResult(
+        weights=kept, base=base, best_epoch=trainer.best_epoch, epochs_run=trainer.epoch, rows=tuple(rows),
+        clips=tuple(t.name for t in tracks), holdout=tuple(t.name for t in held), summary=out_dir / SUMMARY_NAME, min_gain=cfg.min_gain,
+    )  # fmt: skip
+    if trainer.dist.is_main:
+        summary = {**result.to_json(), "before": before, "after": after}
+        result.summary.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return result
 
 
-def main(argv: Sequence[str] | None = None, stdout: Any = None) -> int:
+def main(argv: Sequence[str] | None = None, stdout: Any = None, evaluate: Evaluate | None = None) -> int:
+    """`python -m lifting finetune` without the quality report's rows (`lifting.app.finetune.main` adds them)."""
     args = list(sys.argv[1:] if argv is None else argv)
     cfg = parse_args(args)
     emitter = None
     if cfg.events:
         emitter = Emitter(stdout or sys.stdout)
     try:
-        stem = finetune(cfg, args, emitter.progress if emitter is not None else None)
+        result = finetune(cfg, args, emitter.progress if emitter is not None else None, evaluate)
     except MocapError as exc:
         if emitter is not None:
             emitter.error(str(exc))
@@ -696,5 +1041,8 @@ def main(argv: Sequence[str] | None = None, stdout: Any = None) -> int:
         if dist.is_initialized():
             dist.destroy_process_group()
     if emitter is not None:
-        emitter.done(str(checkpoint_paths(stem)[0]))
+        emitter.event("finetune", **result.to_json(), text=result.table(), verdict=result.verdict())
+        emitter.done("" if result.weights is None else str(checkpoint_paths(result.weights)[0]))
+    else:
+        print("\n" + result.table() + "\n" + result.verdict(), file=sys.stderr)
     return 0

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,16 @@ class Keypoints2D:
     @property
     def num_frames(self) -> int:
         return len(self.keypoints)
+
+    def frames(self, start: int, stop: int) -> Keypoints2D:
+        """Rows [start, stop) of this track: every per-frame array sliced, everything else kept."""
+        count = self.num_frames
+        sliced: dict[str, Any] = {
+            f.name: value[start:stop]
+            for f in fields(self)
+            if isinstance(value := getattr(self, f.name), np.ndarray) and value.shape[:1] == (count,)
+        }
+        return replace(self, **sliced)
 
     @property
     def found(self) -> npt.NDArray[np.bool_]:
