@@ -154,6 +154,10 @@ class MOCAP_PT_finetune(_MocapPanel, bpy.types.Panel):
         sub = layout.row()
         sub.enabled = not context.window_manager.video_mocap_status.running
         sub.operator("mocap.finetune", icon="MODIFIER")
+        if settings.finetune_report:
+            box = layout.box()
+            for line in settings.finetune_report.splitlines():
+                box.label(text=line)
 
 
 CLASSES = (

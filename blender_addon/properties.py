@@ -146,6 +146,8 @@ class MOCAP_PG_settings(bpy.types.PropertyGroup):
     )
     finetune_clips: CollectionProperty(type=MOCAP_PG_clip)  # type: ignore[valid-type]
     finetune_index: IntProperty(default=0)  # type: ignore[valid-type]
+    # The last fine-tuning's before/after table on its held-out clips, one line per row (FinetuneTask).
+    finetune_report: StringProperty(default="")  # type: ignore[valid-type]
 
     def frames_arg(self) -> str | None:
         """`--frames A:B` for the worker (B exclusive), or None for the whole video."""

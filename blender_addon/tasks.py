@@ -60,6 +60,9 @@ class EngineTask:
 
     kind = "task"
     label = "Working"
+    # The share of the whole task each progress stage takes, in order, and the stages' names.
+    stage_weights: dict[str, float] = STAGE_WEIGHTS
+    stage_labels: dict[str, str] = STAGE_LABELS
 
     def __init__(self) -> None:
         self.job: WorkerJob | None = None
@@ -105,14 +108,15 @@ class EngineTask:
             return
         stage = str(ev.get("stage", ""))
         frac = float(ev.get("fraction", 0.0))
-        order = list(STAGE_WEIGHTS)
-        if stage in STAGE_WEIGHTS:
-            before = sum(STAGE_WEIGHTS[s] for s in order[: order.index(stage)])
-            self.fraction = min(1.0, before + STAGE_WEIGHTS[stage] * frac)
+        weights = self.stage_weights
+        order = list(weights)
+        if stage in weights:
+            before = sum(weights[s] for s in order[: order.index(stage)])
+            self.fraction = min(1.0, before + weights[stage] * frac)
         else:
             self.fraction = min(1.0, max(0.0, frac))
         self.stage = stage
-        label = STAGE_LABELS.get(stage, stage.capitalize())
+        label = {**STAGE_LABELS, **self.stage_labels}.get(stage, stage.capitalize())
         self.message = f"{label} {round(100 * frac)}%" + (f" ({ev['message']})" if ev.get("message") else "")
 
     def cancel(self) -> None:
@@ -634,6 +638,22 @@ def _remove_tree(path: Path) -> None:
     path.rmdir()
 
 
+def finetune_report_text(report: dict[str, Any]) -> str:
+    """The panel's lines from the engine's "finetune" event: what was kept, then each row of the before/after
+    table on the held-out clips as "label: before → after (change)"."""
+    held = report.get("holdout") or []
+    head = (
+        f"Kept: {Path(str(report.get('weights'))).name}"
+        if report.get("kept")
+        else "Not kept: no better on held-out"
+    )
+    lines = [head, f"Held out: {', '.join(map(str, held))}"]
+    for label, before, after in report.get("table") or []:
+        change = f" ({100.0 * (after - before) / before:+.0f} %)" if before else ""
+        lines.append(f"{label}: {before:.1f} → {after:.1f}{change}")
+    return "\n".join(lines)
+
+
 class ModuleTask(EngineTask):
     """`python -m lifting COMMAND ARGS` in the engine with the worker protocol, once the engine is known to have
     the command's MODULE; generic launcher (fine-tuning)."""
@@ -658,14 +678,18 @@ class ModuleTask(EngineTask):
 
 
 class FinetuneTask(ModuleTask):
-    """Fine-tune the model on the clip list; the new weights become the active weights."""
+    """Fine-tune the model on the clip list (the engine holds some clips out to judge the result); the new weights
+    become the active weights when they were kept, and the panel shows the before/after table."""
 
     kind = "finetune"
-    MODULE = "lifting.learn.finetune"
+    MODULE = "lifting.app.finetune"
+    stage_weights = {"detect": 0.2, "train": 0.7, "evaluate": 0.1}  # noqa: RUF012 (read only)
+    stage_labels = {"train": "Training", "evaluate": "Measuring the held-out clips"}  # noqa: RUF012
 
     def __init__(self) -> None:
         super().__init__(self.MODULE, "finetune", [], "Fine-tuning")
         self.out_dir: Path | None = None
+        self.report: dict[str, Any] | None = None
 
     def command(self, context: bpy.types.Context) -> tuple[list[str], dict[str, str]]:
         settings = context.scene.video_mocap
@@ -683,11 +707,25 @@ class FinetuneTask(ModuleTask):
         self.args += ["--device", device_arg(context)]
         return super().command(context)
 
+    def on_event(self, ev: dict[str, Any]) -> None:
+        if ev.get("event") == "finetune":
+            self.report = ev
+            return
+        super().on_event(ev)
+
     def on_done(self, context: bpy.types.Context, outcome: Outcome) -> str:
+        report = self.report
+        if report is not None:
+            context.scene.video_mocap.finetune_report = finetune_report_text(report)
+            if not report.get("kept"):
+                return (
+                    "Fine-tuning did not make the held-out clips better, so no new weights were kept; the active "
+                    "weights are unchanged (the table is in the Fine-tuning panel)."
+                )
         candidates: list[Path] = []
         if outcome.result:
             candidates.append(Path(outcome.result))
-        if self.out_dir is not None and self.out_dir.is_dir():
+        if report is None and self.out_dir is not None and self.out_dir.is_dir():  # an engine before issue 25
             candidates += sorted(
                 self.out_dir.rglob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True
             )
@@ -696,6 +734,10 @@ class FinetuneTask(ModuleTask):
                 stem = check_checkpoint(str(c))
             except EngineError:
                 continue
+            before = preferences(context).weights_path or "the shipped weights"
             preferences(context).weights_path = str(stem) + ".safetensors"
-            return f"Fine-tuned weights {stem.name!r} are now the active weights."
+            return (
+                f"Fine-tuned weights {stem.name!r} are now the active weights (before: {before}; switch back "
+                "under Weights in the add-on's preferences)."
+            )
         raise TaskError("Fine-tuning finished without usable weights; see the fine-tuning log.")

@@ -204,7 +204,8 @@ def fingerprint() -> dict[str, Any]:
 
 FAKE_ENGINE = r'''#!{python}
 """A fake engine Python for tests: the real lifting.app.worker runs, with lifting.app.api (and optionally
-lifting.learn.finetune) replaced according to VIDEO_MOCAP_FAKE = ok | warn | error | hang | crash | finetune."""
+lifting.learn.finetune) replaced according to VIDEO_MOCAP_FAKE = ok | warn | error | hang | crash | finetune |
+finetune-worse (the held-out clips got no better: nothing kept)."""
 import importlib.machinery, json, os, runpy, sys, time, types
 mode = os.environ.get("VIDEO_MOCAP_FAKE", "ok")
 
@@ -235,7 +236,7 @@ def install():
         return camera_motion(world, 30.0, intrinsics=Intrinsics(f, f, 884.0, 497.0, 1768, 994))
     api.detect, api.lift = detect, lift
     sys.modules["lifting.app.api"] = api
-    if mode == "finetune":
+    if mode.startswith("finetune"):
         ft = types.ModuleType("lifting.learn.finetune")
         ft.__spec__ = importlib.machinery.ModuleSpec("lifting.learn.finetune", None)
         def main():
@@ -249,7 +250,13 @@ def install():
             with open(stem + ".json", "w") as f:
                 json.dump({{"format": "video-mocap-checkpoint", "clips": args[args.index("--clips") + 1]}}, f)
             print(json.dumps({{"event": "progress", "stage": "train", "fraction": 1.0, "message": ""}}), flush=True)
-            print(json.dumps({{"event": "done", "result": stem}}), flush=True)
+            kept = mode == "finetune"
+            table = [["reprojection, network alone, px", 40.0, 30.0 if kept else 41.0]]
+            report = {{"event": "finetune", "kept": kept, "weights": stem if kept else None, "holdout": ["c.mp4"]}}
+            print(json.dumps({{**report, "table": table}}), flush=True)
+            if not kept:
+                os.remove(stem + ".safetensors")
+            print(json.dumps({{"event": "done", "result": stem if kept else ""}}), flush=True)
         ft.main = main
         sys.modules["lifting.learn.finetune"] = ft
 
@@ -262,7 +269,7 @@ elif sys.argv[1] == "-m":
     module = sys.argv[2]
     sys.argv = [module, *sys.argv[3:]]
     install()
-    if module == "lifting" and sys.argv[1:2] == ["finetune"] and mode == "finetune":
+    if module == "lifting" and sys.argv[1:2] == ["finetune"] and mode.startswith("finetune"):
         sys.modules["lifting.learn.finetune"].main()
     else:
         runpy.run_module(module, run_name="__main__", alter_sys=True)

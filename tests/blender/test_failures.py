@@ -196,14 +196,14 @@ def test_install_refuses_politely_when_offline(fresh: ModuleType) -> None:
 
 def test_finetune_without_the_module_says_so(fresh: ModuleType, tmp_path: Path) -> None:
     prefs().engine_source = "CUSTOM"
-    prefs().python_path = sys.executable  # a real Python whose engine lacks lifting.learn.finetune
+    prefs().python_path = sys.executable  # a real Python whose engine may lack lifting.app.finetune
     settings = bpy.context.scene.video_mocap
     fails_with(bpy.ops.mocap.finetune, r"^Add at least one video to the fine-tuning list\.$")
     settings.finetune_clips.add().path = str(SAMPLE_VIDEO)
-    if importlib.util.find_spec("lifting.learn.finetune") is None:
+    if importlib.util.find_spec("lifting.app.finetune") is None:
         fails_with(
             bpy.ops.mocap.finetune,
-            r"^This engine has no lifting\.learn\.finetune module yet; update the add-on",
+            r"^This engine has no lifting\.app\.finetune module yet; update the add-on",
         )
 
 
@@ -219,6 +219,24 @@ def test_finetune_result_becomes_the_active_weights(
     user_dir = Path(bpy.utils.extension_path_user(ADDON_MODULE, create=True))
     assert user_dir in weights.parents
     assert json.loads(weights.with_suffix(".json").read_text())["clips"] == str(SAMPLE_VIDEO)
+    assert settings.finetune_report.splitlines() == [
+        "Kept: tuned",
+        "Held out: c.mp4",
+        "reprojection, network alone, px: 40.0 → 30.0 (-25 %)",
+    ]
+
+
+def test_finetune_that_does_not_help_keeps_the_active_weights(
+    fake_engine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_MOCAP_FAKE", "finetune-worse")
+    prefs().weights_path = ""
+    settings = bpy.context.scene.video_mocap
+    settings.finetune_clips.add().path = str(SAMPLE_VIDEO)
+    assert bpy.ops.mocap.finetune() == {"FINISHED"}
+    assert prefs().weights_path == ""
+    assert settings.finetune_report.splitlines()[0] == "Not kept: no better on held-out"
+    assert settings.finetune_report.splitlines()[-1] == "reprojection, network alone, px: 40.0 → 41.0 (+2 %)"
 
 
 def test_export_without_an_armature(fresh: ModuleType, tmp_path: Path) -> None:
