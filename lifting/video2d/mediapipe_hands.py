@@ -8,11 +8,19 @@ HandLandmarker, with the bundle `HAND_MODEL` made by `tools/make_hand_model.py`,
 reports that one crop (see the tool). Holistic refines the crop with a second small model (hand_recrop); instead,
 the crop is tighter (`ROI_SCALE`, measured on the Pose2Sim takes of tests/data).
 
+A hand found on the previous frame is tracked as MediaPipe Hands tracks it: this frame's first crop is placed
+from the previous frame's hand landmarks (`tracked_roi`, MediaPipe's HandLandmarksToRoi), which are finer than
+the pose's wrist, index and pinky; when that crop finds nothing, the pose's crop is tried, and when that finds
+nothing either, the pose's crop turned by ±`RETRY_TURN` (the model misses many blurred fists at the pose's
+rotation and finds them turned). The first crop whose hand is kept wins.
+
 A hand is kept only when the model finds it (hand presence ≥ `MIN_PRESENCE`), its wrist lies nearer the pose's
-wrist of its own side than the other's (otherwise the crop held the other hand), the model's handedness does
-not say strongly that it is the other hand (`MIN_HANDEDNESS`), and, when both crops found the same hand, only for
-the side whose wrist it is nearer. Hands whose pose landmarks are barely visible (`MIN_POSE_VISIBILITY`) or whose
-crop is too small to show fingers (`MIN_ROI_PX`) are not run at all: that also saves their time.
+wrist of its own side than the other's (otherwise the crop held the other hand) and within `MAX_WRIST_GAP`
+palm lengths of it, and, when both crops found the same hand, only for the side whose wrist it is nearer. The
+model's handedness is recorded (the score) but does not drop a hand: on these crops it is unreliable (a fist seen
+from behind is called the other hand at 97 %), and the side is the pose's arm's, which the left/right repair
+moves the hand with. Hands whose pose landmarks are barely visible (`MIN_POSE_VISIBILITY`) or whose crop is too
+small to show fingers (`MIN_ROI_PX`) are not run at all: that also saves their time.
 Per hand: pixels (21, 2), world landmarks (21, 3) in metres (MediaPipe's, origin near the hand's centre, turned
 to the image's orientation), and the handedness score (the model's probability that it is this side's hand).
 """
@@ -46,7 +54,16 @@ ROI_SHIFT = 0.1
 MIN_POSE_VISIBILITY = 0.3  # a hand whose pose wrist, index or pinky is less visible is not run
 MIN_ROI_PX = 24.0  # px: a crop smaller than this shows no fingers (the hand is a few pixels long)
 MIN_PRESENCE = 0.5  # the landmark model's hand presence needed (MediaPipe's default)
-MIN_HANDEDNESS = 0.05  # a hand the model calls the other side's with more than 95 % is dropped
+MAX_WRIST_GAP = (
+    2.0  # palm lengths (wrist to middle knuckle, at least MIN_PALM_PX): farthest a kept hand's wrist
+)
+MIN_PALM_PX = 10.0  # from its pose wrist
+# Tracking: the crop from the previous frame's landmarks (MediaPipe's HandLandmarksToRoi: the palm's landmarks'
+# box in the hand's own orientation, × 2, shifted 0.1 box towards the fingers).
+TRACK_SCALE = 2.0
+TRACK_SHIFT = -0.1
+_PALM = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)  # the landmarks HandLandmarksToRoi boxes
+RETRY_TURN = 0.5  # radians: the pose's crop turned each way, tried when it found nothing
 # Which of MediaPipe's handedness labels is the subject's right hand in an unmirrored video (measured on the
 # Pose2Sim takes: the label "Right" went with the pose's right wrist).
 RIGHT_LABEL = "Right"
@@ -93,6 +110,27 @@ def hand_roi(
     rotation = (rotation + math.pi) % (2 * math.pi) - math.pi
     centre = m + box * shift * np.array([-math.sin(rotation), math.cos(rotation)])
     return HandRoi((float(centre[0]), float(centre[1])), box * scale, rotation)
+
+
+def tracked_roi(pixels: npt.ArrayLike, scale: float = TRACK_SCALE, shift: float = TRACK_SHIFT) -> HandRoi:
+    """The crop for a hand from its landmarks (21, 2) px on the previous frame, as MediaPipe Hands tracks it
+    (HandLandmarksToRectCalculator): rotation that brings the wrist-to-knuckles direction upright (the knuckles:
+    the middle finger's averaged with the mean of the index and ring fingers'), the palm landmarks' box in that
+    orientation, its longer side × `scale`, moved `shift` box heights along the hand (negative: to the fingers)."""
+    p = np.asarray(pixels, dtype=np.float64)[list(_PALM)]
+    wrist, knuckles = p[0], ((p[4] + p[8]) / 2.0 + p[6]) / 2.0
+    rotation = math.pi / 2 - math.atan2(-(knuckles[1] - wrist[1]), knuckles[0] - wrist[0])
+    rotation = (rotation + math.pi) % (2 * math.pi) - math.pi
+    c, s = math.cos(rotation), math.sin(rotation)
+    axes = np.array(
+        [[c, -s], [s, c]]
+    )  # columns: the crop's x and y (down) in the picture (`HandRoi.to_image`)
+    centre = (p.max(axis=0) + p.min(axis=0)) / 2.0
+    local = (p - centre) @ axes
+    lo, hi = local.min(axis=0), local.max(axis=0)
+    height = float(hi[1] - lo[1])
+    middle = centre + axes @ ((lo + hi) / 2.0) + shift * height * axes[:, 1]
+    return HandRoi((float(middle[0]), float(middle[1])), float(np.max(hi - lo)) * scale, rotation)
 
 
 def crop(bgr: npt.NDArray[np.uint8], roi: HandRoi) -> npt.NDArray[np.uint8]:
@@ -143,9 +181,14 @@ class FrameHands:
 
 
 def find_hands(
-    bgr: npt.NDArray[np.uint8], pose: FloatArray, visibility: FloatArray, estimator: HandEstimator
+    bgr: npt.NDArray[np.uint8],
+    pose: FloatArray,
+    visibility: FloatArray,
+    estimator: HandEstimator,
+    previous: FrameHands | None = None,
 ) -> FrameHands:
-    """Both hands of the subject whose pose (33, 2) px with visibility (33,) is given, in this BGR frame."""
+    """Both hands of the subject whose pose (33, 2) px with visibility (33,) is given, in this BGR frame;
+    `previous`: the hands found on the frame before (tracked from their landmarks), None on a first frame."""
     out = FrameHands.none()
     wrists = pose[[_POSE[0][0], _POSE[1][0]]]
     for side in (0, 1):
@@ -155,25 +198,47 @@ def find_hands(
         roi = hand_roi(*pose[joints])
         if not roi.size >= MIN_ROI_PX:  # also NaN
             continue
-        hand = estimator.landmarks(crop(bgr, roi))
-        if hand is None:
-            continue
-        m = roi.to_image()
-        xy = hand.pixels @ m[:, :2].T + m[:, 2]
-        own, other = (float(np.hypot(*(xy[0] - wrists[s]))) for s in (side, 1 - side))
-        score = hand.right if side == 1 else 1.0 - hand.right
-        if other < own or score < MIN_HANDEDNESS:
-            continue
-        c, s = math.cos(roi.rotation), math.sin(roi.rotation)
-        world = hand.world.copy()
-        world[:, :2] = hand.world[:, :2] @ np.array([[c, s], [-s, c]])
-        out.pixels[side], out.world[side], out.score[side], out.found[side] = xy, world, score, True
+        tries = [roi] + [HandRoi(roi.centre, roi.size, roi.rotation + d) for d in (-RETRY_TURN, RETRY_TURN)]
+        if previous is not None and previous.found[side]:
+            tries.insert(0, tracked_roi(previous.pixels[side]))
+        for attempt in tries:
+            if _try_crop(bgr, attempt, side, wrists, estimator, out):
+                break
     if out.found.all() and _same_hand(out.pixels[0], out.pixels[1]):
         # Both crops found one hand: it stays with the side whose pose wrist it is nearer.
         gaps = [float(np.hypot(*(out.pixels[s, 0] - wrists[s]))) for s in (0, 1)]
         drop = int(np.argmax(gaps))
         out.pixels[drop], out.world[drop], out.score[drop], out.found[drop] = 0.0, 0.0, 0.0, False
     return out
+
+
+def _try_crop(
+    bgr: npt.NDArray[np.uint8],
+    roi: HandRoi,
+    side: int,
+    wrists: FloatArray,
+    estimator: HandEstimator,
+    out: FrameHands,
+) -> bool:
+    """Run the model on one crop for hand `side` (0 left, 1 right; pose wrists (2, 2) px) and, when the hand it
+    finds is kept (see the module docstring), write it into `out`; whether it was kept."""
+    if not roi.size >= MIN_ROI_PX:
+        return False
+    hand = estimator.landmarks(crop(bgr, roi))
+    if hand is None:
+        return False
+    m = roi.to_image()
+    xy = hand.pixels @ m[:, :2].T + m[:, 2]
+    own, other = (float(np.hypot(*(xy[0] - wrists[s]))) for s in (side, 1 - side))
+    palm = max(float(np.hypot(*(xy[9] - xy[0]))), MIN_PALM_PX)
+    if other < own or own > MAX_WRIST_GAP * palm:
+        return False
+    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+    world = hand.world.copy()
+    world[:, :2] = hand.world[:, :2] @ np.array([[c, s], [-s, c]])
+    out.pixels[side], out.world[side], out.found[side] = xy, world, True
+    out.score[side] = hand.right if side == 1 else 1.0 - hand.right
+    return True
 
 
 def _same_hand(a: FloatArray, b: FloatArray, iou: float = 0.5) -> bool:

@@ -50,7 +50,8 @@ class DetectorSettings:
         return d
 
 
-HANDS_VERSION = 1  # part of the detection cache key with hands on: bump when hand results can change
+HANDS_VERSION = 2  # part of the detection cache key with hands on: bump when hand results can change
+# (2: hands tracked from the previous frame's landmarks, turned retries, no handedness rule)
 
 
 @dataclass

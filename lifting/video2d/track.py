@@ -5,7 +5,8 @@ raw per-frame track (before gap filling) that a single-process run or one parall
 Keypoints are pixels of the upright frame, clipped into the image: a landmark MediaPipe places outside the
 picture (a foot below the bottom edge) is moved onto the border and its visibility capped at `OFF_IMAGE_VISIBILITY`.
 Frames without the subject have zero keypoints and visibility. With `DetectorSettings.hands`, each frame's hands
-are found from the subject's pose (`lifting.video2d.mediapipe_hands`) and clipped the same way.
+are found from the subject's pose and the previous frame's hands (`lifting.video2d.mediapipe_hands`) and clipped
+the same way.
 """
 
 from __future__ import annotations
@@ -268,10 +269,11 @@ def track_frames(
                 kps.append(xy)
                 vis.append(v)
             if hand_est is not None:
+                previous = hands[-1] if hands else None  # tracked from the frame before
                 hands.append(
                     FrameHands.none()
                     if found is None
-                    else find_hands(frame.image, found.keypoints, found.visibility, hand_est)
+                    else find_hands(frame.image, found.keypoints, found.visibility, hand_est, previous)
                 )
             det.append(found is not None)
             indices.append(frame.index)
