@@ -12,7 +12,8 @@ A hand found on the previous frame is tracked as MediaPipe Hands tracks it: this
 from the previous frame's hand landmarks (`tracked_roi`, MediaPipe's HandLandmarksToRoi), which are finer than
 the pose's wrist, index and pinky; when that crop finds nothing, the pose's crop is tried, and when that finds
 nothing either, the pose's crop turned by ±`RETRY_TURN` (the model misses many blurred fists at the pose's
-rotation and finds them turned). The first crop whose hand is kept wins.
+rotation and finds them turned). The first crop whose hand is kept wins. A hand not found on the previous frame
+gets the pose's crop only: turned tries on every frame of a hidden or tiny hand cost 2× the hands' time.
 
 A hand is kept only when the model finds it (hand presence ≥ `MIN_PRESENCE`), its wrist lies nearer the pose's
 wrist of its own side than the other's (otherwise the crop held the other hand) and within `MAX_WRIST_GAP`
@@ -198,9 +199,10 @@ def find_hands(
         roi = hand_roi(*pose[joints])
         if not roi.size >= MIN_ROI_PX:  # also NaN
             continue
-        tries = [roi] + [HandRoi(roi.centre, roi.size, roi.rotation + d) for d in (-RETRY_TURN, RETRY_TURN)]
-        if previous is not None and previous.found[side]:
+        tries = [roi]
+        if previous is not None and previous.found[side]:  # lost since: worth the turned tries too
             tries.insert(0, tracked_roi(previous.pixels[side]))
+            tries += [HandRoi(roi.centre, roi.size, roi.rotation + d) for d in (-RETRY_TURN, RETRY_TURN)]
         for attempt in tries:
             if _try_crop(bgr, attempt, side, wrists, estimator, out):
                 break

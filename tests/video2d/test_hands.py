@@ -132,11 +132,12 @@ def test_the_other_hand_in_a_crop_is_refused() -> None:
     # hands close together: the left crop reaches the right wrist and its hand is found there
     pose, vis = person(left_wrist=(400.0, 300.0), right_wrist=(440.0, 300.0))
     left, right = rois(pose)
-    # the left hand: the pose's crop finds the right hand, the turned crops nothing; the right: found
-    answers = [canvas_point(left, (438, 300)), None, None, canvas_point(right, (440, 300))]
-    fake = FakeHands(answers, [0.5] * 4)
+    # the left hand: the pose's crop finds the right hand (no turned tries: not found on a frame before); the
+    # right: found
+    answers = [canvas_point(left, (438, 300)), canvas_point(right, (440, 300))]
+    fake = FakeHands(answers, [0.5] * 2)
     hands = mh.find_hands(np.zeros((600, 800, 3), np.uint8), pose, vis, fake)
-    assert hands.found.tolist() == [False, True] and fake.calls == 4
+    assert hands.found.tolist() == [False, True] and fake.calls == 2
 
 
 def test_a_hand_the_model_calls_the_other_side_is_kept_with_its_score() -> None:
@@ -152,12 +153,12 @@ def test_a_hand_far_from_its_pose_wrist_is_refused() -> None:
     pose, vis = person()
     left = rois(pose)[0]
     # the left crop's hand has its wrist 60 px above the pose's wrist (palm 5 px → at least MIN_PALM_PX = 10):
-    # more than MAX_WRIST_GAP palms away, on every try (the pose crop and both turned ones)
+    # more than MAX_WRIST_GAP palms away
     far = canvas_point(left, (200, 240))
-    fake = FakeHands([far, None, far, far], [0.0] * 4)
+    fake = FakeHands([far], [0.0])
     hands = mh.find_hands(np.zeros((600, 800, 3), np.uint8), pose, vis, fake)
     assert hands.found.tolist() == [False, False]
-    assert fake.calls == 6  # three tries per hand
+    assert fake.calls == 2  # one try per hand: neither was found on a frame before
 
 
 def test_one_hand_found_by_both_crops_stays_with_the_nearer_wrist() -> None:
@@ -235,10 +236,12 @@ def test_a_hand_found_before_is_tracked_from_its_landmarks_then_the_pose_then_tu
     for got, roi in zip(fake.crops, [tracked, left, *turned], strict=True):
         np.testing.assert_array_equal(got, mh.crop(bgr, roi))
     assert hands.pixels[0, 0] == pytest.approx([201.0, 301.0])
-    # without a hand on the frame before, the pose's crop comes first
+    # without a hand on the frame before, the pose's crop only
     fake = FakeHands([canvas_point(left, (200.0, 300.0))], [0.0])
     hands = mh.find_hands(bgr, pose, vis, fake)
     assert fake.calls == 1 and hands.found[0]
+    fake = FakeHands([None, canvas_point(left, (200.0, 300.0))], [0.0] * 2)
+    assert not mh.find_hands(bgr, pose, vis, fake).found.any() and fake.calls == 1
     np.testing.assert_array_equal(fake.crops[0], mh.crop(bgr, left))
 
 
@@ -367,11 +370,11 @@ def test_the_bundle_holds_the_fixed_palm_and_the_landmark_model() -> None:
 # -- real footage --------------------------------------------------------------------------------------------------
 # Found on at least these shares of the frames where the hand is visible, over the four cameras of Pose2Sim's
 # single-person take (small, 40-90 px, often motion-blurred hands), measured when this was written by
-# bench/hands_found.py (README, "Hands"): 75 % of the frames where the pose sees the hand (wrist, index and pinky
-# visibility >= 0.5; 63 % before tracking and retries), 79 % of those where it is visible by the labels of
+# bench/hands_found.py (README, "Hands"): 72 % of the frames where the pose sees the hand (wrist, index and pinky
+# visibility >= 0.5; 63 % before tracking and retries), 75 % of those where it is visible by the labels of
 # tests/data/pose2sim/single_person_hands_hidden.json (66 % before).
-MIN_FOUND_POSE = 0.72
-MIN_FOUND_LABELLED = 0.76
+MIN_FOUND_POSE = 0.69
+MIN_FOUND_LABELLED = 0.72
 LABELS = POSE2SIM / "single_person_hands_hidden.json"
 
 
