@@ -1,19 +1,24 @@
 """Issue 22's portrait check: is a foot that is off the ground in the picture off the ground in 3D?
 
-    .venv/bin/python bench/lifted_feet.py
+    .venv/bin/python bench/lifted_feet.py --markdown docs/feet_portrait.md
 
 On Pose2Sim's calibrated portrait takes (`tests/data/pose2sim/`, 1088×1920, 60 fps; the single-person take and
 the two-person take's man), per camera: the reference is the other cameras' triangulation
 (`lifting.app.pseudo_truth.references`); a foot's height there is the lower of its heel and toe landmarks above
 the take's floor (their 5th percentile). Ours: the camera's video detected, lifted with the calibrated focal
-length and placed by `retarget.pipeline.retarget_onto_ours`; a foot's height is the lower of its toe and its
-ankle minus 8 cm, above its support (`WorldPlacement.support`). Printed per camera: foot-frames lifted in the
-reference (> 10 cm) and the share of them lifted in ours (> 3 cm); foot-frames grounded in the reference
-(< 3 cm) and the share of them within 5 cm of the support in ours.
+length as the add-on and the command line lift it (refined as `ConvertOptions.refine` says; `--no-refine`: not)
+and retargeted by `retarget.pipeline.retarget_onto_ours`. A foot's height in ours, above its support
+(`WorldPlacement.support`): placed, the lower of its toe and its ankle minus 8 cm in the placed joints
+(`RetargetResult.world_joints`, before the foot lock); rig, its toe site on our armature posed from the keys
+(after the foot lock, `bench.feet.toe_clearance`, in metres). Per camera: foot-frames lifted in the reference
+(> 10 cm) and the share of them lifted in ours (> 3 cm); foot-frames grounded in the reference (< 3 cm) and the
+share of them within 5 cm of the support in ours.
 """
 
 from __future__ import annotations
 
+import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -23,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.feet import toe_clearance  # noqa: E402
 from lifting.app import api  # noqa: E402
+from lifting.app.options import ConvertOptions  # noqa: E402
 from lifting.app.pseudo_truth import references  # noqa: E402
 from lifting.multiview import read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE  # noqa: E402
@@ -36,12 +43,21 @@ HEELS = BLAZEPOSE.indices(["left_heel", "right_heel"])
 TOES = BLAZEPOSE.indices(["left_foot_index", "right_foot_index"])
 
 
-def main() -> int:
-    cameras = read_calibration(POSE2SIM_CALIBRATION)
-    print(
-        "| take, camera | lifted in the reference | also lifted in ours | grounded in the reference | also grounded in ours |"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--no-refine", action="store_true", help="lift without refinement (default: as ConvertOptions.refine)"
     )
-    print("|---|---|---|---|---|")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args(argv)
+    refine = ConvertOptions.refine and not args.no_refine
+    cameras = read_calibration(POSE2SIM_CALIBRATION)
+    lines = [
+        "| take, camera | lifted in the reference | also lifted in ours, placed | also lifted in ours, rig | "
+        "grounded in the reference | also grounded in ours, placed | also grounded in ours, rig |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    print("\n".join(lines), flush=True)
     for take, subjects in TAKES.items():
         videos = [POSE2SIM / take / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
         raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
@@ -49,21 +65,33 @@ def main() -> int:
         for c, camera in enumerate(cameras):
             low = np.minimum(worlds[c][:, HEELS, 2], worlds[c][:, TOES, 2])  # (T, 2), world Z up
             ref = low - np.nanpercentile(low, 5)
-            motion = api.lift(repair_swaps(raw[c])[0], focal_px=camera.intrinsics.fx)
-            _, result = retarget_onto_ours(motion)
+            motion = api.lift(repair_swaps(raw[c])[0], focal_px=camera.intrinsics.fx, refine=refine)
+            rest, result = retarget_onto_ours(motion)
             toes = motion.require(["l_toe", "r_toe"])
             ankles = motion.require(["l_ankle", "r_ankle"])
             world = result.world_joints
-            ours = np.minimum(world[:, toes, 2], world[:, ankles, 2] - 0.08) - np.asarray(
+            placed = np.minimum(world[:, toes, 2], world[:, ankles, 2] - 0.08) - np.asarray(
                 result.placement.support
             )
+            rig = toe_clearance(motion, rest, result) / result.root_scale
             seen = np.isfinite(ref)
             lifted, grounded = seen & (ref > 0.10), seen & (ref < 0.03)
-            print(
-                f"| {take}, cam0{c + 1} | {lifted.sum()} | {100 * (ours[lifted] > 0.03).mean():.0f} % | "
-                f"{grounded.sum()} | {100 * (ours[grounded] < 0.05).mean():.0f} % |",
-                flush=True,
+            lines.append(
+                f"| {take}, cam0{c + 1} | {lifted.sum()} | {100 * (placed[lifted] > 0.03).mean():.0f} % | "
+                f"{100 * (rig[lifted] > 0.03).mean():.0f} % | {grounded.sum()} | "
+                f"{100 * (placed[grounded] < 0.05).mean():.0f} % | {100 * (rig[grounded] < 0.05).mean():.0f} % |"
             )
+            print(lines[-1], flush=True)
+    if args.markdown:
+        command = "bench/lifted_feet.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+        Path(args.markdown).write_text(
+            "# A foot off the ground in the picture, off the ground in 3D (issue 22, portrait takes)\n\n"
+            f"Made by `.venv/bin/python {command}`; do not edit by hand. What each column measures: "
+            f"`bench/lifted_feet.py`. Lifted {'with' if refine else 'without'} refinement.\n\n"
+            + "\n".join(lines)
+            + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 
