@@ -565,7 +565,8 @@ class HeldOutTrainer(FinetuneTrainer):
     """`FinetuneTrainer` with early stopping on held-out clips: after each epoch the held-out clips' 2D
     reprojection error (network alone, `clip_diagnostics`) is measured; an epoch better than every earlier one and
     than `baseline` (the base weights') writes its weights to `best_stem`; training stops once `patience` epochs
-    past the best one (and past the warm-up) brought nothing better."""
+    past the best one (and past the warm-up) brought nothing better (on one process; under torchrun every epoch
+    runs, the best one is still the one kept)."""
 
     def __init__(
         self,
@@ -604,7 +605,10 @@ class HeldOutTrainer(FinetuneTrainer):
             self.provenance["best_epoch"] = self.epoch
             self.save_checkpoint()
             self.cfg = dataclasses.replace(self.cfg, out=last)
-        elif self.epoch - max(self.best_epoch, self.semi.warmup_epochs) >= self.patience:
+        elif (
+            self.dist.world_size == 1  # under torchrun only the main process measures: all run every epoch
+            and self.epoch - max(self.best_epoch, self.semi.warmup_epochs) >= self.patience
+        ):
             self.cfg = dataclasses.replace(self.cfg, epochs=self.epoch)  # Trainer.run stops after this epoch
             out["stopped_early"] = 1.0
         return out
@@ -990,7 +994,7 @@ def finetune(
             "bone-length spread, network alone, mm", held_before["bone_std_mm"], held_after["bone_std_mm"]
         ),
     ]
-    if evaluate is not None:
+    if evaluate is not None and trainer.dist.is_main:
         say("evaluate", 0.0, f"the quality report on {len(held)} held-out clips, before and after")
         rows += evaluate(base, candidate, held, cfg.refine)
         say("evaluate", 1.0, "done")
