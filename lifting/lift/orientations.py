@@ -4,14 +4,18 @@ The joints alone leave the head's pitch and the hands' twist to chance: the head
 direction (the head bone used to point at the nose, which tips it forward by the nose's drop below the ears) and
 the wrist and hand joints none about the forearm. The 2D landmarks say more:
 
-- **Head**: the face landmarks (nose, eyes, ears, mouth corners) are the points `lifting.landmarks.FACE_OFFSETS`
-  places in the head frame. Per frame, the rotation (and a small shift across the image of the head centre, its
-  depth kept) whose projection through the clip's camera fits them best, each landmark weighted by its
-  visibility, is found by Gauss-Newton from the head frame the joints give (head → nose, neck → head) and from
-  turned starts around it (left/right and up/down, so a face seen at an angle finds its side). A weak prior to
-  the joints' frame keeps frames with few landmarks sensible. Frames where the face is not seen (back views,
-  low visibility) keep the joints' frame; the result is smoothed over time with each frame weighted by how well
-  its face was seen, so it passes between the two without a jump.
+- **Head**: the face landmarks (nose, eyes, ears, mouth corners) as MediaPipe places them in the head frame of
+  `lifting.landmarks.FACE_OFFSETS` (`FACE_MODEL`: measured on real footage, narrower and with the ears further
+  forward than the anatomical offsets). Per frame, the rotation (and a small shift across the image of the head
+  centre, its depth kept) whose projection through the clip's camera fits them best, each landmark weighted by
+  its visibility, is found by Gauss-Newton from a neutral head frame (`neutral_head_frame`: the trunk's frame
+  turned to the joints' heading, head → nose, and pitched down by `head_neutral_pitch_deg`), from the joints'
+  frame and from turned starts around the neutral (left/right and up/down, so a face seen at an angle finds its
+  side). A prior towards the neutral frame, tighter in pitch than in yaw and roll, keeps the pitch where a
+  monocular face says little about it (the nose's depth against the ears') and frames with few landmarks
+  sensible. Frames where the face is not seen (low visibility) keep the neutral frame; the result is smoothed
+  over time (`head_smooth_s`) with each frame weighted by how well its face was seen, so it passes between the
+  two without a jump.
 - **Hands**: the palm's plane from BlazePose's index, pinky and thumb (`HAND_OFFSETS`, hand frame). The hand's
   distal axis is the lifted wrist → hand, kept within `MAX_WRIST_BEND_DEG` of the forearm (less where the hand
   landmarks are barely seen); its twist about that axis is measured from the anatomical neutral (thumb up with
@@ -64,17 +68,26 @@ BLOCK = 1024
 class OrientationConfig:
     """min_visibility: landmarks below it are not used; face_sigma / hand_sigma: expected landmark error (metres at
     the subject), face_pixels: the same in pixels (the larger of the two counts: small faces are noisy);
-    head_prior_deg: how far the face may turn the head from the joints' frame before the prior costs as much as
-    one landmark's typical error; head_step_deg: the head's turn per 1/30 s that costs as much; face_swap_cost: the
-    price of a frame read with the face's left and right labels exchanged; smooth_s: Gaussian smoothing (seconds, standard deviation);
-    twist_step_deg: the twist change per 1/30 s that costs as much as one hand's typical landmark error."""
+    head_prior_deg / head_pitch_prior_deg: how far the face may turn the head from the neutral frame
+    (`neutral_head_frame`) in yaw and roll / in pitch before the prior costs as much as one landmark's typical
+    error; head_neutral_pitch_deg: the neutral head's pitch below the trunk's forward (degrees, positive looking
+    down); head_step_deg: the head's turn per 1/30 s that costs as much; face_swap_cost: the price of a frame read
+    with the face's left and right labels exchanged; head_smooth_s / smooth_s: Gaussian smoothing of the head /
+    of the hands' twist (seconds, standard deviation); twist_step_deg: the twist change per 1/30 s that costs as
+    much as one hand's typical landmark error.
+
+    The head's prior, neutral pitch and smoothing were chosen on Pose2Sim's single-person take (the two-person
+    take held out): `bench/orientations.py --grid`, docs/orientations.md."""
 
     min_visibility: float = 0.5
     face_sigma: float = 0.01
     face_pixels: float = 2.0
     head_prior_deg: float = 10.0
+    head_pitch_prior_deg: float = 6.0
+    head_neutral_pitch_deg: float = 15.0
     head_step_deg: float = 10.0
     face_swap_cost: float = 4.0
+    head_smooth_s: float = 0.3
     hand_sigma: float = 0.012
     twist_step_deg: float = 12.0
     smooth_s: float = 0.1
@@ -97,6 +110,26 @@ FACE_INDICES, FACE_POINTS = _face_model()
 # FACE_MIRROR[k]: the position in FACE_INDICES of landmark k's left/right twin (the nose is its own).
 FACE_MIRROR = [FACE_INDICES.index(int(BLAZEPOSE.mirror_permutation()[i])) for i in FACE_INDICES]
 NOSE_LOCAL = FACE_POINTS[0]
+# Where MediaPipe puts the face landmarks (FACE_INDICES order) in the same head frame (x left, y up, z forward),
+# metres from the head centre: the mean of MediaPipe's landmarks triangulated from three cameras on Pose2Sim's
+# single-person take, each frame turned into the head frame that FACE_POINTS fits (Kabsch), left and right made
+# symmetric. Printed by `bench/orientations.py --face-model`. About 0.65 of FACE_POINTS' size, and MediaPipe's
+# ears sit 4 cm further forward, so FACE_POINTS fitted to a face seen from the front tilts it upwards.
+FACE_MODEL = np.array(
+    [
+        [0.0, -0.0131, 0.0943],
+        [0.014, 0.0144, 0.081],
+        [-0.014, 0.0144, 0.081],
+        [0.0236, 0.0148, 0.0768],
+        [-0.0236, 0.0148, 0.0768],
+        [0.0332, 0.0148, 0.072],
+        [-0.0332, 0.0148, 0.072],
+        [0.0476, -0.0016, 0.035],
+        [-0.0476, -0.0016, 0.035],
+        [0.0157, -0.0429, 0.0825],
+        [-0.0157, -0.0429, 0.0825],
+    ]
+)
 
 
 def _normalised(motion: Motion3D, keypoints: LandmarkTrack) -> tuple[FloatArray, FloatArray]:
@@ -154,34 +187,67 @@ def joints_head_frame(head: FloatArray, nose: FloatArray, neck: FloatArray) -> F
     return out
 
 
+def neutral_head_frame(
+    absolute: FloatArray, index: dict[str, int], pitch_deg: float, joints_frame: FloatArray | None = None
+) -> FloatArray:
+    """The neutral head frames (T, 3, 3) (columns left, up, forward, camera coordinates) of camera-space joints
+    (T, J, 3): the trunk's frame (`retarget.mapping.body_axes` of pelvis, neck and hips) turned about the trunk's
+    up to the heading of the joints' head frame (`joints_head_frame`, or `joints_frame` when given), then pitched
+    down by `pitch_deg` degrees about its left axis; no roll against the trunk."""
+    left, forward, up = body_axes(*(absolute[:, index[n]] for n in ("pelvis", "neck", "l_hip", "r_hip")))
+    if joints_frame is None:
+        joints_frame = joints_head_frame(*(absolute[:, index[n]] for n in ("head", "nose", "neck")))
+    f = joints_frame[:, :, 2]
+    heading = np.arctan2(np.sum(f * left, axis=-1), np.sum(f * forward, axis=-1))
+    c, s = np.cos(heading)[:, None], np.sin(heading)[:, None]
+    fwd = c * forward + s * left
+    lft = c * left - s * forward
+    p = np.radians(pitch_deg)
+    fwd_p = np.cos(p) * fwd - np.sin(p) * up
+    up_p = np.cos(p) * up + np.sin(p) * fwd
+    return np.stack([lft, up_p, fwd_p], axis=-1)
+
+
 def _face_residuals(
     params: FloatArray,
     base: FloatArray,
     centre: FloatArray,
     obs: FloatArray,
     sqrt_w: FloatArray,
-    prior: tuple[float, float, float],
+    prior: FloatArray,
 ) -> FloatArray:
     """Residuals (N, 2K + 6) of head poses: params (N, 6) = rotation vector (camera axes, applied after `base`
     (N, 3, 3)), the head centre's shift across the image (metres) and the log of the face's size relative to
-    the model (the depth's error, which would otherwise be taken up by turning the face); centre (N, 3); obs
-    (N, K, 2) normalised coordinates; sqrt_w (N, K) landmark weights over the landmark sigma; prior: (rotation
-    sigma radians, shift sigma metres, log-size sigma). Landmark residuals are in metres at the head's depth."""
+    `FACE_MODEL` (the depth's error, which would otherwise be taken up by turning the face); centre (N, 3); obs
+    (N, K, 2) normalised coordinates; sqrt_w (N, K) landmark weights over the landmark sigma; prior (5,): the
+    sigmas of the rotation about base's left (pitch), up (yaw) and forward (roll) axes in radians, of the shift
+    (metres) and of the log size. Landmark residuals are in metres at the head's depth."""
     angle = np.linalg.norm(params[:, :3], axis=-1)
     rot = axis_angle_matrix(np.where(angle[:, None] > 1e-12, params[:, :3], [1.0, 0.0, 0.0]), angle) @ base
     c = centre + np.concatenate([params[:, 3:5], np.zeros((len(params), 1))], axis=-1)
-    pts = c[:, None, :] + np.exp(params[:, 5])[:, None, None] * np.einsum("nij,kj->nki", rot, FACE_POINTS)
+    pts = c[:, None, :] + np.exp(params[:, 5])[:, None, None] * np.einsum("nij,kj->nki", rot, FACE_MODEL)
     proj = pts[..., :2] / np.maximum(pts[..., 2:3], 1e-2)
     res = (proj - obs) * centre[:, None, 2:3] * sqrt_w[..., None]
+    turn = np.einsum("nij,ni->nj", base, params[:, :3])  # the rotation vector along base's left, up, forward
     return np.concatenate(
         [
             res.reshape(len(params), -1),
-            params[:, :3] / prior[0],
-            params[:, 3:5] / prior[1],
-            params[:, 5:] / prior[2],
+            turn / prior[:3],
+            params[:, 3:5] / prior[3],
+            params[:, 5:] / prior[4],
         ],
         1,
     )
+
+
+def _rotation_vector(rot: FloatArray) -> FloatArray:
+    """Rotation vectors (N, 3) (axis times angle, radians, angle in 0..pi) of rotations (N, 3, 3)."""
+    q = matrix_to_quat(rot)
+    q = q * np.where(q[:, :1] < 0.0, -1.0, 1.0)
+    s = np.linalg.norm(q[:, 1:], axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(s, q[:, :1])
+    out: FloatArray = np.where(s > 1e-12, q[:, 1:] / np.maximum(s, 1e-12) * angle, 0.0)
+    return out
 
 
 def fit_head(
@@ -192,22 +258,33 @@ def fit_head(
     focal: float,
     config: OrientationConfig = OrientationConfig(),
     iterations: int = 12,
+    also_from: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Candidate head rotations (N, C, 3, 3) fitting the face model to the landmarks, one per start: the joints'
-    frame `base` (N, 3, 3) and starts turned ±50° left/right and ±30° up/down about it; the head centre `centre`
-    (N, 3) (camera coordinates, metres) may shift across the image. obs (N, K, 2): the face landmarks
-    (`FACE_INDICES` order) in normalised camera coordinates; weights (N, K) in 0..1; focal: the camera's focal
-    length in pixels. Returns the candidates and
-    their costs (N, C): squared landmark errors over the landmark sigma (`face_sigma`, or `face_pixels` at the
-    head's depth where larger), plus the prior."""
+    """Candidate head rotations (N, C, 3, 3) fitting `FACE_MODEL` to the landmarks, one per start: the prior's
+    frame `base` (N, 3, 3), starts turned ±50° left/right and ±30° up/down about it, and `also_from` (N, 3, 3)
+    when given; the head centre `centre` (N, 3) (camera coordinates, metres) may shift across the image. obs
+    (N, K, 2): the face landmarks (`FACE_INDICES` order) in normalised camera coordinates; weights (N, K) in 0..1;
+    focal: the camera's focal length in pixels. Returns the candidates and their costs (N, C): squared landmark
+    errors over the landmark sigma (`face_sigma`, or `face_pixels` at the head's depth where larger), plus the
+    prior towards `base` (`head_pitch_prior_deg` about its left axis, `head_prior_deg` about the others)."""
     n = len(base)
     sigma = np.hypot(config.face_sigma, config.face_pixels * centre[:, 2] / focal)
     sqrt_w = np.sqrt(np.clip(weights, 0.0, None)) / sigma[:, None]
-    prior = (float(np.radians(config.head_prior_deg)), HEAD_SHIFT_SIGMA, FACE_SIZE_SIGMA)
-    # Starts: the joints' frame and turned about its own up (yaw) and left (pitch) axes.
+    prior = np.array(
+        [
+            np.radians(config.head_pitch_prior_deg),
+            np.radians(config.head_prior_deg),
+            np.radians(config.head_prior_deg),
+            HEAD_SHIFT_SIGMA,
+            FACE_SIZE_SIGMA,
+        ]
+    )
+    # Starts: the prior's frame, turned about its own up (yaw) and left (pitch) axes, and the extra frame.
     starts = [np.zeros((n, 3))]
     for axis_col, deg in ((1, 50.0), (1, -50.0), (0, 30.0), (0, -30.0)):
         starts.append(base[:, :, axis_col] * np.radians(deg))
+    if also_from is not None:
+        starts.append(_rotation_vector(also_from @ np.swapaxes(base, -1, -2)))
     rotations, costs = [], []
     eps = 1e-5
     for start in starts:
@@ -253,10 +330,12 @@ def head_orientation(
 ) -> tuple[FloatArray, FloatArray]:
     """Head rotations (T, 3, 3) (head frame → camera) and how well the face was seen per frame (T,) in 0..1,
     from camera-space joints (T, J, 3) (`index`: joint name → column), landmarks xy (T, 33, 2) normalised
-    camera coordinates with visibility vis (T, 33), focal length `focal` pixels. Each frame's candidates (`fit_head`) are chained by the
-    cheapest path whose steps cost (angle / head_step_deg per 1/30 s)², then smoothed."""
+    camera coordinates with visibility vis (T, 33), focal length `focal` pixels. Each frame's candidates
+    (`fit_head`, prior towards `neutral_head_frame`, also started from the joints' frame) are chained by the
+    cheapest path whose steps cost (angle / head_step_deg per 1/30 s)², then smoothed (`head_smooth_s`)."""
     head, nose, neck = (absolute[:, index[n]] for n in ("head", "nose", "neck"))
-    base = joints_head_frame(head, nose, neck)
+    joints = joints_head_frame(head, nose, neck)
+    base = neutral_head_frame(absolute, index, config.head_neutral_pitch_deg, joints)
     w = vis[:, FACE_INDICES]
     w = np.where(w >= config.min_visibility, w, 0.0)
     # Seen: the nose and an ear with at least four landmarks in all (enough to fix all three angles).
@@ -264,10 +343,12 @@ def head_orientation(
     seen = np.minimum(w[:, 0], ears) * (np.count_nonzero(w, axis=1) >= 4)
     w = w * (seen > 0)[:, None]
     obs = xy[:, FACE_INDICES]
-    candidates, costs = fit_head(base, head, obs, w, focal, config)
+    candidates, costs = fit_head(base, head, obs, w, focal, config, also_from=joints)
     # MediaPipe exchanges the face's left and right labels on small or turned faces: the exchanged labelling is
     # fitted too, at a price, and continuity decides.
-    swapped, swapped_costs = fit_head(base, head, obs[:, FACE_MIRROR], w[:, FACE_MIRROR], focal, config)
+    swapped, swapped_costs = fit_head(
+        base, head, obs[:, FACE_MIRROR], w[:, FACE_MIRROR], focal, config, also_from=joints
+    )
     candidates = np.concatenate([candidates, swapped], axis=1)
     costs = np.concatenate([costs, swapped_costs + config.face_swap_cost], axis=1)
     if len(base) > 1:
@@ -280,7 +361,7 @@ def head_orientation(
         step = np.zeros((1, costs.shape[1], costs.shape[1]))
     pick = cheapest_states(costs, step)
     rot = candidates[np.arange(len(base)), pick]
-    return _smooth_rotations(rot, np.maximum(seen, 1e-3), config.smooth_s * fps), seen
+    return _smooth_rotations(rot, np.maximum(seen, 1e-3), config.head_smooth_s * fps), seen
 
 
 # ---------------------------------------------------------------------------------------------------------
