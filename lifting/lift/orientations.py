@@ -87,7 +87,7 @@ class OrientationConfig:
     head_neutral_pitch_deg: float = 15.0
     head_step_deg: float = 10.0
     face_swap_cost: float = 4.0
-    head_smooth_s: float = 0.3
+    head_smooth_s: float = 0.2
     hand_sigma: float = 0.012
     twist_step_deg: float = 12.0
     smooth_s: float = 0.1
@@ -132,7 +132,7 @@ FACE_MODEL = np.array(
 )
 
 
-def _normalised(motion: Motion3D, keypoints: LandmarkTrack) -> tuple[FloatArray, FloatArray]:
+def normalised_landmarks(motion: Motion3D, keypoints: LandmarkTrack) -> tuple[FloatArray, FloatArray]:
     """Keypoints as normalised camera coordinates (T, 33, 2) and usable visibility (T, 33): 0 on frames without
     a detection of their own (missed or interpolated) and where not finite."""
     k = motion.intrinsics
@@ -215,17 +215,18 @@ def _face_residuals(
     obs: FloatArray,
     sqrt_w: FloatArray,
     prior: FloatArray,
+    model: FloatArray,
 ) -> FloatArray:
     """Residuals (N, 2K + 6) of head poses: params (N, 6) = rotation vector (camera axes, applied after `base`
     (N, 3, 3)), the head centre's shift across the image (metres) and the log of the face's size relative to
-    `FACE_MODEL` (the depth's error, which would otherwise be taken up by turning the face); centre (N, 3); obs
-    (N, K, 2) normalised coordinates; sqrt_w (N, K) landmark weights over the landmark sigma; prior (5,): the
-    sigmas of the rotation about base's left (pitch), up (yaw) and forward (roll) axes in radians, of the shift
-    (metres) and of the log size. Landmark residuals are in metres at the head's depth."""
+    the face model `model` (K, 3) (the depth's error, which would otherwise be taken up by turning the face);
+    centre (N, 3); obs (N, K, 2) normalised coordinates; sqrt_w (N, K) landmark weights over the landmark
+    sigma; prior (5,): the sigmas of the rotation about base's left (pitch), up (yaw) and forward (roll) axes in
+    radians, of the shift (metres) and of the log size. Landmark residuals are in metres at the head's depth."""
     angle = np.linalg.norm(params[:, :3], axis=-1)
     rot = axis_angle_matrix(np.where(angle[:, None] > 1e-12, params[:, :3], [1.0, 0.0, 0.0]), angle) @ base
     c = centre + np.concatenate([params[:, 3:5], np.zeros((len(params), 1))], axis=-1)
-    pts = c[:, None, :] + np.exp(params[:, 5])[:, None, None] * np.einsum("nij,kj->nki", rot, FACE_MODEL)
+    pts = c[:, None, :] + np.exp(params[:, 5])[:, None, None] * np.einsum("nij,kj->nki", rot, model)
     proj = pts[..., :2] / np.maximum(pts[..., 2:3], 1e-2)
     res = (proj - obs) * centre[:, None, 2:3] * sqrt_w[..., None]
     turn = np.einsum("nij,ni->nj", base, params[:, :3])  # the rotation vector along base's left, up, forward
@@ -259,10 +260,11 @@ def fit_head(
     config: OrientationConfig = OrientationConfig(),
     iterations: int = 12,
     also_from: FloatArray | None = None,
+    model: FloatArray = FACE_MODEL,
 ) -> tuple[FloatArray, FloatArray]:
-    """Candidate head rotations (N, C, 3, 3) fitting `FACE_MODEL` to the landmarks, one per start: the prior's
-    frame `base` (N, 3, 3), starts turned ±50° left/right and ±30° up/down about it, and `also_from` (N, 3, 3)
-    when given; the head centre `centre` (N, 3) (camera coordinates, metres) may shift across the image. obs
+    """Candidate head rotations (N, C, 3, 3) fitting the face model `model` (K, 3) (head frame, metres) to the
+    landmarks, one per start: the prior's frame `base` (N, 3, 3), starts turned ±50° left/right and ±30° up/down
+    about it, and `also_from` (N, 3, 3) when given; the head centre `centre` (N, 3) (camera coordinates, metres) may shift across the image. obs
     (N, K, 2): the face landmarks (`FACE_INDICES` order) in normalised camera coordinates; weights (N, K) in 0..1;
     focal: the camera's focal length in pixels. Returns the candidates and their costs (N, C): squared landmark
     errors over the landmark sigma (`face_sigma`, or `face_pixels` at the head's depth where larger), plus the
@@ -290,12 +292,13 @@ def fit_head(
     for start in starts:
         p = np.concatenate([start, np.zeros((n, 3))], axis=-1)
         lam = np.full(n, 1e-3)
-        r = _face_residuals(p, base, centre, obs, sqrt_w, prior)
+        r = _face_residuals(p, base, centre, obs, sqrt_w, prior, model)
         cost = (r**2).sum(-1)
         for _ in range(iterations):
             jac = np.stack(
                 [
-                    (_face_residuals(p + eps * np.eye(6)[i], base, centre, obs, sqrt_w, prior) - r) / eps
+                    (_face_residuals(p + eps * np.eye(6)[i], base, centre, obs, sqrt_w, prior, model) - r)
+                    / eps
                     for i in range(6)
                 ],
                 axis=-1,
@@ -304,7 +307,7 @@ def fit_head(
             jtr = np.einsum("nri,nr->ni", jac, r)
             step = -np.linalg.solve(jtj + lam[:, None, None] * np.eye(6), jtr[..., None])[..., 0]
             trial = p + step
-            r_trial = _face_residuals(trial, base, centre, obs, sqrt_w, prior)
+            r_trial = _face_residuals(trial, base, centre, obs, sqrt_w, prior, model)
             cost_trial = (r_trial**2).sum(-1)
             better = cost_trial < cost
             p = np.where(better[:, None], trial, p)
@@ -327,11 +330,13 @@ def head_orientation(
     fps: float,
     focal: float,
     config: OrientationConfig = OrientationConfig(),
+    model: FloatArray = FACE_MODEL,
 ) -> tuple[FloatArray, FloatArray]:
     """Head rotations (T, 3, 3) (head frame → camera) and how well the face was seen per frame (T,) in 0..1,
     from camera-space joints (T, J, 3) (`index`: joint name → column), landmarks xy (T, 33, 2) normalised
     camera coordinates with visibility vis (T, 33), focal length `focal` pixels. Each frame's candidates
-    (`fit_head`, prior towards `neutral_head_frame`, also started from the joints' frame) are chained by the
+    (`fit_head` of the face model `model`, prior towards `neutral_head_frame`, also started from the joints'
+    frame) are chained by the
     cheapest path whose steps cost (angle / head_step_deg per 1/30 s)², then smoothed (`head_smooth_s`)."""
     head, nose, neck = (absolute[:, index[n]] for n in ("head", "nose", "neck"))
     joints = joints_head_frame(head, nose, neck)
@@ -343,11 +348,11 @@ def head_orientation(
     seen = np.minimum(w[:, 0], ears) * (np.count_nonzero(w, axis=1) >= 4)
     w = w * (seen > 0)[:, None]
     obs = xy[:, FACE_INDICES]
-    candidates, costs = fit_head(base, head, obs, w, focal, config, also_from=joints)
+    candidates, costs = fit_head(base, head, obs, w, focal, config, also_from=joints, model=model)
     # MediaPipe exchanges the face's left and right labels on small or turned faces: the exchanged labelling is
     # fitted too, at a price, and continuity decides.
     swapped, swapped_costs = fit_head(
-        base, head, obs[:, FACE_MIRROR], w[:, FACE_MIRROR], focal, config, also_from=joints
+        base, head, obs[:, FACE_MIRROR], w[:, FACE_MIRROR], focal, config, also_from=joints, model=model
     )
     candidates = np.concatenate([candidates, swapped], axis=1)
     costs = np.concatenate([costs, swapped_costs + config.face_swap_cost], axis=1)
@@ -508,7 +513,7 @@ def estimate_orientations(
     """The motion with `orientations` for the head and both hands (module docstring), from the keypoints it was
     lifted from (same frames)."""
     absolute = motion.absolute_joints()
-    xy, vis = _normalised(motion, keypoints)
+    xy, vis = normalised_landmarks(motion, keypoints)
     if xy.shape != (motion.num_frames, BLAZEPOSE.num_joints, 2):
         raise ValueError(f"keypoints of shape {xy.shape} for a motion of {motion.num_frames} frames")
     index = motion.index
