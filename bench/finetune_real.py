@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -169,6 +170,7 @@ def run_split(takes: list[Take], split: str, args: argparse.Namespace) -> tuple[
         out=args.work / split, name=f"pose2sim-{split}", device=args.device, seed=args.seed,
         epochs=args.epochs, max_batches_per_epoch=args.batches, lr=args.lr, batch_size=args.batch_size,
         warmup_epochs=args.warmup_epochs, lr_warmup_steps=args.lr_warmup_steps, min_seconds=1.0,
+        backprojection=args.backprojection,
     )  # fmt: skip
     start = time.perf_counter()
     result = finetune(cfg, evaluate=evaluate, report=lambda s, f, m: print(f"  {s} {f:.3f} {m}", flush=True))
@@ -224,9 +226,13 @@ def user_timing(args: argparse.Namespace) -> str:
     command += ["--events", "--device", args.device]
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "VIDEO_MOCAP_CACHE": cache}
-        start = time.perf_counter()
+        start, used = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        load = os.getloadavg()[0]
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         minutes = (time.perf_counter() - start) / 60.0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime) / 60.0
+        load = max(load, os.getloadavg()[0])
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     progress = [e for e in events if e["event"] == "progress"]
     report = next((e for e in events if e["event"] == "finetune"), None)
@@ -238,7 +244,8 @@ def user_timing(args: argparse.Namespace) -> str:
         "## A user's fine-tune: three short clips, timed\n\n"
         f"`{shown}` (the add-on's command; clips: `{SAMPLE.name}` cut in three, {len(clips)} x about "
         f"{230 // len(clips)} frames at 30 fps; detection included, from an empty cache): **{minutes:.1f} min** "
-        f"on {os.cpu_count()} CPU cores ({args.device}), {len(progress)} progress events over the stages "
+        f"wall on {os.cpu_count()} CPU cores ({args.device}) shared with other jobs (1-minute load average up to "
+        f"{load:.1f}), {cpu:.1f} min of CPU time; {len(progress)} progress events over the stages "
         f"{', '.join(stages)}. {report['verdict']}\n\n" + report["text"] + "\n"
     )
 
@@ -256,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=FinetuneConfig.batch_size)
     parser.add_argument("--warmup-epochs", type=int, default=FinetuneConfig.warmup_epochs)
     parser.add_argument("--lr-warmup-steps", type=int, default=FinetuneConfig.lr_warmup_steps)
+    parser.add_argument(
+        "--backprojection", default=FinetuneConfig.backprojection, choices=["joint", "aligned"]
+    )
     parser.add_argument(
         "--timing",
         action="store_true",
