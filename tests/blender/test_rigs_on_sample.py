@@ -10,7 +10,8 @@ on the deform hand and forearm bones; on upright frames the deform head's pitch 
 
 Measured (bpy 4.2, 4.5, 5.0 and 5.3 alike; run with -s to print them): on all four rigs the deform head, wrists
 and ankles 0.00 cm from the keys on every frame, the head's pitch on the 150 upright frames the person's to
-0.00 degrees (median -9.8: standing frames look ahead, slightly down), the largest twist change between keys 41.0
+0.00 degrees (median -15.0: standing frames look ahead, slightly down, as the Pose2Sim man's own
+upright head does, about -13), the largest twist change between keys 41.0
 degrees (right hand; 41.6 on Mesh2Motion). From the person's own joints at the rig's scale: ours 3-9 cm, the
 Rigify metarig and the generated rig 4-15 cm, Mesh2Motion 4-15 cm (proportions, root height, pinned feet).
 Before the generated rig's spine was keyed on `spine_fk.002` with neck/head follow at 1, it was refused: head
