@@ -12,7 +12,10 @@ and retargeted by `retarget.pipeline.retarget_onto_ours`. A foot's height in our
 (`RetargetResult.world_joints`, before the foot lock); rig, its toe site on our armature posed from the keys
 (after the foot lock, `bench.feet.toe_clearance`, in metres). Per camera: foot-frames lifted in the reference
 (> 10 cm) and the share of them lifted in ours (> 3 cm); foot-frames grounded in the reference (< 3 cm) and the
-share of them within 5 cm of the support in ours.
+share of them within 5 cm of the support in ours. Then, in degrees from the calibrated vertical (the calibration's
+world Z in this camera's coordinates): our fitted up axis (`WorldPlacement.up_camera`), the up fit's prior (the
+median pelvis -> neck direction over the frames with both feet planted, as `retarget.ground.analyse_ground` takes
+it) and the camera's -y (what `PlacementConfig(up="camera")` would use).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from lifting.multiview import read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE  # noqa: E402
 from lifting.video2d.swaps import repair_swaps  # noqa: E402
 from retarget.pipeline import retarget_onto_ours  # noqa: E402
+from retarget.rotations import normalize  # noqa: E402
 from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
 
 TAKES = dict(POSE2SIM_TAKES.values())  # folder -> the subject per camera
@@ -54,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     cameras = read_calibration(POSE2SIM_CALIBRATION)
     lines = [
         "| take, camera | lifted in the reference | also lifted in ours, placed | also lifted in ours, rig | "
-        "grounded in the reference | also grounded in ours, placed | also grounded in ours, rig |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "grounded in the reference | also grounded in ours, placed | also grounded in ours, rig | "
+        "up axis off the vertical, ° | its prior (trunk) off it, ° | camera's -y off it, ° |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     print("\n".join(lines), flush=True)
     for take, subjects in TAKES.items():
@@ -74,12 +79,27 @@ def main(argv: list[str] | None = None) -> int:
                 result.placement.support
             )
             rig = toe_clearance(motion, rest, result) / result.root_scale
+            vertical = normalize(
+                camera.to_camera(np.array([[[0.0, 0.0, 1.0]]]))[0, 0]
+                - camera.to_camera(np.zeros((1, 1, 3)))[0, 0]
+            )
+            trunk = (
+                motion.joints[:, motion.require(["neck"])[0]]
+                - motion.joints[:, motion.require(["pelvis"])[0]]
+            )
+            both = result.contacts.all(axis=1)
+            prior = normalize(np.median(normalize(trunk.astype(np.float64))[both], axis=0))
+            off = [
+                np.degrees(np.arccos(np.clip(v @ vertical, -1.0, 1.0)))
+                for v in (result.placement.up_camera, prior, np.array([0.0, -1.0, 0.0]))
+            ]
             seen = np.isfinite(ref)
             lifted, grounded = seen & (ref > 0.10), seen & (ref < 0.03)
             lines.append(
                 f"| {take}, cam0{c + 1} | {lifted.sum()} | {100 * (placed[lifted] > 0.03).mean():.0f} % | "
                 f"{100 * (rig[lifted] > 0.03).mean():.0f} % | {grounded.sum()} | "
-                f"{100 * (placed[grounded] < 0.05).mean():.0f} % | {100 * (rig[grounded] < 0.05).mean():.0f} % |"
+                f"{100 * (placed[grounded] < 0.05).mean():.0f} % | {100 * (rig[grounded] < 0.05).mean():.0f} % | "
+                f"{off[0]:.1f} | {off[1]:.1f} | {off[2]:.1f} |"
             )
             print(lines[-1], flush=True)
     if args.markdown:
