@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from lifting.lift import orientations as O
 from lifting.skeleton import BLAZEPOSE
@@ -158,3 +159,22 @@ def test_hand_twist_is_continuous_through_a_half_turn_each_way() -> None:
     assert np.degrees(np.abs(twist)).max() <= O.TWIST_LIMIT_DEG + 1e-9
     inside = np.abs(np.degrees(truth)) < 80.0
     assert np.degrees(np.abs(twist - truth))[inside].max() < 2.0
+
+
+def test_fit_head_in_blocks_gives_the_one_call_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long clips are fitted `BLOCK` frames at a time (memory); every frame's candidates and costs match the
+    single call's."""
+    truth = np.stack([_turn(35.0, -20.0, 5.0), _turn(-60.0, 10.0, -8.0), _turn(0.0, -35.0, 0.0)])
+    centre = np.array([[0.1, -0.3, 3.0], [-0.2, -0.1, 2.5], [0.0, 0.2, 4.0]])
+    points = centre[:, None] + np.einsum("nij,kj->nki", truth, O.FACE_MODEL)
+    obs = points[..., :2] / points[..., 2:] + 0.002 * np.random.default_rng(0).normal(
+        size=points[..., :2].shape
+    )
+    base = axis_angle_matrix(np.array([0.3, 1.0, 0.2]), np.radians(20.0)) @ truth
+    weights = np.linspace(0.3, 1.0, obs.shape[0] * obs.shape[1]).reshape(obs.shape[:2])
+    whole = O.fit_head(base, centre, obs, weights, F, also_from=truth)
+    monkeypatch.setattr(O, "BLOCK", 2)
+    blocks = O.fit_head(base, centre, obs, weights, F, also_from=truth)
+    assert whole[0].shape == blocks[0].shape == (3, 6, 3, 3)
+    np.testing.assert_allclose(blocks[0], whole[0], atol=1e-12)
+    np.testing.assert_allclose(blocks[1], whole[1], rtol=1e-12)
