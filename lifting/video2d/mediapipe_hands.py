@@ -10,10 +10,10 @@ the crop is tighter (`ROI_SCALE`, measured on the Pose2Sim takes of tests/data).
 
 A hand found on the previous frame is tracked as MediaPipe Hands tracks it: this frame's first crop is placed
 from the previous frame's hand landmarks (`tracked_roi`, MediaPipe's HandLandmarksToRoi), which are finer than
-the pose's wrist, index and pinky; when that crop finds nothing, the pose's crop is tried, and when that finds
-nothing either, the pose's crop turned by ±`RETRY_TURN` (the model misses many blurred fists at the pose's
-rotation and finds them turned). The first crop whose hand is kept wins. A hand not found on the previous frame
-gets the pose's crop only: turned tries on every frame of a hidden or tiny hand cost 2× the hands' time.
+the pose's wrist, index and pinky; when that crop finds nothing, the pose's crop is tried (`HandSearch`: for a
+small hand in the other order). The first crop whose hand is kept wins. A hand not found on the previous frame
+gets the pose's crop only. Each crop tried is one run of the model, the whole cost of hands: at most two per
+hand and frame, one where the hand is followed or long hidden.
 
 A hand is kept only when the model finds it (hand presence ≥ `MIN_PRESENCE`), its wrist lies nearer the pose's
 wrist of its own side than the other's (otherwise the crop held the other hand) and within `MAX_WRIST_GAP`
@@ -52,6 +52,10 @@ CANVAS = 224  # px: the hand landmark model's input; crops are warped to this si
 # 1.6 and shift +0.1 found the most hands (scale 1.3 / 2.0 / 2.7 and shift -0.3 / -0.1 / +0.3 fewer; 2.7 almost none).
 ROI_SCALE = 1.6
 ROI_SHIFT = 0.1
+# and then turned by ROI_TURN radians (clockwise on the screen): on the four Pose2Sim views, the hand landmark
+# model found more hands in crops turned -0.15 to -0.5 rad than at the pose's rotation (both hands alike; the most
+# at -0.25 to -0.35, and +0.25 fewer), and more on the sample clip too (bench/hands_found.py, the sample clip).
+ROI_TURN = -0.25
 MIN_POSE_VISIBILITY = 0.3  # a hand whose pose wrist, index or pinky is less visible is not run
 MIN_ROI_PX = 24.0  # px: a crop smaller than this shows no fingers (the hand is a few pixels long)
 MIN_PRESENCE = 0.5  # the landmark model's hand presence needed (MediaPipe's default)
@@ -64,7 +68,24 @@ MIN_PALM_PX = 10.0  # from its pose wrist
 TRACK_SCALE = 2.0
 TRACK_SHIFT = -0.1
 _PALM = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)  # the landmarks HandLandmarksToRoi boxes
-RETRY_TURN = 0.5  # radians: the pose's crop turned each way, tried when it found nothing
+
+
+@dataclass(frozen=True)
+class HandSearch:
+    """Which crops are tried for a hand found on the previous frame (each crop tried costs one model run; a hand
+    not found on the previous frame gets the pose's crop only).
+
+    Pose's crop at least `track_min_px` wide: the crop tracked from the previous landmarks, then the pose's crop
+    turned by each of `retry_turns` radians in order (0: as it is). Smaller: the pose's crop first, then the
+    tracked one (on hands this small, the sample clip's, the tracked crop missed more often than the pose's).
+    Measured with bench/hands_found.py (found) and the number of model runs per frame: further turned retries of
+    the pose's crop (±0.25, ±0.5 rad) found 0.5-1 % more hands on the Pose2Sim take for 5-10 % more runs."""
+
+    retry_turns: tuple[float, ...] = (0.0,)
+    track_min_px: float = 60.0
+
+
+SEARCH = HandSearch()
 # Which of MediaPipe's handedness labels is the subject's right hand in an unmirrored video (measured on the
 # Pose2Sim takes: the label "Right" went with the pose's right wrist).
 RIGHT_LABEL = "Right"
@@ -99,17 +120,19 @@ def hand_roi(
     pinky: npt.ArrayLike,
     scale: float = ROI_SCALE,
     shift: float = ROI_SHIFT,
+    turn: float = ROI_TURN,
 ) -> HandRoi:
     """The crop for one hand from its pose landmarks (pixels), as MediaPipe's holistic graph places it: the middle
     finger's knuckle estimated as (2 · index + pinky) / 3, box side twice its distance from the wrist, rotation
     that brings the wrist-to-middle direction upright, centre on the middle knuckle moved `shift` box sides along
-    the hand (negative: towards the fingers), side × `scale`."""
+    the hand (negative: towards the fingers), side × `scale`, then turned by `turn` radians about its centre."""
     w = np.asarray(wrist, dtype=np.float64)
     m = (2.0 * np.asarray(index, dtype=np.float64) + np.asarray(pinky, dtype=np.float64)) / 3.0
     box = 2.0 * float(np.hypot(*(m - w)))
     rotation = math.pi / 2 - math.atan2(-(m[1] - w[1]), m[0] - w[0])
     rotation = (rotation + math.pi) % (2 * math.pi) - math.pi
     centre = m + box * shift * np.array([-math.sin(rotation), math.cos(rotation)])
+    rotation = (rotation + turn + math.pi) % (2 * math.pi) - math.pi
     return HandRoi((float(centre[0]), float(centre[1])), box * scale, rotation)
 
 
@@ -187,9 +210,12 @@ def find_hands(
     visibility: FloatArray,
     estimator: HandEstimator,
     previous: FrameHands | None = None,
+    search: HandSearch | None = None,
 ) -> FrameHands:
     """Both hands of the subject whose pose (33, 2) px with visibility (33,) is given, in this BGR frame;
-    `previous`: the hands found on the frame before (tracked from their landmarks), None on a first frame."""
+    `previous`: the hands found on the frame before (tracked from their landmarks), None on a first frame;
+    `search`: which crops to try (default `SEARCH`)."""
+    search = SEARCH if search is None else search
     out = FrameHands.none()
     wrists = pose[[_POSE[0][0], _POSE[1][0]]]
     for side in (0, 1):
@@ -200,9 +226,14 @@ def find_hands(
         if not roi.size >= MIN_ROI_PX:  # also NaN
             continue
         tries = [roi]
-        if previous is not None and previous.found[side]:  # lost since: worth the turned tries too
-            tries.insert(0, tracked_roi(previous.pixels[side]))
-            tries += [HandRoi(roi.centre, roi.size, roi.rotation + d) for d in (-RETRY_TURN, RETRY_TURN)]
+        if previous is not None and previous.found[side]:
+            tracked = tracked_roi(previous.pixels[side])
+            if roi.size >= search.track_min_px:
+                tries = [tracked] + [
+                    HandRoi(roi.centre, roi.size, roi.rotation + d) for d in search.retry_turns
+                ]
+            else:
+                tries = [roi, tracked]
         for attempt in tries:
             if _try_crop(bgr, attempt, side, wrists, estimator, out):
                 break

@@ -50,8 +50,9 @@ class DetectorSettings:
         return d
 
 
-HANDS_VERSION = 2  # part of the detection cache key with hands on: bump when hand results can change
-# (2: hands tracked from the previous frame's landmarks, turned retries, no handedness rule)
+HANDS_VERSION = 3  # part of the detection cache key with hands on: bump when hand results can change
+# (2: hands tracked from the previous frame's landmarks, turned retries, no handedness rule; 3: fewer retries,
+# small hands' pose crop first)
 
 
 @dataclass

@@ -30,22 +30,28 @@ POSE2SIM = ROOT / "tests" / "data" / "pose2sim"
 def test_roi_of_a_hand_pointing_up() -> None:
     # middle knuckle (2 * index + pinky) / 3 = (100, 70): box 2 * 30 = 60, fingers up (rotation 0), centre moved
     # 0.1 box towards the fingers, side 60 * ROI_SCALE
-    roi = mh.hand_roi((100.0, 100.0), (100.0, 70.0), (100.0, 70.0), scale=1.6, shift=-0.1)
+    roi = mh.hand_roi((100.0, 100.0), (100.0, 70.0), (100.0, 70.0), scale=1.6, shift=-0.1, turn=0.0)
     assert roi.centre == pytest.approx((100.0, 64.0))
     assert roi.size == pytest.approx(96.0) and roi.rotation == pytest.approx(0.0)
+    # by default then turned by ROI_TURN about its centre
+    turned = mh.hand_roi((100.0, 100.0), (100.0, 70.0), (100.0, 70.0), scale=1.6, shift=-0.1)
+    assert turned.centre == pytest.approx(roi.centre) and turned.size == pytest.approx(roi.size)
+    assert turned.rotation == pytest.approx(mh.ROI_TURN)
 
 
 def test_roi_of_a_hand_pointing_right_and_down() -> None:
-    right = mh.hand_roi((0.0, 0.0), (30.0, -3.0), (30.0, 6.0), scale=1.6, shift=-0.1)  # middle (30, 0)
+    right = mh.hand_roi(
+        (0.0, 0.0), (30.0, -3.0), (30.0, 6.0), scale=1.6, shift=-0.1, turn=0.0
+    )  # middle (30, 0)
     assert right.centre == pytest.approx((36.0, 0.0))
     assert right.size == pytest.approx(96.0) and right.rotation == pytest.approx(math.pi / 2)
-    down = mh.hand_roi((0.0, 0.0), (0.0, 30.0), (0.0, 30.0), scale=2.0, shift=-0.1)
+    down = mh.hand_roi((0.0, 0.0), (0.0, 30.0), (0.0, 30.0), scale=2.0, shift=-0.1, turn=0.0)
     assert down.centre == pytest.approx((0.0, 36.0))
     assert down.size == pytest.approx(120.0) and abs(down.rotation) == pytest.approx(math.pi)
 
 
 def test_crop_maps_to_the_frame() -> None:
-    roi = mh.hand_roi((0.0, 0.0), (30.0, -3.0), (30.0, 6.0), scale=1.6, shift=-0.1)  # fingers to the right
+    roi = mh.hand_roi((0.0, 0.0), (30.0, -3.0), (30.0, 6.0), scale=1.6, shift=-0.1, turn=0.0)  # fingers right
     m = roi.to_image()
     c = mh.CANVAS
     assert m @ [c / 2, c / 2, 1] == pytest.approx([36.0, 0.0])
@@ -113,9 +119,14 @@ def test_hands_found_on_their_wrists_are_kept_in_the_frame() -> None:
     assert hands.pixels[0, 0] == pytest.approx([200.0, 300.0]) and hands.pixels[1, 0] == pytest.approx(
         [603, 298]
     )
-    assert hands.pixels[0, 20] == pytest.approx([200.0, 300.0 - 100.0 * left.size / mh.CANVAS])
+    # the fake's fingertip 100 canvas px above its wrist, along the crop turned by ROI_TURN from upright
+    r, k = mh.ROI_TURN, 100.0 * left.size / mh.CANVAS
+    assert left.rotation == pytest.approx(r)
+    assert hands.pixels[0, 20] == pytest.approx([200.0 + k * math.sin(r), 300.0 - k * math.cos(r)])
     assert hands.score == pytest.approx([0.9, 0.8])  # the probability of being the side's own hand
-    assert hands.world[0, 20] == pytest.approx([0.2, 0.0, 0.0])  # fingers up: no turn
+    assert hands.world[0, 20] == pytest.approx(
+        [0.2 * math.cos(r), 0.2 * math.sin(r), 0.0]
+    )  # turned as the crop
 
 
 def test_world_landmarks_turn_with_the_crop() -> None:
@@ -125,7 +136,9 @@ def test_world_landmarks_turn_with_the_crop() -> None:
     fake = FakeHands([canvas_point(left, (200, 300)), None], [0.0, 0.0])
     hands = mh.find_hands(np.zeros((600, 800, 3), np.uint8), pose, vis, fake)
     assert hands.found.tolist() == [True, False]
-    assert hands.world[0, 20] == pytest.approx([0.0, 0.2, 0.0])  # the crop's x is the picture's y
+    r = math.pi / 2 + mh.ROI_TURN  # the crop's x is (nearly) the picture's y
+    assert left.rotation == pytest.approx(r)
+    assert hands.world[0, 20] == pytest.approx([0.2 * math.cos(r), 0.2 * math.sin(r), 0.0])
 
 
 def test_the_other_hand_in_a_crop_is_refused() -> None:
@@ -212,7 +225,7 @@ def test_tracked_roi_is_mediapipes_hand_rect() -> None:
     assert turned.centre == pytest.approx((100.0 + height / 2 + 0.1 * height, 200.0))
 
 
-def test_a_hand_found_before_is_tracked_from_its_landmarks_then_the_pose_then_turned() -> None:
+def test_a_hand_found_before_is_tracked_from_its_landmarks_then_the_pose() -> None:
     rng = np.random.default_rng(3)
     bgr = rng.integers(0, 255, (600, 800, 3), dtype=np.uint8)
     pose, vis = person()
@@ -228,14 +241,22 @@ def test_a_hand_found_before_is_tracked_from_its_landmarks_then_the_pose_then_tu
     assert hands.found.tolist() == [True, False] and fake.calls == 1
     np.testing.assert_array_equal(fake.crops[0], mh.crop(bgr, tracked))
     assert hands.pixels[0, 0] == pytest.approx([204.0, 299.0])
-    # nothing there: the pose's crop, then the pose's crop turned each way; the last one finds it
-    turned = [mh.HandRoi(left.centre, left.size, left.rotation + d) for d in (-mh.RETRY_TURN, mh.RETRY_TURN)]
-    fake = FakeHands([None, None, None, canvas_point(turned[1], (201.0, 301.0))], [0.0] * 4)
+    # nothing there: the pose's crop, which finds it
+    assert left.size >= mh.SEARCH.track_min_px
+    fake = FakeHands([None, canvas_point(left, (201.0, 301.0))], [0.0] * 2)
     hands = mh.find_hands(bgr, pose, vis, fake, previous=before)
-    assert fake.calls == 4 and hands.found.tolist() == [True, False]
-    for got, roi in zip(fake.crops, [tracked, left, *turned], strict=True):
+    assert fake.calls == 2 and hands.found.tolist() == [True, False]
+    for got, roi in zip(fake.crops, [tracked, left], strict=True):
         np.testing.assert_array_equal(got, mh.crop(bgr, roi))
     assert hands.pixels[0, 0] == pytest.approx([201.0, 301.0])
+    # found nowhere: two tries, no more; asked for, a turned retry after them
+    fake = FakeHands([None] * 5, [0.0] * 5)
+    assert not mh.find_hands(bgr, pose, vis, fake, previous=before).found.any() and fake.calls == 2
+    turned = mh.HandRoi(left.centre, left.size, left.rotation - 0.5)
+    fake = FakeHands([None, None, canvas_point(turned, (199.0, 302.0))], [0.0] * 3)
+    hands = mh.find_hands(bgr, pose, vis, fake, before, mh.HandSearch(retry_turns=(0.0, -0.5)))
+    assert fake.calls == 3 and hands.pixels[0, 0] == pytest.approx([199.0, 302.0])
+    np.testing.assert_array_equal(fake.crops[2], mh.crop(bgr, turned))
     # without a hand on the frame before, the pose's crop only
     fake = FakeHands([canvas_point(left, (200.0, 300.0))], [0.0])
     hands = mh.find_hands(bgr, pose, vis, fake)
@@ -243,6 +264,31 @@ def test_a_hand_found_before_is_tracked_from_its_landmarks_then_the_pose_then_tu
     fake = FakeHands([None, canvas_point(left, (200.0, 300.0))], [0.0] * 2)
     assert not mh.find_hands(bgr, pose, vis, fake).found.any() and fake.calls == 1
     np.testing.assert_array_equal(fake.crops[0], mh.crop(bgr, left))
+
+
+def test_a_small_hand_found_before_gets_the_pose_crop_then_the_tracked_one() -> None:
+    rng = np.random.default_rng(4)
+    bgr = rng.integers(0, 255, (600, 800, 3), dtype=np.uint8)
+    pose, vis = person()
+    pose[IDX["left_index"]] = pose[IDX["left_pinky"]] = (200.0, 285.0)  # box 30 px, crop 48 px
+    vis[IDX["right_wrist"]] = 0.1
+    left = rois(pose)[0]
+    assert mh.MIN_ROI_PX <= left.size < mh.SEARCH.track_min_px
+    before = mh.FrameHands.none()
+    before.found[0] = True
+    before.pixels[0] = flat_hand((201.0, 299.0), 12.0, -90.0)
+    tracked = mh.tracked_roi(before.pixels[0])
+    # the pose's crop first: found there, one call
+    fake = FakeHands([canvas_point(left, (200.0, 300.0))], [0.0])
+    assert mh.find_hands(bgr, pose, vis, fake, previous=before).found[0] and fake.calls == 1
+    np.testing.assert_array_equal(fake.crops[0], mh.crop(bgr, left))
+    # missed there: the tracked crop, and no turned tries after it
+    fake = FakeHands([None, canvas_point(tracked, (202.0, 300.0))], [0.0] * 2)
+    hands = mh.find_hands(bgr, pose, vis, fake, previous=before)
+    assert hands.found[0] and fake.calls == 2 and hands.pixels[0, 0] == pytest.approx([202.0, 300.0])
+    np.testing.assert_array_equal(fake.crops[1], mh.crop(bgr, tracked))
+    fake = FakeHands([None] * 4, [0.0] * 4)
+    assert not mh.find_hands(bgr, pose, vis, fake, previous=before).found.any() and fake.calls == 2
 
 
 def test_raw_hands_clip_onto_the_picture() -> None:
