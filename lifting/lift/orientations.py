@@ -373,16 +373,18 @@ def head_orientation(
     )
     candidates = np.concatenate([candidates, swapped], axis=1)
     costs = np.concatenate([costs, swapped_costs + config.face_swap_cost], axis=1)
+    # Step costs (T, C, C), computed in place in one array (long clips): trace(R_now^T R_before) per pair of
+    # candidates, without the (T - 1, C, C, 3, 3) products, then the angle over the allowed step, squared.
+    step = np.zeros((len(base), costs.shape[1], costs.shape[1]))
     if len(base) > 1:
-        # trace(R_now^T R_before) per pair of candidates (T - 1, C, C), without the (T - 1, C, C, 3, 3) products
         flat = candidates.reshape(*candidates.shape[:2], 9)
-        trace = flat[1:] @ np.swapaxes(flat[:-1], -1, -2)
-        angle = np.degrees(np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0)))
-        step = np.concatenate(
-            [np.zeros((1, *angle.shape[1:])), (angle / (config.head_step_deg * 30.0 / fps)) ** 2]
-        )
-    else:
-        step = np.zeros((1, costs.shape[1], costs.shape[1]))
+        angle = step[1:]
+        np.matmul(flat[1:], np.swapaxes(flat[:-1], -1, -2), out=angle)
+        angle -= 1.0
+        angle /= 2.0
+        np.degrees(np.arccos(np.clip(angle, -1.0, 1.0, out=angle), out=angle), out=angle)
+        angle /= config.head_step_deg * 30.0 / fps
+        np.square(angle, out=angle)
     pick = cheapest_states(costs, step)
     rot = candidates[np.arange(len(base)), pick]
     return _smooth_rotations(rot, np.maximum(seen, 1e-3), config.head_smooth_s * fps), seen
