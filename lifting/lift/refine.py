@@ -97,7 +97,8 @@ class RefineConfig:
     median); symmetric_bones: left and right bones share one length; length_sigma: how far (log scale) a
     bone's length may leave that start, the clip's total bone length staying fixed (0: lengths fixed);
     window_frames / window_overlap: clips longer than `window_frames` frames are refined in windows of at most
-    that many frames that overlap by `window_overlap` frames (see the module docstring).
+    that many frames that overlap by `window_overlap` frames (see the module docstring); history_size: how many
+    past steps L-BFGS keeps to model the energy's curvature.
     """
 
     iterations: int = 100
@@ -115,6 +116,7 @@ class RefineConfig:
     length_sigma: float = 0.2
     window_frames: int = 900
     window_overlap: int = 60
+    history_size: int = 20
 
 
 @dataclass(frozen=True)
@@ -534,6 +536,8 @@ def _refine(
         raise MocapError(
             f"The number of refinement iterations must not be negative, got {config.iterations}."
         )
+    if config.history_size < 1:
+        raise MocapError(f"The L-BFGS history must keep at least one step, got {config.history_size}.")
     if not config.trunk_depth_sigma > 0:
         raise MocapError(
             f"The trunk's depth sigma must be a positive length, got {config.trunk_depth_sigma}."
@@ -635,7 +639,12 @@ def _refine(
     # L-BFGS in rounds of a few iterations, so progress and cancel are checked between them.
     rounds = min(max(config.iterations, 1), 20)
     lbfgs = torch.optim.LBFGS(
-        [x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe", tolerance_change=1e-12
+        [x],
+        lr=1.0,
+        max_iter=1,
+        history_size=config.history_size,
+        line_search_fn="strong_wolfe",
+        tolerance_change=1e-12,
     )
 
     def closure() -> torch.Tensor:
