@@ -11,11 +11,14 @@ and retargeted by `retarget.pipeline.retarget_onto_ours`. A foot's height in our
 (`WorldPlacement.support`): placed, the lower of its toe and its ankle minus 8 cm in the placed joints
 (`RetargetResult.world_joints`, before the foot lock); rig, its toe site on our armature posed from the keys
 (after the foot lock, `bench.feet.toe_clearance`, in metres). Per camera: foot-frames lifted in the reference
-(> 10 cm) and the share of them lifted in ours (> 3 cm); foot-frames grounded in the reference (< 3 cm) and the
+(> 10 cm), the share of them lifted in ours (> 3 cm) and the share that ours holds planted (`RetargetResult.contacts`:
+the foot the lifter left near the floor); foot-frames grounded in the reference (< 3 cm) and the
 share of them within 5 cm of the support in ours. Then, in degrees from the calibrated vertical (the calibration's
 world Z in this camera's coordinates): our fitted up axis (`WorldPlacement.up_camera`), the up fit's prior (the
 median pelvis -> neck direction over the frames with both feet planted, as `retarget.ground.analyse_ground` takes
-it) and the camera's -y (what `PlacementConfig(up="camera")` would use).
+it), the balance's median there (the pelvis over the middle of the two ankles: a person on both feet keeps the
+pelvis, near the centre of mass, over the middle of the support) and the camera's -y (what
+`PlacementConfig(up="camera")` would use).
 """
 
 from __future__ import annotations
@@ -58,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     cameras = read_calibration(POSE2SIM_CALIBRATION)
     lines = [
         "| take, camera | lifted in the reference | also lifted in ours, placed | also lifted in ours, rig | "
-        "grounded in the reference | also grounded in ours, placed | also grounded in ours, rig | "
-        "up axis off the vertical, ° | its prior (trunk) off it, ° | camera's -y off it, ° |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "held planted in ours | grounded in the reference | also grounded in ours, placed | also grounded in ours, rig | "
+        "up axis off the vertical, ° | its prior (trunk) off it, ° | balance off it, ° | camera's -y off it, ° |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     print("\n".join(lines), flush=True)
     for take, subjects in TAKES.items():
@@ -87,19 +90,23 @@ def main(argv: list[str] | None = None) -> int:
                 motion.joints[:, motion.require(["neck"])[0]]
                 - motion.joints[:, motion.require(["pelvis"])[0]]
             )
+            balance = motion.joints[:, motion.require(["pelvis"])[0]] - motion.joints[:, ankles].mean(axis=1)
             both = result.contacts.all(axis=1)
-            prior = normalize(np.median(normalize(trunk.astype(np.float64))[both], axis=0))
+            prior, balanced = (
+                normalize(np.median(normalize(d.astype(np.float64))[both], axis=0)) for d in (trunk, balance)
+            )
             off = [
                 np.degrees(np.arccos(np.clip(v @ vertical, -1.0, 1.0)))
-                for v in (result.placement.up_camera, prior, np.array([0.0, -1.0, 0.0]))
+                for v in (result.placement.up_camera, prior, balanced, np.array([0.0, -1.0, 0.0]))
             ]
             seen = np.isfinite(ref)
             lifted, grounded = seen & (ref > 0.10), seen & (ref < 0.03)
             lines.append(
                 f"| {take}, cam0{c + 1} | {lifted.sum()} | {100 * (placed[lifted] > 0.03).mean():.0f} % | "
-                f"{100 * (rig[lifted] > 0.03).mean():.0f} % | {grounded.sum()} | "
+                f"{100 * (rig[lifted] > 0.03).mean():.0f} % | {100 * result.contacts[lifted].mean():.0f} % | "
+                f"{grounded.sum()} | "
                 f"{100 * (placed[grounded] < 0.05).mean():.0f} % | {100 * (rig[grounded] < 0.05).mean():.0f} % | "
-                f"{off[0]:.1f} | {off[1]:.1f} | {off[2]:.1f} |"
+                f"{off[0]:.1f} | {off[1]:.1f} | {off[2]:.1f} | {off[3]:.1f} |"
             )
             print(lines[-1], flush=True)
     if args.markdown:
