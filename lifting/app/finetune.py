@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifting.app.options import ConvertOptions
-from lifting.app.quality import QualityReport, _lift_and_measure, swap_frames
+from lifting.app.quality import QualityReport, lift_and_measure, swap_frames
 from lifting.learn.finetune import ClipTrack, TableRow
 from lifting.learn.finetune import main as finetune_main
 from lifting.skeleton import OUTPUT
@@ -56,7 +56,7 @@ def flips_3d(motion: Motion3D, found: npt.NDArray[np.bool_], height_m: float) ->
 
 def measure_clip(clip: ClipTrack, weights: Path, refine: bool) -> Measured:
     """The clip lifted with `weights` at its focal length and measured by the quality report."""
-    report, keypoints, motion = _lift_and_measure(
+    report, keypoints, motion = lift_and_measure(
         clip.name, clip.keypoints, str(weights), refine, clip.focal_px
     )
     return Measured(report, motion, flips_3d(motion, keypoints.found, report.height_m))

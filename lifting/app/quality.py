@@ -283,9 +283,12 @@ def _track(
     return source.stem, api.detect(source, frames=frames, subject=subject, workers=workers, repair_lr=False)
 
 
-def _lift_and_measure(
+def lift_and_measure(
     name: str, raw: Keypoints2D, weights: str | None, refine: bool, focal_px: float | None = None
 ) -> tuple[QualityReport, Keypoints2D, Motion3D]:
+    """The clip's detections with left/right swaps repaired, lifted (`weights`, or the shipped ones; refined or
+    not; at `focal_px` or the default camera), placed as the retargeter places them and measured: the report, the
+    repaired keypoints and the Motion3D."""
     from lifting.app import api
     from lifting.video2d.swaps import repair_swaps
     from retarget.pipeline import retarget_onto_ours
@@ -309,7 +312,7 @@ def report_clip(
     command line do), place in the world, measure; also the seconds after detection."""
     name, raw = _track(source, frames, subject, workers)
     start = time.perf_counter()
-    report, _, _ = _lift_and_measure(name, raw, weights, refine)
+    report, _, _ = lift_and_measure(name, raw, weights, refine)
     return report, time.perf_counter() - start
 
 
@@ -348,7 +351,7 @@ def report_take(
         )
     start = time.perf_counter()
     measured = [
-        _lift_and_measure(name, raw, weights, refine, camera.intrinsics.fx)
+        lift_and_measure(name, raw, weights, refine, camera.intrinsics.fx)
         for (name, raw), camera in zip(tracks, cameras, strict=True)
     ]
     scores = score_cameras(
