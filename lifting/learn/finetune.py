@@ -843,7 +843,7 @@ class FinetuneResult:
             )
         return (
             f"The held-out clips did not get better by {100 * self.min_gain:.0f} %{change}; no new weights were kept, "
-            f"the base {self.base} stays."
+            f"the base weights {self.base.name} stay."
         )
 
     def to_json(self) -> dict[str, Any]:
