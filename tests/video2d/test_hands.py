@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.hands_found import LABELS, Row, count
 from lifting.errors import MocapError
 from lifting.skeleton import BLAZEPOSE
 from lifting.video2d import mediapipe_hands as mh
@@ -20,10 +21,9 @@ from lifting.video2d.keypoints2d import FORMAT_VERSION, Keypoints2D
 from lifting.video2d.mediapipe_pose import HANDS_VERSION, DetectorSettings
 from lifting.video2d.swaps import relabel_hands
 from lifting.video2d.track import RawHands, RawTrack
-from tests.support.paths import ROOT
+from tests.support.paths import POSE2SIM
 
 IDX = BLAZEPOSE.index
-POSE2SIM = ROOT / "tests" / "data" / "pose2sim"
 
 
 # -- the crop --------------------------------------------------------------------------------------------------
@@ -421,15 +421,12 @@ def test_the_bundle_holds_the_fixed_palm_and_the_landmark_model() -> None:
 # tests/data/pose2sim/single_person_hands_hidden.json (66 % before).
 MIN_FOUND_POSE = 0.69
 MIN_FOUND_LABELLED = 0.72
-LABELS = POSE2SIM / "single_person_hands_hidden.json"
 
 
 @pytest.mark.slow
 def test_hands_on_the_pose2sim_take_are_found_and_never_swap(tmp_path: Path) -> None:
     labels = json.loads(LABELS.read_text())
-    counts = np.zeros(
-        4, int
-    )  # found on pose-visible, pose-visible, found on labelled-visible, labelled-visible
+    counts: list[Row] = []
     for cam in sorted((POSE2SIM / "single_person").glob("cam0*.mp4")):
         kp = detect(
             cam,
@@ -439,15 +436,11 @@ def test_hands_on_the_pose2sim_take_are_found_and_never_swap(tmp_path: Path) -> 
             repair_lr=False,
         )
         assert kp.has_hands and kp.hands is not None and kp.hands_visibility is not None
+        counts += count(
+            kp, cam.stem, labels[cam.stem]
+        )  # found among the pose-visible and the labelled-visible
         found = kp.hands_visibility.max(axis=-1) > 0  # (T, 2)
         for side, name in enumerate(mh.SIDES):
-            joints = [IDX[f"{name}_{part}"] for part in ("wrist", "index", "pinky")]
-            visible = (kp.visibility[:, joints].min(axis=-1) >= 0.5) & kp.found
-            hidden = np.zeros(kp.num_frames, bool)
-            for a, b in labels[cam.stem][name]:
-                hidden[a : b + 1] = True
-            labelled = ~hidden & kp.found
-            counts += [found[visible, side].sum(), visible.sum(), found[labelled, side].sum(), labelled.sum()]
             # no swaps: each found hand's wrist is near its own pose wrist, nearer than the other one
             rows = np.flatnonzero(found[:, side])
             own = kp.keypoints[rows, IDX[f"{name}_wrist"]]
@@ -457,5 +450,7 @@ def test_hands_on_the_pose2sim_take_are_found_and_never_swap(tmp_path: Path) -> 
             gap = np.linalg.norm(wrist - own, axis=-1)
             assert (gap < np.linalg.norm(wrist - other, axis=-1)).all(), cam.name
             assert (gap < 2.0 * np.maximum(size, 10.0)).all(), cam.name
-    assert counts[0] / counts[1] >= MIN_FOUND_POSE, counts
-    assert counts[2] / counts[3] >= MIN_FOUND_LABELLED, counts
+    assert sum(c.found_pose for c in counts) / sum(c.pose for c in counts) >= MIN_FOUND_POSE, counts
+    assert sum(c.found_labelled for c in counts) / sum(c.labelled for c in counts) >= MIN_FOUND_LABELLED, (
+        counts
+    )
