@@ -397,7 +397,7 @@ class FinetuneTrainer(Trainer):
             out[role] = ev.eval()
         return out
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self, stem: Path | None = None) -> None:
         cfg = self.checkpoint_config
         training = {
             "command": " ".join(["python -m lifting finetune", *self.argv]),
@@ -413,7 +413,7 @@ class FinetuneTrainer(Trainer):
                 **self.provenance,
             },
         }
-        save_checkpoint(self.cfg.out, dataclasses.replace(cfg, training=training), self.models)
+        save_checkpoint(stem or self.cfg.out, dataclasses.replace(cfg, training=training), self.models)
 
 
 def clip_diagnostics(
@@ -600,11 +600,8 @@ class HeldOutTrainer(FinetuneTrainer):
         out["holdout_bone_std_mm"] = round(diag["bone_std_mm"], 3)
         if value < self.best:
             self.best, self.best_epoch = value, self.epoch
-            last = self.cfg.out
-            self.cfg = dataclasses.replace(self.cfg, out=self.best_stem)
             self.provenance["best_epoch"] = self.epoch
-            self.save_checkpoint()
-            self.cfg = dataclasses.replace(self.cfg, out=last)
+            self.save_checkpoint(self.best_stem)
         elif (
             self.dist.world_size == 1  # under torchrun only the main process measures: all run every epoch
             and self.epoch - max(self.best_epoch, self.semi.warmup_epochs) >= self.patience

@@ -448,7 +448,8 @@ class Trainer:
         self.bn_recalibrated = True
         return used
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self, stem: Path | None = None) -> None:
+        """Write the models and the training record as a checkpoint at `stem` (default `cfg.out`)."""
         cfg = self.checkpoint_config
         training = {
             "command": " ".join(["python -m lifting train", *self.argv]),
@@ -458,7 +459,7 @@ class Trainer:
             "epochs_done": self.epoch,
             "history": [r.to_json() for r in self.history],
         }
-        save_checkpoint(self.cfg.out, dataclasses.replace(cfg, training=training), self.models)
+        save_checkpoint(stem or self.cfg.out, dataclasses.replace(cfg, training=training), self.models)
 
     def run(self, show_progress: bool = True) -> list[EpochReport]:
         """Train until `cfg.epochs`; after each epoch the main process evaluates and writes checkpoint + state."""
