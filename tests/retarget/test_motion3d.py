@@ -23,6 +23,15 @@ def make_motion(frames: int = 5) -> Motion3D:
     )
 
 
+def as_version(source: Path, out: Path, version: int) -> None:
+    """Copy the Motion3D file `source` to `out` with its format version set to `version` (an older file: the
+    fields that version lacks are simply absent when `source` was saved without them)."""
+    with np.load(source) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["format_version"] = np.array(version)
+    np.savez(out, **arrays)
+
+
 def test_names_match_lifting_output_joint_set() -> None:
     from lifting.skeleton import OUTPUT
 
@@ -58,10 +67,7 @@ def test_contacts_round_trip_and_version_1_files_still_load(tmp_path: Path) -> N
     m.save(tmp_path / "none.motion.npz")
     assert Motion3D.load(tmp_path / "none.motion.npz").contacts is None
     # A version 1 file (written before contacts existed) loads, without contacts.
-    with np.load(tmp_path / "none.motion.npz") as z:
-        old = {k: z[k] for k in z.files}
-    old["format_version"] = np.array(1)
-    np.savez(tmp_path / "old.motion.npz", **old)
+    as_version(tmp_path / "none.motion.npz", tmp_path / "old.motion.npz", 1)
     assert Motion3D.load(tmp_path / "old.motion.npz").contacts is None
     for bad, message in ((contacts[:, :3], "shape"), (contacts * 2.0, "0..1")):
         with pytest.raises(RetargetError, match=message):
@@ -139,10 +145,7 @@ def test_orientations_round_trip_and_version_2_files_still_load(tmp_path: Path) 
     plain = Motion3D.load(tmp_path / "none.motion.npz")
     assert plain.orientations is None and plain.orientation_names == () and plain.orientation("head") is None
     # A version 2 file (written before orientations existed) loads, without them.
-    with np.load(tmp_path / "none.motion.npz") as z:
-        old = {k: z[k] for k in z.files}
-    old["format_version"] = np.array(2)
-    np.savez(tmp_path / "old.motion.npz", **old)
+    as_version(tmp_path / "none.motion.npz", tmp_path / "old.motion.npz", 2)
     assert Motion3D.load(tmp_path / "old.motion.npz").orientations is None
     for bad_quats, bad_names, message in (
         (quats[:, :2], names, "shape"),
@@ -173,10 +176,7 @@ def test_fingers_round_trip_and_version_3_files_still_load(tmp_path: Path) -> No
     plain = Motion3D.load(tmp_path / "none.motion.npz")
     assert plain.fingers is None and plain.finger_weight is None
     # A version 3 file (written before fingers existed) loads, without them.
-    with np.load(tmp_path / "none.motion.npz") as z:
-        old = {k: z[k] for k in z.files}
-    old["format_version"] = np.array(3)
-    np.savez(tmp_path / "old.motion.npz", **old)
+    as_version(tmp_path / "none.motion.npz", tmp_path / "old.motion.npz", 3)
     assert Motion3D.load(tmp_path / "old.motion.npz").fingers is None
     for bad_fingers, bad_weight, message in (
         (fingers[:, :1], weight, "shape"),
