@@ -59,10 +59,10 @@ ROI_TURN = -0.25
 MIN_POSE_VISIBILITY = 0.3  # a hand whose pose wrist, index or pinky is less visible is not run
 MIN_ROI_PX = 24.0  # px: a crop smaller than this shows no fingers (the hand is a few pixels long)
 MIN_PRESENCE = 0.5  # the landmark model's hand presence needed (MediaPipe's default)
-MAX_WRIST_GAP = (
-    2.0  # palm lengths (wrist to middle knuckle, at least MIN_PALM_PX): farthest a kept hand's wrist
-)
-MIN_PALM_PX = 10.0  # from its pose wrist
+# The farthest a kept hand's wrist may lie from its pose wrist, in palm lengths (wrist to middle knuckle, taken as
+# at least MIN_PALM_PX pixels).
+MAX_WRIST_GAP = 2.0
+MIN_PALM_PX = 10.0
 # Tracking: the crop from the previous frame's landmarks (MediaPipe's HandLandmarksToRoi: the palm's landmarks'
 # box in the hand's own orientation, × 2, shifted 0.1 box towards the fingers).
 TRACK_SCALE = 2.0
@@ -148,9 +148,8 @@ def tracked_roi(pixels: npt.ArrayLike, scale: float = TRACK_SCALE, shift: float 
     rotation = math.pi / 2 - math.atan2(-(knuckles[1] - wrist[1]), knuckles[0] - wrist[0])
     rotation = (rotation + math.pi) % (2 * math.pi) - math.pi
     c, s = math.cos(rotation), math.sin(rotation)
-    axes = np.array(
-        [[c, -s], [s, c]]
-    )  # columns: the crop's x and y (down) in the picture (`HandRoi.to_image`)
+    # Columns: the crop's x and y (down) in the picture (`HandRoi.to_image`).
+    axes = np.array([[c, -s], [s, c]])
     centre = (p.max(axis=0) + p.min(axis=0)) / 2.0
     local = (p - centre) @ axes
     lo, hi = local.min(axis=0), local.max(axis=0)
