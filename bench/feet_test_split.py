@@ -155,12 +155,16 @@ def setting_config(setting: dict[str, float | bool]) -> RetargetConfig:
     )
 
 
+def standing_runs(both: BoolArray, fps: float) -> list[tuple[int, int]]:
+    """The runs [start, end) of `both` (T,) lasting at least STANDING_S seconds."""
+    return [(s, e) for s, e in runs(both) if e - s >= round(STANDING_S * fps)]
+
+
 def standing_frames(both: BoolArray, fps: float) -> BoolArray:
     """Frames (T,) inside a run of `both` (T,) lasting at least STANDING_S seconds."""
     out = np.zeros(len(both), dtype=bool)
-    for s, e in runs(both):
-        if e - s >= round(STANDING_S * fps):
-            out[s:e] = True
+    for s, e in standing_runs(both, fps):
+        out[s:e] = True
     return out
 
 
@@ -171,11 +175,10 @@ def window_drift(
     at least STANDING_S seconds, |horizontal displacement of `ours` (T, 3) from its first to its last frame -
     that of `truth` (T, 3)| / the window's duration (frames - 1) / fps; both in one Z-up world. (W,) each."""
     rates, durations = [], []
-    for s, e in runs(both):
-        if e - s >= round(STANDING_S * fps):
-            gap = (ours[e - 1, :2] - ours[s, :2]) - (truth[e - 1, :2] - truth[s, :2])
-            durations.append((e - 1 - s) / fps)
-            rates.append(float(np.linalg.norm(gap)) / durations[-1])
+    for s, e in standing_runs(both, fps):
+        gap = (ours[e - 1, :2] - ours[s, :2]) - (truth[e - 1, :2] - truth[s, :2])
+        durations.append((e - 1 - s) / fps)
+        rates.append(float(np.linalg.norm(gap)) / durations[-1])
     return np.asarray(rates, dtype=np.float64), np.asarray(durations, dtype=np.float64)
 
 
