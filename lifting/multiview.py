@@ -3,7 +3,7 @@ views into 3D, with the left/right labels made consistent across the views first
 
 This is the pseudo-ground truth that real-footage evaluations score a monocular result against (the quality
 report's multi-camera mode, the real-footage benchmark): MediaPipe's 2D seen from the other cameras, triangulated.
-MediaPipe swaps left and right on some views (mostly from behind), so a plain triangulation would mix the two legs;
+MediaPipe swaps left and right on some views (on Pose2Sim's takes, a front view), so a plain triangulation would mix the two legs;
 `consistent_labels` picks, per frame, body part and camera, the labelling that makes the views agree.
 
 World coordinates are the calibration's (metres); camera coordinates are OpenCV's (`lifting.camera`). numpy only.
@@ -35,7 +35,7 @@ FloatArray = npt.NDArray[np.float64]
 SWAP_PENALTY_PX = 2.0
 # The cost, in swapped views, of each metre the group's 3D landmarks move between consecutive frames: a mirror
 # labelling moves them by about a shoulder's or a pelvis' width (0.2-0.4 m), which must outweigh the views' count of swaps
-# over a long stretch (a back view swapped for a second).
+# over a long stretch (a view swapped for a second).
 MIRROR_STEP_COST = 200.0
 # Synchronisation keeps the smallest frame shift whose fit is within this factor of the best one.
 OFFSET_TOLERANCE = 1.05

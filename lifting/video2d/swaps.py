@@ -1,8 +1,8 @@
 """Left/right repair of one subject's 2D track: find the frames where the detector exchanged the labels of a
 whole arm, leg or the face, and exchange them back.
 
-MediaPipe sometimes labels a person's left limbs as right (seen from behind, it takes the back for the front, on
-about a third of the frames of a back view). The exchange starts and ends with a jump: in one frame the left wrist
+MediaPipe sometimes labels a person's left limbs as right (on Pose2Sim's takes, on 22-25 % of the frames of
+camera 2, which sees the person from the front; none on the two cameras that see him from behind). The exchange starts and ends with a jump: in one frame the left wrist
 lands where the right wrist was, and the other way round. For each group of `BLAZEPOSE_SWAP_GROUPS` a dynamic
 programme over the frames chooses, per frame, the labels as detected or exchanged, so that the group's landmarks
 move as little as possible from frame to frame (a real motion is continuous; an exchange is not), with a small
