@@ -145,6 +145,9 @@ def detect_video(
             "hands_world": h.world.astype(np.float32),
             "hands_score": h.score.astype(np.float32),
         }
+    world = {}
+    if raw.world is not None:  # not interpolated either: zeros on filled frames
+        world = {"pose_world": np.where(raw.detected[:, None, None], raw.world, 0.0).astype(np.float32)}
     return Keypoints2D(
         keypoints=keypoints.astype(np.float32),
         visibility=visibility.astype(np.float32),
@@ -156,6 +159,7 @@ def detect_video(
         image_size=(info.width, info.height),
         meta={"workers": segments},
         **hands,
+        **world,
     )
 
 

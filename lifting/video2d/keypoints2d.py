@@ -23,6 +23,13 @@ MediaPipe's hand landmark order; `lifting.video2d.mediapipe_hands`); version 1 f
 | hands_world | (T, 2, 21, 3) float32 | MediaPipe's hand world landmarks, metres, origin near the hand's centre, axes as the image's (x right, y down) |
 | hands_score | (T, 2) float32 | the model's probability that the hand is its side's (handedness), 0 where not found |
 
+The pose world landmarks are optional in version 2 files (detections cached before them load without them;
+the detection cache key's `mediapipe_pose.POSE_VERSION` has them detected again):
+
+| key | shape / type | meaning |
+|---|---|---|
+| pose_world | (T, 33, 3) float32 | MediaPipe's pose world landmarks of the same detection, metres, BlazePose order, origin between the hips, x to the image's right, y down, z away from the camera (the nearer a landmark, the smaller its z); zeros where the subject was not found and on interpolated frames |
+
 A cache file is reused only when its `meta` equals what a new run would write (same file identity, same frame
 range, same detector version and settings). Files are written atomically (temporary file, then rename).
 """
@@ -46,6 +53,7 @@ FORMAT = "keypoints2d"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: before hands
 HAND_KEYS = ("hands", "hands_visibility", "hands_world", "hands_score")
+POSE_WORLD = "pose_world"  # optional (T, 33, 3)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class Keypoints2D:
     hands_visibility: npt.NDArray[np.float32] | None = None
     hands_world: npt.NDArray[np.float32] | None = None
     hands_score: npt.NDArray[np.float32] | None = None
+    pose_world: npt.NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         t = len(self.keypoints)
@@ -84,6 +93,8 @@ class Keypoints2D:
             for name, shape in shapes.items():
                 if getattr(self, name).shape != shape:
                     raise ValueError(f"{name} must have shape {shape}, not {getattr(self, name).shape}")
+        if self.pose_world is not None and self.pose_world.shape != (t, 33, 3):
+            raise ValueError(f"pose_world must have shape {(t, 33, 3)}, not {self.pose_world.shape}")
 
     @property
     def has_hands(self) -> bool:
@@ -117,9 +128,11 @@ class Keypoints2D:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically; returns the path."""
 
-        hands: dict[str, npt.NDArray[np.float32]] = {}
+        optional: dict[str, npt.NDArray[np.float32]] = {}
         if self.has_hands:
-            hands = {k: np.asarray(getattr(self, k), dtype=np.float32) for k in HAND_KEYS}
+            optional = {k: np.asarray(getattr(self, k), dtype=np.float32) for k in HAND_KEYS}
+        if self.pose_world is not None:
+            optional[POSE_WORLD] = np.asarray(self.pose_world, dtype=np.float32)
 
         def write(tmp: Path) -> None:
             np.savez_compressed(
@@ -135,7 +148,7 @@ class Keypoints2D:
                 fps=np.array(float(self.fps)),
                 image_size=np.array(self.image_size, dtype=np.int64),
                 meta=np.array(json.dumps(self.meta, sort_keys=True)),
-                **hands,
+                **optional,
             )
 
         return atomic_write(path, write, suffix=".tmp.npz")
@@ -157,7 +170,9 @@ class Keypoints2D:
                         f"{p} has keypoints format version {int(data['format_version'])}; run detection again."
                     )
                 w, h = (int(v) for v in data["image_size"])
-                hands = {k: data[k].astype(np.float32) for k in HAND_KEYS if k in data.files}
+                optional = {
+                    k: data[k].astype(np.float32) for k in (*HAND_KEYS, POSE_WORLD) if k in data.files
+                }
                 return cls(
                     keypoints=data["keypoints"].astype(np.float32),
                     visibility=data["visibility"].astype(np.float32),
@@ -168,7 +183,7 @@ class Keypoints2D:
                     fps=float(data["fps"]),
                     image_size=(w, h),
                     meta=json.loads(str(data["meta"])),
-                    **hands,
+                    **optional,
                 )
         except MocapError:
             raise

@@ -32,7 +32,7 @@ class DetectorSettings:
     own settings are `lifting.video2d.tracking.TrackingSettings`). max_gap_s: gaps up to this long are interpolated.
     interpolated_visibility: visibility factor on filled frames. `lifting.video2d.detect.DEFAULT_SETTINGS` lowers
     min_detection_confidence to 0.3, which small, backlit people need. hands: hand landmarks too (their version,
-    `HANDS_VERSION`, is part of the key then)."""
+    `HANDS_VERSION`, is part of the key then). `POSE_VERSION` is always part of the key."""
 
     model_complexity: int = 1  # 1: BlazePose full, the model in `POSE_MODEL`
     min_detection_confidence: float = 0.5
@@ -43,6 +43,7 @@ class DetectorSettings:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["pose"] = {"version": POSE_VERSION}
         if self.hands:
             d["hands"] = {"version": HANDS_VERSION}
         else:
@@ -53,14 +54,19 @@ class DetectorSettings:
 HANDS_VERSION = 3  # part of the detection cache key with hands on: bump when hand results can change
 # (2: hands tracked from the previous frame's landmarks, turned retries, no handedness rule; 3: fewer retries,
 # small hands' pose crop first)
+POSE_VERSION = 2  # part of every detection cache key: bump when what the pose detection stores can change
+# (2: the pose world landmarks, `Keypoints2D.pose_world`; detections cached before it are run again)
 
 
 @dataclass
 class PoseResult:
-    """One frame's detection: keypoints (33, 2) pixels and visibility (33,), or None when nothing was found."""
+    """One frame's detection: keypoints (33, 2) pixels and visibility (33,), or None when nothing was found;
+    world (33, 3): MediaPipe's pose world landmarks of the same result (metres, origin between the hips, x to the
+    image's right, y down, z away from the camera), None where the estimator gives none (a predicted pose)."""
 
     keypoints: npt.NDArray[np.float64]
     visibility: npt.NDArray[np.float64]
+    world: npt.NDArray[np.float64] | None = None
 
 
 def import_mediapipe() -> Any:

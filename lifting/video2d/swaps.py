@@ -93,15 +93,18 @@ def exchanged_frames(
 def repair_swaps(keypoints: Keypoints2D) -> tuple[Keypoints2D, npt.NDArray[np.bool_]]:
     """The track with its left/right exchanges undone (`exchanged_frames`), and which frames' groups were
     exchanged (T, G). Interpolated frames follow their neighbours: they are relabelled with the found frames.
-    The hands follow the arms (`relabel_hands`)."""
+    The pose world landmarks (`Keypoints2D.pose_world`) are relabelled with the 2D; the hands follow the arms
+    (`relabel_hands`)."""
     found = keypoints.detected
     exchanged = exchanged_frames(keypoints.keypoints, keypoints.visibility, found)
     if not exchanged.any():
         return keypoints, exchanged
+    world = keypoints.pose_world
     fixed = replace(
         keypoints,
         keypoints=relabel_groups(keypoints.keypoints, exchanged).astype(np.float32),
         visibility=relabel_groups(keypoints.visibility, exchanged).astype(np.float32),
+        pose_world=None if world is None else relabel_groups(world, exchanged).astype(np.float32),
     )
     return relabel_hands(fixed, exchanged[:, list(BLAZEPOSE_SWAP_GROUPS).index("arms")]), exchanged
 

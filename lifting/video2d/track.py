@@ -85,7 +85,10 @@ class MediaPipePose:
         lm = result.pose_landmarks[0]
         xy = np.array([[p.x * width + x0, p.y * height + y0] for p in lm], dtype=np.float64)
         vis = np.clip(np.array([p.visibility or 0.0 for p in lm], dtype=np.float64), 0.0, 1.0)
-        return PoseResult(xy, vis)
+        world = None
+        if result.pose_world_landmarks:  # the same result's 3D: metres, hip-centred, independent of the crop
+            world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks[0]], dtype=np.float64)
+        return PoseResult(xy, vis, world)
 
     def track(self, rgb: npt.NDArray[np.uint8], time: float) -> PoseResult | None:
         if self._tracking is None:
@@ -165,7 +168,9 @@ class RawHands:
 class RawTrack:
     """Per-frame tracker output before gap filling: keypoints (T, 33, 2) px, visibility (T, 33), detected
     (T,), frame_index (T,), timestamps (T,) s; `final` is the subject state after the last frame and `seed`
-    the subject's appearance once enrolled (both None when nobody was chosen); `hands` when asked for."""
+    the subject's appearance once enrolled (both None when nobody was chosen); `hands` when asked for; `world`
+    (T, 33, 3) the pose world landmarks (`PoseResult.world`, zeros where not found), None when the estimator
+    gives none."""
 
     keypoints: npt.NDArray[np.float64]
     visibility: npt.NDArray[np.float64]
@@ -175,6 +180,7 @@ class RawTrack:
     final: SubjectState | None = None
     seed: npt.NDArray[np.float32] | None = None
     hands: RawHands | None = None
+    world: npt.NDArray[np.float64] | None = None
 
     @classmethod
     def empty(cls) -> RawTrack:
@@ -196,6 +202,7 @@ class RawTrack:
             self.final,
             self.seed,
             None if self.hands is None else self.hands.take(s),
+            None if self.world is None else self.world[s],
         )
 
     @staticmethod
@@ -204,6 +211,11 @@ class RawTrack:
         if any(p.hands is not None for p in parts):
             hands = RawHands.concat(
                 [p.hands if p.hands is not None else RawHands.zeros(len(p)) for p in parts]
+            )
+        world = None
+        if any(p.world is not None for p in parts):
+            world = np.concatenate(
+                [p.world if p.world is not None else np.zeros((len(p), 33, 3)) for p in parts]
             )
         return RawTrack(
             np.concatenate([p.keypoints for p in parts]),
@@ -214,6 +226,7 @@ class RawTrack:
             parts[-1].final,
             parts[0].seed,
             hands,
+            world,
         )
 
 
@@ -248,6 +261,7 @@ def track_frames(
     w, h = image_size
     kps: list[npt.NDArray[np.float64]] = []
     vis: list[npt.NDArray[np.float64]] = []
+    world: list[npt.NDArray[np.float64] | None] = []
     det: list[bool] = []
     indices: list[int] = []
     times: list[float] = []
@@ -256,6 +270,7 @@ def track_frames(
             if cancel is not None and cancel():
                 raise Cancelled(CANCELLED)
             found = tracker.process(frame.image, frame.time)
+            world.append(None if found is None else found.world)
             if found is None:
                 kps.append(np.zeros((33, 2)))
                 vis.append(np.zeros(33))
@@ -299,6 +314,9 @@ def track_frames(
         state,
         tracker.seed,
         RawHands.stack(hands, image_size) if hand_est is not None else None,
+        None
+        if all(w is None for w in world)
+        else np.stack([np.zeros((33, 3)) if w is None else w for w in world]),
     )
 
 
@@ -348,4 +366,5 @@ def track_backward(
         None,  # the state after the backward run is at the range's start: nothing to hand on
         raw.seed,
         None if raw.hands is None else raw.hands.take(slice(None, None, -1)),
+        None if raw.world is None else raw.world[::-1].copy(),
     )
