@@ -57,10 +57,12 @@ import numpy.typing as npt
 import torch
 import torch.distributed as dist
 
-from lifting.camera import Intrinsics
+from lifting.camera import MIN_DEPTH, Intrinsics
 from lifting.errors import MocapError
+from lifting.learn.datasets.dataset import evenly_spaced
 from lifting.learn.generators import Batch, ChunkedGenerator
 from lifting.learn.losses import (
+    BONE_LOSS_KINDS,
     aligned_backprojection_loss,
     backprojection_loss,
     bone_length_loss,
@@ -68,6 +70,7 @@ from lifting.learn.losses import (
     depth_weighted_mpjpe,
     weighted_mpjpe,
 )
+from lifting.learn.losses import bone_length_std as bone_length_std_loss
 from lifting.learn.sources import Source
 from lifting.learn.train import TrainConfig, Trainer, code_version
 from lifting.lift.checkpoint import CheckpointConfig, checkpoint_paths, load_checkpoint, save_checkpoint
@@ -94,6 +97,10 @@ FloatArray = npt.NDArray[np.float64]
 
 CHECKPOINT_NAME = "finetuned"
 BACKPROJECTION_MODES = ("joint", "aligned")
+BACKPROJECTION_SCALES = ("rays", "depth")
+# Unlabeled clips measured after each epoch (the record's clips_reprojection_px), evenly spread: from-scratch runs
+# have hundreds, and measuring them all took longer than the epoch.
+DIAGNOSTIC_CLIPS = 20
 # Projection with camera-ray inputs: the model's 2D already is (X/Z, Y/Z), so the "camera" is the identity.
 _RAY_INTRINSICS = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
@@ -211,7 +218,15 @@ class SemiSupervisedConfig:
     the same 2D error); "aligned" splits it: the trajectory model learns from the plain back-projection of the
     (fixed) predicted pose, the pose model from the 2D error after aligning each projected pose to its
     keypoints by an image translation and scale (`losses.aligned_backprojection_loss`), so a wrong root depth
-    cannot be compensated by resizing or distorting the pose (an addition to the paper's method)."""
+    cannot be compensated by resizing or distorting the pose (an addition to the paper's method).
+    backprojection_scale: "rays" compares in camera-ray units; "depth" multiplies each ray error by the predicted
+    root depth (detached), about metres at the subject, the pose loss's unit, so a far subject's error weighs as
+    much as a near one's. bone_loss: "squared" (the terms above: squared mean difference, m², and the within-chunk
+    variance, m²) or "abs" (the paper's code: mean absolute difference of mean bone lengths, m, and the
+    within-chunk standard deviation, m, `losses.bone_length_std`), whose gradients stay bounded however far the
+    bones are from the labeled ones; with the squared form and its default weights a model trained from scratch
+    got about 100 times the pose loss's gradient from the bone terms when they switched on (5 labeled minutes,
+    after 4 warm-up epochs; out/s3_paper/grads.py)."""
 
     warmup_epochs: int = 1
     backprojection_weight: float = 1.0
@@ -220,11 +235,22 @@ class SemiSupervisedConfig:
     lr_warmup_steps: int = 100
     freeze_batchnorm: bool = True
     backprojection: str = "joint"
+    backprojection_scale: str = "rays"
+    bone_loss: str = "squared"
 
     def __post_init__(self) -> None:
         if self.backprojection not in BACKPROJECTION_MODES:
             raise MocapError(
                 f"Unknown back-projection mode {self.backprojection!r}; use one of {', '.join(BACKPROJECTION_MODES)}."
+            )
+        if self.bone_loss not in BONE_LOSS_KINDS:
+            raise MocapError(
+                f"Unknown bone-length loss {self.bone_loss!r}; use one of {', '.join(BONE_LOSS_KINDS)}."
+            )
+        if self.backprojection_scale not in BACKPROJECTION_SCALES:
+            raise MocapError(
+                f"Unknown back-projection scale {self.backprojection_scale!r}; use one of "
+                f"{', '.join(BACKPROJECTION_SCALES)}."
             )
 
 
@@ -346,24 +372,34 @@ class FinetuneTrainer(Trainer):
         target_2d = torch.einsum("kj,bljd->blkd", self.observe, seen[..., :2])  # (U, L, K, 2)
         weight = torch.einsum("kj,blj->blk", self.observe, seen[..., -1])
         weight = weight * torch.from_numpy(unlabeled.valid).to(self.device, torch.float32)[..., None]
+        scale = None
+        if self.semi.backprojection_scale == "depth":
+            # The ray error times the predicted root depth: about metres at the subject, like the pose loss.
+            scale = traj[n:, :, :, 2].detach().clamp(min=MIN_DEPTH)  # (U, L, 1)
         if self.semi.backprojection == "aligned":
             placed = (pose[n:].detach() + traj[n:])[:, :, self.observed]  # trains the trajectory model
             shaped = (pose[n:] + traj[n:].detach())[:, :, self.observed]  # trains the pose model
-            backprojection = backprojection_loss(placed, target_2d, self.rays, weight)
+            backprojection = backprojection_loss(placed, target_2d, self.rays, weight, scale=scale)
             backprojection = backprojection + aligned_backprojection_loss(
-                shaped, target_2d, self.rays, weight
+                shaped, target_2d, self.rays, weight, scale=scale
             )
         else:
             absolute = (pose[n:] + traj[n:])[:, :, self.observed]  # (U, L, K, 3) camera space
-            backprojection = backprojection_loss(absolute, target_2d, self.rays, weight)
+            backprojection = backprojection_loss(absolute, target_2d, self.rays, weight, scale=scale)
         parents = self.source.output_joints.parents
-        bone = bone_length_loss(pose[n:], target, parents)
-        lengths = bone_lengths(pose[n:], parents)  # (U, L, bones)
-        chunk_valid = torch.from_numpy(unlabeled.valid).to(self.device, torch.float32)[..., None]
-        mean_length = (lengths * chunk_valid).sum(dim=1, keepdim=True) / chunk_valid.sum(dim=1, keepdim=True)
-        consistency = (((lengths - mean_length) ** 2) * chunk_valid).sum() / (
-            chunk_valid.sum() * lengths.shape[-1]
-        )
+        bone = bone_length_loss(pose[n:], target, parents, self.semi.bone_loss)
+        unlabeled_valid = torch.from_numpy(unlabeled.valid).to(self.device, torch.float32)
+        if self.semi.bone_loss == "abs":
+            consistency = bone_length_std_loss(pose[n:], parents, unlabeled_valid)  # m
+        else:
+            lengths = bone_lengths(pose[n:], parents)  # (U, L, bones)
+            chunk_valid = unlabeled_valid[..., None]
+            mean_length = (lengths * chunk_valid).sum(dim=1, keepdim=True) / chunk_valid.sum(
+                dim=1, keepdim=True
+            )
+            consistency = (((lengths - mean_length) ** 2) * chunk_valid).sum() / (
+                chunk_valid.sum() * lengths.shape[-1]
+            )  # m²
         loss = (
             pose_loss
             + traj_loss
@@ -383,9 +419,20 @@ class FinetuneTrainer(Trainer):
             out["train_backprojection"] = round(self._sums["backprojection"] / steps, 6)
             out["train_bone_loss"] = round(self._sums["bone"] / steps, 8)
         if self.unlabeled:
-            diag = clip_diagnostics(self.eval_models(), self.checkpoint_config, self.unlabeled, self.device)
+            clips = evenly_spaced(self.unlabeled, DIAGNOSTIC_CLIPS)
+            diag = clip_diagnostics(self.eval_models(), self.checkpoint_config, clips, self.device)
             out["clips_reprojection_px"] = round(diag["reprojection_px"], 3)
             out["clips_bone_std_mm"] = round(diag["bone_std_mm"], 3)
+        return out
+
+    def recalibration_inputs(self, batch: Batch) -> F32:
+        """The labeled batch with an unlabeled batch after it once the unlabeled terms are on: the model was
+        trained normalising over both, and statistics of the labeled data alone (a few minutes of one person in
+        the scarce-label set-up) would not be those it learnt with."""
+        if not self.semi_supervised_active():
+            return batch.inputs
+        unlabeled = self._next_unlabeled()
+        out: F32 = np.concatenate([batch.inputs, unlabeled.inputs[..., : batch.inputs.shape[-1]]])
         return out
 
     def eval_models(self) -> dict[str, TemporalModel]:

@@ -172,17 +172,29 @@ def bone_lengths(joints: torch.Tensor, parents: Sequence[int]) -> torch.Tensor:
     return _norm(joints[..., chi, :] - joints[..., par, :])
 
 
-def bone_length_loss(pred_a: torch.Tensor, pred_b: torch.Tensor, parents: Sequence[int]) -> torch.Tensor:
-    """Squared L2 distance between the mean bone lengths of two batches: `sum_bones (mean_a - mean_b)²`.
+BONE_LOSS_KINDS = ("squared", "abs")
+
+
+def bone_length_loss(
+    pred_a: torch.Tensor, pred_b: torch.Tensor, parents: Sequence[int], kind: str = "squared"
+) -> torch.Tensor:
+    """Distance between the mean bone lengths of two batches: kind "squared" `sum_bones (mean_a - mean_b)²`
+    (m²), kind "abs" `mean_bones |mean_a - mean_b|` (m, the form of the paper's published code).
 
     pred_a, pred_b: (..., J, 3), leading dims may differ; each batch's bone lengths are averaged over all its
     leading dims. In semi-supervised training a = unlabeled predictions, b = labeled ones (or ground truth),
-    which keeps the unlabeled skeleton from collapsing or growing. Units: m².
+    which keeps the unlabeled skeleton from collapsing or growing. The squared form's gradient grows with the
+    difference (far from the labeled lengths, as in a model trained from scratch, it outweighs every other
+    term); the absolute form's does not.
     """
+    if kind not in BONE_LOSS_KINDS:
+        raise ValueError(f"unknown bone-length loss {kind!r}; use one of {', '.join(BONE_LOSS_KINDS)}")
     la = bone_lengths(pred_a, parents)
     lb = bone_lengths(pred_b, parents)
     mean_a = la.reshape(-1, la.shape[-1]).mean(dim=0)
     mean_b = lb.reshape(-1, lb.shape[-1]).mean(dim=0)
+    if kind == "abs":
+        return (mean_a - mean_b).abs().mean()
     return ((mean_a - mean_b) ** 2).sum()
 
 
@@ -192,6 +204,7 @@ def backprojection_loss(
     intrinsics: torch.Tensor,
     confidence: torch.Tensor | None = None,
     min_depth: float = MIN_DEPTH,
+    scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Confidence-weighted mean 2D distance between projected 3D joints and the 2D keypoints.
 
@@ -205,7 +218,9 @@ def backprojection_loss(
     then does not depend on the video resolution. In pixels a 1080p clip would weigh 2.25 times a 480p clip of
     the same motion and the loss weight would need retuning per dataset; in screen units one unit is half the
     image width whatever the resolution. (The function itself is unit-agnostic: keypoints and intrinsics in
-    pixels give the loss in pixels.)
+    pixels give the loss in pixels.) scale: (..., J) factors (broadcastable) multiplying each distance before the
+    weighted mean, e.g. the subject's depth (m) with camera-ray keypoints to get the error in metres at the
+    subject; None for 1.
     """
     if points_cam.shape[-1] != 3 or keypoints_2d.shape[-1] != 2:
         raise ValueError(
@@ -218,6 +233,8 @@ def backprojection_loss(
         )
     proj = project_torch(points_cam, intrinsics, min_depth=min_depth)
     err = _norm(proj - keypoints_2d)
+    if scale is not None:
+        err = err * scale.to(err.dtype)
     if confidence is None:
         return err.mean()
     c = torch.broadcast_to(confidence.to(err.dtype), err.shape)
@@ -230,6 +247,7 @@ def aligned_backprojection_loss(
     intrinsics: torch.Tensor,
     confidence: torch.Tensor,
     min_depth: float = MIN_DEPTH,
+    scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`backprojection_loss` after aligning each projected pose to its 2D keypoints by a translation and a
     scale in the image (per (...) sample: the confidence-weighted centroids are matched, then the closed-form
@@ -238,7 +256,7 @@ def aligned_backprojection_loss(
     Used for the pose model in semi-supervised training: a wrong root position (above all a wrong depth, which
     scales the whole projection) then cannot be "corrected" by distorting or resizing the pose; the trajectory
     model is trained by the plain back-projection instead. points_cam (..., J, 3), keypoints_2d (..., J, 2),
-    confidence (..., J) as in `backprojection_loss`; the result is in the keypoints' units.
+    confidence (..., J) and scale as in `backprojection_loss`; the result is in the keypoints' units (times scale's).
     """
     if points_cam.shape[:-1] != keypoints_2d.shape[:-1] or confidence.shape != points_cam.shape[:-1]:
         raise ValueError(
@@ -250,9 +268,11 @@ def aligned_backprojection_loss(
     total = torch.clamp(c.sum(dim=-2, keepdim=True), min=1e-12)
     pc = proj - (c * proj).sum(dim=-2, keepdim=True) / total
     tc = keypoints_2d - (c * keypoints_2d).sum(dim=-2, keepdim=True) / total
-    scale = (c * pc * tc).sum(dim=(-2, -1), keepdim=True) / torch.clamp(
+    fit = (c * pc * tc).sum(dim=(-2, -1), keepdim=True) / torch.clamp(
         (c * pc * pc).sum(dim=(-2, -1), keepdim=True), min=1e-12
     )
-    err = _norm(scale * pc - tc)
+    err = _norm(fit * pc - tc)
+    if scale is not None:
+        err = err * scale.to(err.dtype)
     w = c[..., 0]
     return (w * err).sum() / torch.clamp(w.sum(), min=1e-12)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.distributed as dist
 from safetensors.torch import load_file, save_file
@@ -437,7 +438,7 @@ class Trainer:
             for batch in generator:
                 if used >= num_batches:
                     break
-                x = torch.from_numpy(batch.inputs).to(self.device)
+                x = torch.from_numpy(self.recalibration_inputs(batch)).to(self.device)
                 for model in self.models.values():
                     model(x)
                 used += 1
@@ -447,6 +448,11 @@ class Trainer:
             model.eval()
         self.bn_recalibrated = True
         return used
+
+    def recalibration_inputs(self, batch: Batch) -> npt.NDArray[np.float32]:
+        """(B', L + P, J_in, C) the inputs one recalibration pass normalises over: the labeled batch's, as in
+        training (fine-tuning adds its unlabeled batch, which its training steps also normalise with)."""
+        return batch.inputs
 
     def save_checkpoint(self, stem: Path | None = None) -> None:
         """Write the models and the training record as a checkpoint at `stem` (default `cfg.out`)."""

@@ -23,6 +23,7 @@ from lifting.learn.finetune import (
     parse_args,
     prepare_clip,
 )
+from lifting.learn.generators import ChunkedGenerator
 from lifting.learn.sources import SyntheticSource
 from lifting.learn.train import TrainConfig, Trainer
 from lifting.lift.checkpoint import load_checkpoint, load_config
@@ -280,3 +281,56 @@ def test_aligned_backprojection_mode_trains_and_is_chosen_on_the_command_line(
         == "aligned"
     )
     assert parse_args(["--clips", "a.mp4", "--out", "o"]).backprojection == "joint"
+
+
+def test_batchnorm_is_recalibrated_over_the_batches_it_was_trained_on(base: Path, tmp_path: Path) -> None:
+    """After the warm-up a training step normalises the labeled and the unlabeled batch together; the
+    recalibration does the same (labeled batches alone before the warm-up ends, and in supervised training)."""
+    clips = _unlabeled()
+    trainer = FinetuneTrainer(
+        _cfg(tmp_path / "recal", 2), _labeled(), clips, SemiSupervisedConfig(warmup_epochs=1), base=base
+    )
+    labeled = trainer.source.epoch(0, 0)
+    generator = ChunkedGenerator(
+        labeled.inputs, labeled.poses_3d, labeled.trajectories, input_joints=trainer.source.input_joints,
+        output_joints=trainer.source.output_joints, batch_size=8, chunk_length=8, pad=trainer.pad,
+    )  # fmt: skip
+    batch = next(iter(generator))
+    assert trainer.recalibration_inputs(batch).shape == batch.inputs.shape  # still warming up
+    trainer.epoch = 1
+    mixed = trainer.recalibration_inputs(batch)
+    assert mixed.shape == (8 + 32, *batch.inputs.shape[1:])
+    np.testing.assert_array_equal(mixed[:8], batch.inputs)
+    norm = next(m for m in trainer.models["pose"].modules() if isinstance(m, torch.nn.BatchNorm1d))
+    labeled_only = FinetuneTrainer(
+        _cfg(tmp_path / "alone", 2), _labeled(), [], SemiSupervisedConfig(warmup_epochs=1), base=base
+    )
+    labeled_only.epoch = 1
+    assert labeled_only.recalibration_inputs(batch) is batch.inputs
+    # The unlabeled clips move the statistics: the two recalibrations differ.
+    assert trainer.recalibrate_batchnorm(3) == 3 and labeled_only.recalibrate_batchnorm(3) == 3
+    other = next(m for m in labeled_only.models["pose"].modules() if isinstance(m, torch.nn.BatchNorm1d))
+    assert norm.running_mean is not None and other.running_mean is not None
+    assert not torch.allclose(norm.running_mean, other.running_mean, atol=1e-3)
+
+
+def test_the_papers_bone_terms_and_the_depth_scaled_backprojection_train(base: Path, tmp_path: Path) -> None:
+    clips = _unlabeled()
+    semi = SemiSupervisedConfig(
+        warmup_epochs=0, lr_warmup_steps=5, bone_loss="abs", bone_weight=1.0, bone_consistency_weight=1.0,
+        backprojection_scale="depth", backprojection_weight=5.0,
+    )  # fmt: skip
+    trainer = FinetuneTrainer(_cfg(tmp_path / "paper", 3, lr=5e-4), _labeled(), clips, semi, base=base)
+    before = clip_diagnostics(trainer.eval_models(), trainer.checkpoint_config, clips, trainer.device)
+    history = trainer.run(show_progress=False)
+    after = clip_diagnostics(trainer.eval_models(), trainer.checkpoint_config, clips, trainer.device)
+    losses = [r.extra["train_backprojection"] for r in history]
+    assert losses[-1] < losses[0], losses
+    assert 0.0 < history[0].extra["train_bone_loss"] < 0.2  # metres now, not m²
+    assert after["reprojection_px"] < before["reprojection_px"], (before, after)
+    recorded = load_config(tmp_path / "paper").training["finetune"]["semi_supervised"]
+    assert recorded["bone_loss"] == "abs" and recorded["backprojection_scale"] == "depth"
+    with pytest.raises(MocapError, match="bone-length loss"):
+        SemiSupervisedConfig(bone_loss="cubic")
+    with pytest.raises(MocapError, match="back-projection scale"):
+        SemiSupervisedConfig(backprojection_scale="pixels")

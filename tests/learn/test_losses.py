@@ -151,6 +151,27 @@ def test_bone_length_loss_zero_for_reposed_skeleton_and_exact_for_scaled() -> No
     assert expected > 1e-3
 
 
+def test_bone_length_loss_abs_is_the_mean_absolute_difference_and_its_gradient_stays_bounded() -> None:
+    a = torch.tensor(_poses((8,), 4))
+    mean_len = losses.bone_lengths(a, OUTPUT.parents).mean(dim=0)
+    # 1.1 × the skeleton: every mean length is 10 % longer → mean over bones of 0.1·m.
+    value = losses.bone_length_loss(1.1 * a, a, OUTPUT.parents, "abs").item()
+    assert value == pytest.approx(0.1 * mean_len.mean().item(), rel=1e-10)
+    assert losses.bone_length_loss(a, a, OUTPUT.parents, "abs").item() == 0.0
+    # The squared form's gradient grows with the difference, the absolute form's does not.
+    norms = {}
+    for kind in ("squared", "abs"):
+        for factor in (1.1, 2.0):
+            x = (factor * a).clone().requires_grad_(True)
+            losses.bone_length_loss(x, a, OUTPUT.parents, kind).backward()
+            assert x.grad is not None
+            norms[kind, factor] = float(x.grad.norm())
+    assert norms["squared", 2.0] > 5.0 * norms["squared", 1.1]
+    assert norms["abs", 2.0] == pytest.approx(norms["abs", 1.1], rel=0.2)
+    with pytest.raises(ValueError, match="bone-length loss"):
+        losses.bone_length_loss(a, a, OUTPUT.parents, "cubic")
+
+
 def _backprojection_setup() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     k = Intrinsics.from_fov(1280, 720, 65.0)
     pose = _poses((2, 3), 6) * 0.5 + np.array([0.1, -0.2, 4.0])  # root translation included
@@ -195,6 +216,24 @@ def test_backprojection_loss_gradient_flows_to_pose_and_trajectory() -> None:
     with torch.no_grad():
         stepped = losses.backprojection_loss(rel - 1e-3 * rel.grad + root - 1e-3 * root.grad, kp, intr)
     assert stepped.item() < loss.item()
+
+
+def test_backprojection_loss_scaled_by_depth_is_the_error_in_metres_at_the_subject() -> None:
+    """With camera-ray keypoints (identity camera) a sideways shift of d metres at depth z is a ray error of
+    about d / z; scaled by z it reads d whatever the depth."""
+    rays = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    pose = torch.tensor(_poses((3,), 7)) * 0.3
+    for depth in (2.0, 8.0):
+        placed = pose + torch.tensor([0.0, 0.0, depth], dtype=torch.float64)
+        kp = placed[..., :2] / placed[..., 2:]
+        moved = placed + torch.tensor([0.02, 0.0, 0.0], dtype=torch.float64)
+        conf = torch.ones(pose.shape[:-1], dtype=torch.float64)
+        plain = losses.backprojection_loss(moved, kp, rays, conf).item()
+        scaled = losses.backprojection_loss(moved, kp, rays, conf, scale=placed[..., 2]).item()
+        assert plain == pytest.approx(0.02 / depth, rel=0.1)  # each joint at its own depth
+        assert scaled == pytest.approx(0.02, rel=1e-9)
+        aligned = losses.aligned_backprojection_loss(moved, kp, rays, conf, scale=placed[..., 2]).item()
+        assert aligned < 0.05 * scaled  # a shift is mostly aligned away (not exactly: perspective)
 
 
 def test_aligned_backprojection_ignores_root_position_and_depth_but_not_shape() -> None:
