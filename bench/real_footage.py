@@ -2,6 +2,7 @@
 video against the pseudo-ground truth the other cameras triangulate, for our lifter and for MediaPipe's own 3D.
 
     .venv/bin/python bench/real_footage.py --markdown docs/real_footage.md
+    .venv/bin/python bench/real_footage.py --tune-world-cue --markdown docs/real_footage_cue.md
 
 Takes: Pose2Sim's demo takes in `tests/data/pose2sim/` (four calibrated cameras, 60 fps): the single-person take,
 and the multi-person take's man (his frame-0 point given per camera). Per camera, on the frames where the
@@ -9,7 +10,9 @@ reference exists (two other views), the subject was found and every system has a
 - systems: MediaPipe's world landmarks (the pose landmarker in video mode, as MediaPipe add-ons key them; on
   frames where everything but our tracked subject's box is blacked out, so it sees the same person); ours with the
   shipped temporal weights (`mocap`), the same with per-clip refinement (`--refine`), and the single-frame weights
-  (`single_frame`); all lifted from the left/right-repaired track with the calibrated focal length;
+  (`single_frame`); all lifted from the left/right-repaired track with the calibrated focal length; and the
+  refinement with MediaPipe's world landmarks as a cue (`RefineConfig.world_weight`, the track's own
+  `pose_world` from detection), or without it when the default has it;
 - P-MPJPE: mean over the observed joints (`lifting.skeleton.observation_matrix`: the landmarks each of our
   joints corresponds to; MediaPipe and the reference are both BlazePose landmarks mapped the same way) after
   per-frame similarity Procrustes, mm;
@@ -18,6 +21,10 @@ reference exists (two other views), the subject was found and every system has a
   jitters too).
 The reference is MediaPipe 2D from the other views, so it shares MediaPipe's idea of where a joint sits: the
 numbers compare systems on equal terms, they are not errors against markers.
+
+`--tune-world-cue`: the world-landmark cue's settings (`WORLD_CUE_GRID`) scored on the single-person take only
+(cameras 1-4, P-MPJPE of the refined pose), where its weight was chosen, then the chosen settings and the
+refinement without the cue on the two-person take, held out.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from lifting.app import api  # noqa: E402
 from lifting.app.pseudo_truth import references  # noqa: E402
+from lifting.lift.lift import LiftOptions, lift_keypoints  # noqa: E402
+from lifting.lift.refine import WORLD_CUE_WEIGHT, RefineConfig  # noqa: E402
 from lifting.metrics import procrustes_align  # noqa: E402
 from lifting.multiview import CalibratedCamera, read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE, OUTPUT, observation_matrix  # noqa: E402
@@ -47,11 +56,35 @@ from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES  
 
 FloatArray = npt.NDArray[np.float64]
 SINGLE_FRAME = ROOT / "lifting" / "weights" / "single_frame"
+# The refinement the default is not: with the world-landmark cue when the default goes without, and the other
+# way round.
+DEFAULT_HAS_CUE = RefineConfig().world_weight > 0
+OTHER_REFINE = RefineConfig(world_weight=0.0 if DEFAULT_HAS_CUE else WORLD_CUE_WEIGHT)
 SYSTEMS = (
     "MediaPipe world landmarks",
     "ours, network alone (--no-refine)",
     "ours, refined (the default)",
+    "ours, refined without MediaPipe's world landmarks (world_weight 0)"
+    if DEFAULT_HAS_CUE
+    else f"ours, refined with MediaPipe's world landmarks (world_weight {WORLD_CUE_WEIGHT:g})",
     "ours, single-frame weights",
+)
+# The cue's settings tried on the single-person take (`--tune-world-cue`): RefineConfig fields beside the weight.
+WORLD_CUE_GRID: tuple[dict[str, float | str], ...] = (
+    {"world_weight": 0.0},
+    {"world_weight": 1.0},
+    {"world_weight": 2.0},
+    {"world_weight": 4.0},
+    {"world_weight": 8.0},
+    {"world_weight": 2.0, "world_robust_scale": 0.05},
+    {"world_weight": 2.0, "world_robust_scale": 0.1},
+    {"world_weight": 2.0, "world_robust_scale": 0.5},
+    {"world_weight": 2.0, "world_robust": "huber"},
+    {"world_weight": 2.0, "world_form": "depth"},
+    {"world_weight": 4.0, "world_form": "depth"},
+    {"world_weight": 2.0, "world_window_s": 0.5},
+    {"world_weight": 2.0, "world_window_s": 4.0},
+    {"world_weight": 2.0, "world_axes": "network"},
 )
 
 
@@ -105,23 +138,53 @@ def score(pred: FloatArray, ref: FloatArray) -> tuple[float, float]:
     return p_mpjpe, accel
 
 
-def run_take(folder: str, subjects: list[tuple[float, float] | None]) -> dict[str, list[Score]]:
-    """Each system's score per camera of one take (plus the reference's own acceleration)."""
+@dataclass(frozen=True)
+class Take:
+    """One take's cameras: the videos, the tracks as detected and left/right-repaired, and the reference in each
+    camera's frame at the observed joints (T, K, 3) m."""
+
+    cameras: list[CalibratedCamera]
+    videos: list[Path]
+    raw: list[Keypoints2D]
+    repaired: list[Keypoints2D]
+    references: list[FloatArray]
+
+
+def load_take(folder: str, subjects: list[tuple[float, float] | None]) -> Take:
     cameras: list[CalibratedCamera] = read_calibration(POSE2SIM_CALIBRATION)
     videos = [POSE2SIM / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
     raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
     repaired = [repair_swaps(k)[0] for k in raw]  # what `api.detect` returns by default
     _, worlds = references(cameras, raw)
+    _, matrix = observation_matrix(BLAZEPOSE, OUTPUT)
+    refs = [
+        np.einsum("kj,tjd->tkd", matrix, cam.to_camera(w)) for cam, w in zip(cameras, worlds, strict=True)
+    ]
+    return Take(cameras, videos, raw, repaired, refs)
+
+
+def refined(keypoints: Keypoints2D, focal_px: float, config: RefineConfig) -> FloatArray:
+    """Our refined lift with `config`, at the observed joints (T, K, 3) m."""
+    observed, _ = observation_matrix(BLAZEPOSE, OUTPUT)
+    options = LiftOptions(focal_px=focal_px, refine=True, refine_config=config)
+    return lift_keypoints(keypoints, options).absolute_joints()[:, observed]
+
+
+def run_take(folder: str, subjects: list[tuple[float, float] | None]) -> dict[str, list[Score]]:
+    """Each system's score per camera of one take (plus the reference's own acceleration)."""
+    take = load_take(folder, subjects)
     observed, matrix = observation_matrix(BLAZEPOSE, OUTPUT)
+    raw, repaired, videos = take.raw, take.repaired, take.videos
     out: dict[str, list[Score]] = {name: [] for name in (*SYSTEMS, "reference (its own acceleration)")}
-    for c, camera in enumerate(cameras):
+    for c, camera in enumerate(take.cameras):
         fx = camera.intrinsics.fx
-        ref = np.einsum("kj,tjd->tkd", matrix, camera.to_camera(worlds[c]))
+        ref = take.references[c]
         preds = {
             SYSTEMS[0]: np.einsum("kj,tjd->tkd", matrix, mediapipe_world(videos[c], raw[c])),
             SYSTEMS[1]: api.lift(repaired[c], focal_px=fx).absolute_joints()[:, observed],
             SYSTEMS[2]: api.lift(repaired[c], focal_px=fx, refine=True).absolute_joints()[:, observed],
-            SYSTEMS[3]: api.lift(repaired[c], focal_px=fx, weights=SINGLE_FRAME).absolute_joints()[
+            SYSTEMS[3]: refined(repaired[c], fx, OTHER_REFINE),
+            SYSTEMS[4]: api.lift(repaired[c], focal_px=fx, weights=SINGLE_FRAME).absolute_joints()[
                 :, observed
             ],
         }
@@ -157,18 +220,67 @@ def table(take: str, scores: dict[str, list[Score]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cue_scores(take: Take, configs: list[dict[str, float | str]]) -> list[list[float]]:
+    """P-MPJPE (mm) per setting and camera of our refined lift with the world-landmark cue set as in each of
+    `configs` (RefineConfig fields), on the frames where the reference exists and the subject was found."""
+    out = []
+    for fields in configs:
+        config = RefineConfig(**fields)  # type: ignore[arg-type]
+        row = []
+        for c, camera in enumerate(take.cameras):
+            pred, ref = refined(take.repaired[c], camera.intrinsics.fx, config), take.references[c]
+            ok = take.raw[c].found & np.isfinite(ref).all(axis=(1, 2)) & np.isfinite(pred).all(axis=(1, 2))
+            row.append(score(pred[ok], ref[ok])[0])
+        out.append(row)
+        print(fields, " ".join(f"{v:.1f}" for v in row), f"mean {np.mean(row):.1f}", flush=True)
+    return out
+
+
+def cue_table(title: str, configs: list[dict[str, float | str]], scores: list[list[float]]) -> str:
+    cams = len(scores[0])
+    lines = [
+        f"| {title} | " + " | ".join(f"cam0{c + 1}" for c in range(cams)) + " | mean |",
+        "|---|" + "---|" * (cams + 1),
+    ]
+    for fields, row in zip(configs, scores, strict=True):
+        name = ", ".join(f"{k} {v}" for k, v in fields.items())
+        lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in row) + f" | {np.mean(row):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def tune_world_cue() -> list[str]:
+    """`--tune-world-cue`: the grid on the single-person take, the chosen weight and none on the held-out take."""
+    (tune_name, tune), (held_name, held) = list(POSE2SIM_TAKES.items())[:2]
+    grid = [dict(g) for g in WORLD_CUE_GRID]
+    parts = [cue_table(f"{tune_name}: refined P-MPJPE, mm", grid, cue_scores(load_take(*tune), grid))]
+    chosen: list[dict[str, float | str]] = [{"world_weight": 0.0}, {"world_weight": WORLD_CUE_WEIGHT}]
+    held_scores = cue_scores(load_take(*held), chosen)
+    parts.append(cue_table(f"{held_name} (held out): refined P-MPJPE, mm", chosen, held_scores))
+    return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument(
+        "--tune-world-cue",
+        action="store_true",
+        help="score the world-landmark cue's settings (the single-person take; the two-person take held out)",
+    )
     args = parser.parse_args(argv)
     parts = []
-    for take, (folder, subjects) in POSE2SIM_TAKES.items():
-        parts.append(table(take, run_take(folder, subjects)))
-        print(parts[-1], flush=True)
+    if args.tune_world_cue:
+        parts = tune_world_cue()
+        title = "Real footage: the MediaPipe world-landmark cue of refinement"
+    else:
+        title = "Real footage: each camera against the others"
+        for take, (folder, subjects) in POSE2SIM_TAKES.items():
+            parts.append(table(take, run_take(folder, subjects)))
+            print(parts[-1], flush=True)
     if args.markdown is not None:
         command = "bench/real_footage.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
         args.markdown.write_text(
-            "# Real footage: each camera against the others\n\n"
+            f"# {title}\n\n"
             f"Made by `.venv/bin/python {command}`; what is measured and how: `bench/real_footage.py`.\n\n"
             + "\n".join(parts),
             encoding="utf-8",

@@ -29,7 +29,16 @@ Energy (each term summed over its elements and divided by the number of frames):
   inclination in depth, which the 2D barely sees: `TRUNK_JOINTS`); a prior on the bone proportions (once per
   clip);
 - smoothness: the acceleration of the root-relative joints and, separately and more strongly in depth, of the
-  root (accelerations measured per 1/30 s whatever the clip's frame rate).
+  root (accelerations measured per 1/30 s whatever the clip's frame rate);
+- MediaPipe's world landmarks (optional, `RefineConfig.world_weight`; skipped when the keypoints carry no
+  `pose_world`, as synthetic tracks do): each bone of `WORLD_CUE_BONES` is pulled towards MediaPipe's direction
+  of it (its far end's offset from that direction at our length, or with `world_form` "depth" only the offset's
+  extent along the camera ray), under a Cauchy penalty so that where MediaPipe is far off it stops pulling,
+  weighted by the landmarks' visibility. MediaPipe's 3D sees what the 2D cannot (which limb is in front,
+  foreshortening), but its axes are 10-18 degrees off the camera's, so `world_cue` first rotates it, per
+  second of the clip, by the weak-perspective fit of its projection onto the 2D keypoints: fitted onto the
+  network's pose instead, it takes over the network's errors (refined P-MPJPE on Pose2Sim's single-person take
+  91.0 mm against 87.9 at weight 2, 90.6 without the cue; docs/real_footage_cue.md).
 
 Long clips are refined in overlapping windows of `RefineConfig.window_frames` (30 s at 30 fps), cross-faded
 over `window_overlap` frames: one L-BFGS over a 5-minute clip stopped far from its minimum in the same
@@ -79,6 +88,32 @@ EARS_FORWARD = FACE_OFFSETS["left_ear"][1]
 # tilted the up axis placement fits (whose prior is the trunk's median while both feet are planted) by 3 degrees.
 # `RefineConfig.trunk_depth_sigma` keeps their offsets along the camera ray near the network's.
 TRUNK_JOINTS = ("spine", "neck")
+# The bones between joints with a MediaPipe counterpart (`CORRESPONDENCES`) whose directions the world-landmark
+# cue compares (`world_cue`): the trunk's cross lines and sides, the arms, the legs and the feet.
+WORLD_CUE_BONES: tuple[tuple[str, str], ...] = (
+    ("l_shoulder", "r_shoulder"),
+    ("l_hip", "r_hip"),
+    *(
+        (f"{side}_{a}", f"{side}_{b}")
+        for side in "lr"
+        for a, b in (
+            ("shoulder", "hip"),
+            ("shoulder", "elbow"),
+            ("elbow", "wrist"),
+            ("hip", "knee"),
+            ("knee", "ankle"),
+            ("ankle", "toe"),
+        )
+    ),
+)
+WORLD_FORMS = ("bones", "depth")
+# The cue's weight chosen on the Pose2Sim single-person take (`bench/real_footage.py --tune-world-cue`,
+# docs/real_footage_cue.md: P-MPJPE 90.6 -> 87.9 mm, every camera better); off by default
+# (`RefineConfig.world_weight` 0): on the held-out two-person take its mean moved by 0.2 mm only (98.7 -> 98.5) and
+# camera 3, where MediaPipe's own 3D is furthest off, got 6.3 mm worse.
+WORLD_CUE_WEIGHT = 2.0
+WORLD_AXES = ("image", "network")
+WEAK_PERSPECTIVE_ROUNDS = 50
 
 
 @dataclass(frozen=True)
@@ -99,6 +134,11 @@ class RefineConfig:
     window_frames / window_overlap: clips longer than `window_frames` frames are refined in windows of at most
     that many frames that overlap by `window_overlap` frames (see the module docstring); history_size: how many
     past steps L-BFGS keeps to model the energy's curvature.
+    world_weight: strength of the MediaPipe world-landmark cue (`world_cue`) relative to the pose prior (0: off;
+    also skipped where the keypoints carry no `pose_world`); world_form: "bones" (each cue bone's whole
+    direction) or "depth" (only its extent along the camera ray: which end is nearer); world_robust /
+    world_robust_scale: its penalty and the bone-end offset (metres) above which MediaPipe counts as wrong;
+    world_window_s: the span (seconds) over which MediaPipe's axes are rotated onto the network's.
     """
 
     iterations: int = 100
@@ -117,6 +157,12 @@ class RefineConfig:
     window_frames: int = 900
     window_overlap: int = 60
     history_size: int = 20
+    world_weight: float = 0.0
+    world_form: str = "bones"
+    world_robust: str = "cauchy"
+    world_robust_scale: float = 0.2
+    world_window_s: float = 1.0
+    world_axes: str = "image"
 
 
 @dataclass(frozen=True)
@@ -138,21 +184,24 @@ class RefineReport:
 
 @dataclass(frozen=True)
 class _TrackWindow:
-    """Frames [start, stop) of a LandmarkTrack (its `interpolated` too, when it has one)."""
+    """Frames [start, stop) of a LandmarkTrack (its `interpolated` and `pose_world` too, when it has them)."""
 
     keypoints: npt.NDArray[np.float32]
     visibility: npt.NDArray[np.float32]
     detected: npt.NDArray[np.bool_]
     interpolated: npt.NDArray[np.bool_] | None
+    pose_world: npt.NDArray[np.float32] | None = None
 
     @classmethod
     def of(cls, track: LandmarkTrack, start: int, stop: int) -> _TrackWindow:
         interpolated = getattr(track, "interpolated", None)
+        world = getattr(track, "pose_world", None)
         return cls(
             np.asarray(track.keypoints)[start:stop],
             np.asarray(track.visibility)[start:stop],
             np.asarray(track.detected)[start:stop],
             None if interpolated is None else np.asarray(interpolated)[start:stop],
+            None if world is None else np.asarray(world)[start:stop],
         )
 
 
@@ -254,6 +303,118 @@ def _targets(motion: Motion3D, keypoints: LandmarkTrack, config: RefineConfig) -
     extent = np.nan_to_num(kp).max(axis=1) - np.nan_to_num(kp).min(axis=1)
     person_px = np.maximum(extent.max(axis=-1), 1.0)
     return _Targets(tuple(motion.index[n] for n in names), obs, obs_px, weights, person_px)
+
+
+@dataclass(frozen=True)
+class WorldCue:
+    """MediaPipe's world landmarks as bone directions in the camera frame: ends (P, 2) joint indices of each
+    cue bone (`WORLD_CUE_BONES`, from -> to), directions (T, P, 3) unit vectors, weights (T, P) in 0..1 (0 where
+    the frame or a bone end has no evidence)."""
+
+    ends: npt.NDArray[np.int64]
+    directions: FloatArray
+    weights: FloatArray
+
+
+def _kabsch(h: FloatArray) -> FloatArray:
+    """Rotations R (..., 3, 3) with src @ R nearest dst, from h = Σ srcᵀ dst (..., 3, 3); never a reflection."""
+    u, _, vt = np.linalg.svd(h)
+    d = np.ones(h.shape[:-1])
+    d[..., -1] = np.where(np.linalg.det(u @ vt) < 0, -1.0, 1.0)
+    out: FloatArray = (u * d[..., None, :]) @ vt
+    return out
+
+
+def world_cue(
+    motion: Motion3D,
+    keypoints: LandmarkTrack,
+    network: FloatArray,
+    config: RefineConfig,
+    image: tuple[FloatArray, FloatArray] | None = None,
+) -> WorldCue | None:
+    """The world-landmark cue of a clip, or None when the keypoints carry no `pose_world` (synthetic tracks,
+    detections cached before it) or nothing of it is usable.
+
+    network (T, J, 3): the network's root-relative joints. MediaPipe's world axes are roughly the camera's but
+    not exactly (10-18 degrees off on the Pose2Sim cameras), so for each frame its landmarks (each joint the mean
+    of its `CORRESPONDENCES` landmarks) are rotated onto the network's joints by the rotation that fits them
+    best over the frames within `config.world_window_s / 2` (Kabsch, both centred per frame, visibility
+    weighted): only MediaPipe's relative structure is used, never its global orientation. Frames count when
+    found (detected, not interpolated) with world landmarks; a bone's weight is its ends' lower visibility,
+    0 below `config.min_visibility`.
+    """
+    world = getattr(keypoints, "pose_world", None)
+    frames = motion.num_frames
+    if world is None:
+        return None
+    world = np.asarray(world, dtype=np.float64)
+    if world.shape != (frames, BLAZEPOSE.num_joints, 3):
+        raise MocapError(
+            f"The keypoints' world landmarks have shape {world.shape} for a motion of {frames} frames; re-run "
+            "detection."
+        )
+    vis = np.clip(np.asarray(keypoints.visibility, dtype=np.float64), 0.0, 1.0)
+    found = np.asarray(keypoints.detected, dtype=bool).copy()
+    interpolated = getattr(keypoints, "interpolated", None)
+    if interpolated is not None and np.shape(interpolated) == (frames,):
+        found &= ~np.asarray(interpolated, dtype=bool)
+    found &= np.isfinite(world).all(axis=(1, 2)) & (np.abs(world).sum(axis=(1, 2)) > 0)
+    bones = [(a, b) for a, b in WORLD_CUE_BONES if a in motion.index and b in motion.index]
+    names = sorted({n for bone in bones for n in bone}, key=list(CORRESPONDENCES).index)
+    if not found.any() or len(names) < 3:
+        return None
+    mp = np.zeros((frames, len(names), 3))
+    weight = np.zeros((frames, len(names)))
+    for i, name in enumerate(names):
+        idx = BLAZEPOSE.indices(list(CORRESPONDENCES[name]))
+        mp[:, i] = np.nan_to_num(world[:, idx].mean(axis=1))
+        weight[:, i] = vis[:, idx].min(axis=1)
+    weight = np.where(weight >= config.min_visibility, weight, 0.0) * found[:, None]
+    half = max(round(config.world_window_s * motion.fps / 2.0), 0)
+    lo = np.clip(np.arange(frames) - half, 0, frames)
+    hi = np.clip(np.arange(frames) + half + 1, 0, frames)
+
+    def windowed(values: FloatArray) -> FloatArray:
+        summed = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+        out: FloatArray = summed[hi] - summed[lo]
+        return out
+
+    def centred(points: FloatArray, w: FloatArray) -> FloatArray:
+        mean = (w[..., None] * points).sum(axis=1, keepdims=True) / np.maximum(w.sum(axis=1), 1e-9)[
+            :, None, None
+        ]
+        out: FloatArray = points - mean
+        return out
+
+    src = centred(mp, weight)
+    if image is None or config.world_axes == "network":
+        net = network[:, [motion.index[n] for n in names]]
+        rot = _kabsch(windowed(np.einsum("tk,tki,tkj->tij", weight, src, centred(net, weight))))
+    else:
+        # Weak perspective: the rotation and scale whose projection of MediaPipe's pose best fits the image
+        # points (x, y metres at the subject's depth), by alternating the depths (from the current rotation)
+        # with a Kabsch fit onto the completed points; starts from MediaPipe's own axes.
+        xy = image[0][:, [motion.index[n] for n in names]]
+        w = weight * (image[1][:, [motion.index[n] for n in names]] > 0)
+        rot = np.repeat(np.eye(3)[None], frames, axis=0)
+        scale = np.ones(frames)
+        norm2 = windowed((w * (src**2).sum(-1)).sum(axis=1))
+        for _ in range(WEAK_PERSPECTIVE_ROUNDS):
+            depth = scale[:, None] * np.einsum("tki,ti->tk", src, rot[:, :, 2])
+            dst = centred(np.concatenate([xy, depth[..., None]], axis=-1), w)
+            h = windowed(np.einsum("tk,tki,tkj->tij", w, src, dst))
+            rot = _kabsch(h)
+            scale = np.einsum("tij,tij->t", h, rot) / np.maximum(norm2, 1e-9)
+    pos = {n: i for i, n in enumerate(names)}
+    a = [pos[x] for x, _ in bones]
+    b = [pos[y] for _, y in bones]
+    vec = np.einsum("tpi,tij->tpj", mp[:, b] - mp[:, a], rot)
+    size = np.linalg.norm(vec, axis=-1, keepdims=True)
+    weights = np.minimum(weight[:, a], weight[:, b]) * (size[..., 0] > 1e-6)
+    if not (weights > 0).any():
+        return None
+    ends = np.array([(motion.index[x], motion.index[y]) for x, y in bones], dtype=np.int64)
+    return WorldCue(ends, vec / np.maximum(size, 1e-9), weights)
 
 
 def _compared_points(absolute: FloatArray, names: tuple[str, ...], joints: tuple[int, ...]) -> FloatArray:
@@ -543,6 +704,17 @@ def _refine(
         raise MocapError(
             f"The trunk's depth sigma must be a positive length, got {config.trunk_depth_sigma}."
         )
+    if (
+        not config.world_weight >= 0
+        or config.world_form not in WORLD_FORMS
+        or config.world_axes not in WORLD_AXES
+        or not config.world_window_s > 0
+    ):
+        raise MocapError(
+            f"The world-landmark cue needs a weight of 0 or more, a form among {', '.join(WORLD_FORMS)}, axes "
+            f"among {', '.join(WORLD_AXES)} and a positive window, got {config.world_weight}, "
+            f"{config.world_form!r}, {config.world_axes!r} and {config.world_window_s} s."
+        )
     targets = _targets(motion, keypoints, config)
     names, parents = motion.joint_names, motion.parents
     if parents[0] != -1 or any(p < 0 for p in parents[1:]):
@@ -567,6 +739,13 @@ def _refine(
             "Too few keypoints are visible on any frame to place the person; lift the clip without refinement."
         )
     root = _fill(root, ok)
+    cue = None
+    if config.world_weight > 0:
+        image = np.zeros((frames, len(names), 2))
+        image_weights = np.zeros((frames, len(names)))
+        image[:, targets.joints] = targets.obs * root[:, None, 2:3]
+        image_weights[:, targets.joints] = targets.weights
+        cue = world_cue(motion, keypoints, rel0, config, (image, image_weights))
     before_px, before_rel = _reprojection_error(motion.absolute_joints(), motion, targets)
     report(0.05)
 
@@ -585,6 +764,11 @@ def _refine(
         1.0 / config.trunk_depth_sigma**2 - 1.0 / config.pose_sigma**2, 0.0
     )
     rate = (motion.fps / MODEL_FPS) ** 2  # per-frame accelerations → per (1/30 s)²
+    if cue is not None:
+        cue_from = torch.from_numpy(cue.ends[:, 0])
+        cue_to = torch.from_numpy(cue.ends[:, 1])
+        cue_dirs = torch.from_numpy(cue.directions).to(dtype)
+        cue_w = torch.from_numpy(cue.weights).to(dtype) * config.world_weight
     bones = len(child)
     # Bone proportions may adapt per clip (one log-scale per bone, shared by left and right twins when
     # `symmetric_bones`), with the clip's total bone length, hence its scale, held fixed.
@@ -625,6 +809,20 @@ def _refine(
         off = (d - dirs0_t) * length
         e = e + (off**2).sum() / config.pose_sigma**2
         e = e + (((off * ray_t).sum(-1) ** 2) * depth_extra).sum()
+        if cue is not None:  # MediaPipe's bone directions: each far end's offset from them at our length
+            v = torch.index_select(rel, 1, cue_to) - torch.index_select(rel, 1, cue_from)
+            size = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
+            miss = v - size * cue_dirs
+            if config.world_form == "depth":
+                miss2 = (miss * ray_t).sum(-1) ** 2
+            else:
+                miss2 = (miss**2).sum(-1)
+            e = (
+                e
+                + (
+                    cue_w * _robust(miss2, config.pose_sigma, config.world_robust_scale, config.world_robust)
+                ).sum()
+            )
         if frames > 2:
             e = e + ((_second_difference(rel) * rate) ** 2).sum() / config.smooth_sigma**2
             acc_root = (_second_difference(r) * rate) ** 2
