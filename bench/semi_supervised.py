@@ -75,6 +75,35 @@ def unlabeled_clips(subjects_out: set[str], count: int, seed: int) -> list[Unlab
     return out
 
 
+def semi_config(args: argparse.Namespace, mode: str = "joint") -> SemiSupervisedConfig:
+    return SemiSupervisedConfig(
+        warmup_epochs=args.warmup, lr_warmup_steps=1, freeze_batchnorm=False, backprojection=mode,
+        backprojection_weight=args.backprojection_weight, bone_weight=args.bone_weight,
+        bone_consistency_weight=args.bone_consistency_weight, backprojection_scale=args.backprojection_scale,
+        bone_loss=args.bone_loss, bone_reference=args.bone_reference,
+    )  # fmt: skip
+
+
+def train_config(args: argparse.Namespace, out: Path) -> TrainConfig:
+    return TrainConfig(
+        out=out, data="mocap", shared_dir=SHARED, epochs=args.epochs, batch_size=args.batch_size,
+        chunk_length=16, lr=args.lr, lr_decay=args.lr_decay, channels=args.channels,
+        filter_widths=tuple(int(w) for w in args.filter_widths.split(",")), dropout=0.25, seed=args.seed,
+        device=args.device, max_batches_per_epoch=args.batches, bn_recalibration_batches=50,
+        resume=args.resume,
+    )  # fmt: skip
+
+
+def gradients(args: argparse.Namespace, stem: Path) -> None:
+    """Print the gradient norm of each weighted term on the pose model at checkpoint `stem` with this run's
+    settings (`FinetuneTrainer.gradient_norms`): whether the unlabeled terms outweigh the pose loss."""
+    data = experiment(args)
+    trainer = FinetuneTrainer(train_config(args, args.work / "gradients"), data.source, data.unlabeled,
+                              semi_config(args), base=stem)  # fmt: skip
+    norms = trainer.gradient_norms()
+    print(f"{stem}: gradient norm on the pose model, " + ", ".join(f"{k} {v:.3f}" for k, v in norms.items()))
+
+
 def train(
     out: Path,
     source: MocapSource,
@@ -84,20 +113,7 @@ def train(
 ) -> tuple[Path, float]:
     """Train one row's model from scratch (or on from its saved state with `--resume`); (stem, minutes the
     training took, its per-epoch validation included)."""
-    cfg = TrainConfig(
-        out=out, data="mocap", shared_dir=SHARED, epochs=args.epochs, batch_size=args.batch_size,
-        chunk_length=16, lr=args.lr, lr_decay=args.lr_decay, channels=args.channels,
-        filter_widths=tuple(int(w) for w in args.filter_widths.split(",")), dropout=0.25, seed=args.seed,
-        device=args.device, max_batches_per_epoch=args.batches, bn_recalibration_batches=50,
-        resume=args.resume,
-    )  # fmt: skip
-    semi = SemiSupervisedConfig(
-        warmup_epochs=args.warmup, lr_warmup_steps=1, freeze_batchnorm=False, backprojection=mode,
-        backprojection_weight=args.backprojection_weight, bone_weight=args.bone_weight,
-        bone_consistency_weight=args.bone_consistency_weight, backprojection_scale=args.backprojection_scale,
-        bone_loss=args.bone_loss,
-    )  # fmt: skip
-    trainer = FinetuneTrainer(cfg, source, unlabeled, semi, base=None)
+    trainer = FinetuneTrainer(train_config(args, out), source, unlabeled, semi_config(args, mode), base=None)
     if args.resume and trainer.state_paths()[0].is_file():
         trainer.load_state()  # a finished run is only measured again
     trainer.run(show_progress=True)
@@ -282,6 +298,12 @@ def main() -> int:
         help="the bone-length terms: squared (m²) or abs (the paper's code, m); see SemiSupervisedConfig",
     )
     p.add_argument(
+        "--bone-reference",
+        choices=["batch", "chunk"],
+        default=defaults.bone_reference,
+        help="the mean bone lengths compared with the labeled ones: the unlabeled batch's (the paper) or each chunk's",
+    )
+    p.add_argument(
         "--backprojection-scale",
         choices=["rays", "depth"],
         default=defaults.backprojection_scale,
@@ -302,6 +324,12 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=1, help="rows trained at once, one process (and thread) each")
     p.add_argument("--device", default="cpu")
     p.add_argument("--work", type=Path, default=ROOT / "out" / "semi_supervised")
+    p.add_argument(
+        "--gradients",
+        type=Path,
+        metavar="STEM",
+        help="only print each term's gradient norm on the pose model at this checkpoint, with these settings",
+    )
     p.add_argument("--skip-mocap", action="store_true")
     p.add_argument("--skip-sample", action="store_true")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "semi_supervised.md")
@@ -309,6 +337,9 @@ def main() -> int:
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
+    if args.gradients is not None:
+        gradients(args, args.gradients)
+        return 0
     command = "python bench/semi_supervised.py " + " ".join(sys.argv[1:])
     header = f"Command: `{command.strip()}`; code version `{code_version()}`."
     if not args.skip_mocap:
@@ -323,7 +354,8 @@ def main() -> int:
             f"{args.epochs} epochs of {args.batches} batches of {args.batch_size} (semi-supervised terms from "
             f"epoch {args.warmup + 1}), same seed and labeled batches for every row. Semi-supervised terms: "
             f"back-projection weight {args.backprojection_weight:g} ({args.backprojection_scale} units), "
-            f"bone-length terms {args.bone_loss} (mean lengths weight {args.bone_weight:g}, within-chunk spread "
+            f"bone-length terms {args.bone_loss} (mean lengths of each {args.bone_reference} weight "
+            f"{args.bone_weight:g}, within-chunk spread "
             f"weight {args.bone_consistency_weight:g}); see `lifting.learn.finetune.SemiSupervisedConfig`. "
             "The paper (Human3.6M, 10% of S1 labeled) reports N-MPJPE 80.7 → 65.2 mm.",
             "",

@@ -98,6 +98,7 @@ FloatArray = npt.NDArray[np.float64]
 CHECKPOINT_NAME = "finetuned"
 BACKPROJECTION_MODES = ("joint", "aligned")
 BACKPROJECTION_SCALES = ("rays", "depth")
+BONE_REFERENCES = ("batch", "chunk")
 # Unlabeled clips measured after each epoch (the record's clips_reprojection_px), evenly spread: from-scratch runs
 # have hundreds, and measuring them all took longer than the epoch.
 DIAGNOSTIC_CLIPS = 20
@@ -226,7 +227,10 @@ class SemiSupervisedConfig:
     within-chunk standard deviation, m, `losses.bone_length_std`), whose gradients stay bounded however far the
     bones are from the labeled ones; with the squared form and its default weights a model trained from scratch
     got about 100 times the pose loss's gradient from the bone terms when they switched on (5 labeled minutes,
-    after 4 warm-up epochs; out/s3_paper/grads.py)."""
+    after 4 warm-up epochs; `bench/semi_supervised.py --gradients`). bone_reference: "batch" compares the mean
+    bone lengths of the whole unlabeled batch with the labeled ones (the paper); "chunk" those of every unlabeled
+    chunk, so each one must have the labeled skeleton: with the 2D fixed by back-projection, known bone lengths
+    fix how far each bone reaches toward or away from the camera (an addition to the paper's method)."""
 
     warmup_epochs: int = 1
     backprojection_weight: float = 1.0
@@ -237,11 +241,16 @@ class SemiSupervisedConfig:
     backprojection: str = "joint"
     backprojection_scale: str = "rays"
     bone_loss: str = "squared"
+    bone_reference: str = "batch"
 
     def __post_init__(self) -> None:
         if self.backprojection not in BACKPROJECTION_MODES:
             raise MocapError(
                 f"Unknown back-projection mode {self.backprojection!r}; use one of {', '.join(BACKPROJECTION_MODES)}."
+            )
+        if self.bone_reference not in BONE_REFERENCES:
+            raise MocapError(
+                f"Unknown bone-length reference {self.bone_reference!r}; use one of {', '.join(BONE_REFERENCES)}."
             )
         if self.bone_loss not in BONE_LOSS_KINDS:
             raise MocapError(
@@ -353,8 +362,21 @@ class FinetuneTrainer(Trainer):
                 norm.eval()
         if not self.semi_supervised_active():
             return super().batch_loss(batch)
+        terms = self.loss_terms(batch, self._next_unlabeled())
+        loss = terms["pose"] + terms["trajectory"]
+        loss = loss + self.semi.backprojection_weight * terms["backprojection"]
+        loss = loss + self.semi.bone_weight * terms["bone"]
+        loss = loss + self.semi.bone_consistency_weight * terms["bone_consistency"]
+        self._sums["backprojection"] += float(terms["backprojection"].detach())
+        self._sums["bone"] += float(terms["bone"].detach())
+        self._sums["steps"] += 1
+        return loss, float(terms["pose"].detach()), float(terms["trajectory"].detach())
+
+    def loss_terms(self, batch: Batch, unlabeled: Batch) -> dict[str, torch.Tensor]:
+        """The unweighted terms of one step on a labeled and an unlabeled batch (scalars): "pose" (MPJPE, m),
+        "trajectory" (depth-weighted, dimensionless), "backprojection" (ray units, or m with the depth scale),
+        "bone" and "bone_consistency" (m² or m, `SemiSupervisedConfig.bone_loss`)."""
         assert batch.poses_3d is not None and batch.trajectories is not None
-        unlabeled = self._next_unlabeled()
         features = batch.inputs.shape[-1]
         n = len(batch.inputs)
         # One forward pass over both batches, as in the paper, so BatchNorm sees them together.
@@ -387,7 +409,8 @@ class FinetuneTrainer(Trainer):
             absolute = (pose[n:] + traj[n:])[:, :, self.observed]  # (U, L, K, 3) camera space
             backprojection = backprojection_loss(absolute, target_2d, self.rays, weight, scale=scale)
         parents = self.source.output_joints.parents
-        bone = bone_length_loss(pose[n:], target, parents, self.semi.bone_loss)
+        per_chunk = self.semi.bone_reference == "chunk"
+        bone = bone_length_loss(pose[n:], target, parents, self.semi.bone_loss, per_sample=per_chunk)
         unlabeled_valid = torch.from_numpy(unlabeled.valid).to(self.device, torch.float32)
         if self.semi.bone_loss == "abs":
             consistency = bone_length_std_loss(pose[n:], parents, unlabeled_valid)  # m
@@ -400,17 +423,52 @@ class FinetuneTrainer(Trainer):
             consistency = (((lengths - mean_length) ** 2) * chunk_valid).sum() / (
                 chunk_valid.sum() * lengths.shape[-1]
             )  # m²
-        loss = (
-            pose_loss
-            + traj_loss
-            + self.semi.backprojection_weight * backprojection
-            + self.semi.bone_weight * bone
-            + self.semi.bone_consistency_weight * consistency
-        )
-        self._sums["backprojection"] += float(backprojection.detach())
-        self._sums["bone"] += float(bone.detach())
-        self._sums["steps"] += 1
-        return loss, float(pose_loss.detach()), float(traj_loss.detach())
+        return {
+            "pose": pose_loss,
+            "trajectory": traj_loss,
+            "backprojection": backprojection,
+            "bone": bone,
+            "bone_consistency": consistency,
+        }
+
+    def gradient_norms(self, batches: int = 6) -> dict[str, float]:
+        """Mean over `batches` steps (labeled batches of epoch 0, the next unlabeled ones; no update) of the norm
+        of each weighted term's gradient on the pose model's weights: which term steers the pose model."""
+        views = self.source.epoch(0, self.cfg.seed)
+        generator = ChunkedGenerator(
+            views.inputs, views.poses_3d, views.trajectories,
+            input_joints=self.source.input_joints, output_joints=self.source.output_joints,
+            batch_size=self.cfg.batch_size, chunk_length=self.cfg.chunk_length, pad=self.pad,
+            mirror=self.cfg.mirror, seed=self.cfg.seed,
+        )  # fmt: skip
+        weights = {
+            "pose": 1.0,
+            "trajectory": 1.0,
+            "backprojection": self.semi.backprojection_weight,
+            "bone": self.semi.bone_weight,
+            "bone_consistency": self.semi.bone_consistency_weight,
+        }
+        params = list(self.models["pose"].parameters())
+        sums = dict.fromkeys(weights, 0.0)
+        if self._unlabeled_gen is not None:  # the same unlabeled batches on every call
+            self._unlabeled_gen.set_epoch(0)
+            self._unlabeled_iter = None
+        done = 0
+        for model in self.models.values():
+            model.train()
+        for batch in generator:
+            if done >= batches:
+                break
+            terms = self.loss_terms(batch, self._next_unlabeled())
+            for name, term in terms.items():
+                grads = torch.autograd.grad(
+                    weights[name] * term, params, retain_graph=True, allow_unused=True
+                )
+                sums[name] += float(
+                    torch.sqrt(sum(((g**2).sum() for g in grads if g is not None), torch.zeros(())))
+                )
+            done += 1
+        return {name: total / max(done, 1) for name, total in sums.items()}
 
     def epoch_metrics(self) -> dict[str, float]:
         steps = self._sums.get("steps", 0.0)

@@ -176,7 +176,11 @@ BONE_LOSS_KINDS = ("squared", "abs")
 
 
 def bone_length_loss(
-    pred_a: torch.Tensor, pred_b: torch.Tensor, parents: Sequence[int], kind: str = "squared"
+    pred_a: torch.Tensor,
+    pred_b: torch.Tensor,
+    parents: Sequence[int],
+    kind: str = "squared",
+    per_sample: bool = False,
 ) -> torch.Tensor:
     """Distance between the mean bone lengths of two batches: kind "squared" `sum_bones (mean_a - mean_b)²`
     (m²), kind "abs" `mean_bones |mean_a - mean_b|` (m, the form of the paper's published code).
@@ -185,17 +189,21 @@ def bone_length_loss(
     leading dims. In semi-supervised training a = unlabeled predictions, b = labeled ones (or ground truth),
     which keeps the unlabeled skeleton from collapsing or growing. The squared form's gradient grows with the
     difference (far from the labeled lengths, as in a model trained from scratch, it outweighs every other
-    term); the absolute form's does not.
+    term); the absolute form's does not. per_sample: pred_a is (S, T, J, 3) and each of its S samples' mean
+    lengths (over T) is compared with b's, the distances averaged over samples: every chunk must have the
+    reference skeleton, not only the batch on average.
     """
     if kind not in BONE_LOSS_KINDS:
         raise ValueError(f"unknown bone-length loss {kind!r}; use one of {', '.join(BONE_LOSS_KINDS)}")
+    if per_sample and pred_a.ndim != 4:
+        raise ValueError(f"per_sample needs pred_a of shape (S, T, J, 3), got {tuple(pred_a.shape)}")
     la = bone_lengths(pred_a, parents)
     lb = bone_lengths(pred_b, parents)
-    mean_a = la.reshape(-1, la.shape[-1]).mean(dim=0)
+    mean_a = la.mean(dim=1) if per_sample else la.reshape(-1, la.shape[-1]).mean(dim=0)  # (S, K) or (K,)
     mean_b = lb.reshape(-1, lb.shape[-1]).mean(dim=0)
     if kind == "abs":
         return (mean_a - mean_b).abs().mean()
-    return ((mean_a - mean_b) ** 2).sum()
+    return ((mean_a - mean_b) ** 2).sum(dim=-1).mean()
 
 
 def backprojection_loss(

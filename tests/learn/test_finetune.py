@@ -3,6 +3,7 @@ provenance, the command line's errors and events."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -318,7 +319,7 @@ def test_the_papers_bone_terms_and_the_depth_scaled_backprojection_train(base: P
     clips = _unlabeled()
     semi = SemiSupervisedConfig(
         warmup_epochs=0, lr_warmup_steps=5, bone_loss="abs", bone_weight=1.0, bone_consistency_weight=1.0,
-        backprojection_scale="depth", backprojection_weight=5.0,
+        backprojection_scale="depth", backprojection_weight=5.0, bone_reference="chunk",
     )  # fmt: skip
     trainer = FinetuneTrainer(_cfg(tmp_path / "paper", 3, lr=5e-4), _labeled(), clips, semi, base=base)
     before = clip_diagnostics(trainer.eval_models(), trainer.checkpoint_config, clips, trainer.device)
@@ -330,7 +331,28 @@ def test_the_papers_bone_terms_and_the_depth_scaled_backprojection_train(base: P
     assert after["reprojection_px"] < before["reprojection_px"], (before, after)
     recorded = load_config(tmp_path / "paper").training["finetune"]["semi_supervised"]
     assert recorded["bone_loss"] == "abs" and recorded["backprojection_scale"] == "depth"
+    assert recorded["bone_reference"] == "chunk"
     with pytest.raises(MocapError, match="bone-length loss"):
         SemiSupervisedConfig(bone_loss="cubic")
     with pytest.raises(MocapError, match="back-projection scale"):
         SemiSupervisedConfig(backprojection_scale="pixels")
+    with pytest.raises(MocapError, match="bone-length reference"):
+        SemiSupervisedConfig(bone_reference="person")
+
+
+def test_gradient_norms_measure_what_each_weighted_term_does_to_the_pose_model(
+    base: Path, tmp_path: Path
+) -> None:
+    trainer = FinetuneTrainer(
+        _cfg(tmp_path / "grad", 1), _labeled(), _unlabeled(), SemiSupervisedConfig(warmup_epochs=0), base=base
+    )
+    torch.manual_seed(0)
+    one = trainer.gradient_norms(2)
+    assert set(one) == {"pose", "trajectory", "backprojection", "bone", "bone_consistency"}
+    assert one["trajectory"] == 0.0  # the trajectory model is a separate network
+    assert all(one[k] > 0.0 for k in ("pose", "backprojection", "bone", "bone_consistency")), one
+    trainer.semi = dataclasses.replace(trainer.semi, backprojection_weight=10.0)
+    torch.manual_seed(0)
+    ten = trainer.gradient_norms(2)
+    assert ten["backprojection"] == pytest.approx(10.0 * one["backprojection"], rel=1e-4)
+    assert ten["pose"] == pytest.approx(one["pose"], rel=1e-4)

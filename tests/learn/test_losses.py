@@ -172,6 +172,20 @@ def test_bone_length_loss_abs_is_the_mean_absolute_difference_and_its_gradient_s
         losses.bone_length_loss(a, a, OUTPUT.parents, "cubic")
 
 
+def test_bone_length_loss_per_sample_needs_every_chunk_at_the_reference_size() -> None:
+    a = torch.tensor(_poses((8,), 4))
+    # Half the chunks 20 % small, half 20 % large: the batch's mean lengths are right, no chunk's is.
+    chunks = torch.stack([0.8 * a, 1.2 * a])  # (2 samples, 8 frames, J, 3)
+    mean_len = losses.bone_lengths(a, OUTPUT.parents).mean(dim=0)
+    assert losses.bone_length_loss(chunks, a, OUTPUT.parents, "abs").item() < 1e-12
+    per_chunk = losses.bone_length_loss(chunks, a, OUTPUT.parents, "abs", per_sample=True).item()
+    assert per_chunk == pytest.approx(0.2 * mean_len.mean().item(), rel=1e-10)
+    squared = losses.bone_length_loss(chunks, a, OUTPUT.parents, "squared", per_sample=True).item()
+    assert squared == pytest.approx(0.04 * (mean_len**2).sum().item(), rel=1e-10)
+    with pytest.raises(ValueError, match="per_sample"):
+        losses.bone_length_loss(a, a, OUTPUT.parents, per_sample=True)
+
+
 def _backprojection_setup() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     k = Intrinsics.from_fov(1280, 720, 65.0)
     pose = _poses((2, 3), 6) * 0.5 + np.array([0.1, -0.2, 4.0])  # root translation included
