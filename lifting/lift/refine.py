@@ -138,7 +138,9 @@ class RefineConfig:
     also skipped where the keypoints carry no `pose_world`); world_form: "bones" (each cue bone's whole
     direction) or "depth" (only its extent along the camera ray: which end is nearer); world_robust /
     world_robust_scale: its penalty and the bone-end offset (metres) above which MediaPipe counts as wrong;
-    world_window_s: the span (seconds) over which MediaPipe's axes are rotated onto the network's.
+    world_window_s: the span (seconds) over which one rotation turns MediaPipe's axes into the camera's;
+    world_axes: how that rotation is fitted, "image" (onto the 2D keypoints) or "network" (onto the network's
+    pose).
     """
 
     iterations: int = 100
@@ -335,13 +337,16 @@ def world_cue(
     """The world-landmark cue of a clip, or None when the keypoints carry no `pose_world` (synthetic tracks,
     detections cached before it) or nothing of it is usable.
 
-    network (T, J, 3): the network's root-relative joints. MediaPipe's world axes are roughly the camera's but
-    not exactly (10-18 degrees off on the Pose2Sim cameras), so for each frame its landmarks (each joint the mean
-    of its `CORRESPONDENCES` landmarks) are rotated onto the network's joints by the rotation that fits them
-    best over the frames within `config.world_window_s / 2` (Kabsch, both centred per frame, visibility
-    weighted): only MediaPipe's relative structure is used, never its global orientation. Frames count when
-    found (detected, not interpolated) with world landmarks; a bone's weight is its ends' lower visibility,
-    0 below `config.min_visibility`.
+    network (T, J, 3): the network's root-relative joints; image: the 2D keypoints at the joints as x, y metres
+    at the subject's depth (T, J, 2) (normalised camera coordinates times the root's depth) and their weights
+    (T, J). MediaPipe's world axes are roughly the camera's but not exactly (10-18 degrees off on the Pose2Sim
+    cameras), so each frame's landmarks (each joint the mean of its `CORRESPONDENCES` landmarks, centred) are
+    rotated by one rotation per span of `config.world_window_s` around the frame, visibility weighted: with
+    `config.world_axes` "image" (and `image` given), the rotation and scale whose orthographic projection best
+    fits the 2D (weak perspective: `WEAK_PERSPECTIVE_ROUNDS` rounds alternating the depths from the current
+    rotation with a Kabsch fit, from MediaPipe's own axes); with "network", the Kabsch fit onto the network's
+    joints, which takes over the network's own lean. Frames count when found (detected, not interpolated)
+    with world landmarks; a bone's weight is its ends' lower visibility, 0 below `config.min_visibility`.
     """
     world = getattr(keypoints, "pose_world", None)
     frames = motion.num_frames
