@@ -23,8 +23,8 @@ The steps, for one clip:
    finger's spread and flexion from the hand world landmarks, smoothed, limited and relaxed where the hand is not
    seen (`lifting.lift.fingers`), into `Motion3D.fingers`.
 
-Unknown intrinsics default to a 26 mm (35 mm-equivalent) lens, the main camera of most phones: a diagonal field of
-view of about 79.5°, overridable with a field of view or a focal length in pixels.
+Unknown intrinsics default to what the main camera of most phones films (`DEFAULT_LONG_SIDE_FOV_DEG`, about 56°
+across the frame's long side; see `clip_intrinsics`), overridable with a field of view or a focal length in pixels.
 """
 
 from __future__ import annotations
@@ -59,8 +59,18 @@ FloatArray = npt.NDArray[np.float64]
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_WEIGHTS_NAME = "mocap"
 CONTACT_WEIGHTS_NAME = "contacts"
-# 26 mm full-frame-equivalent focal length: 2·atan(43.27 / 2 / 26) of the 36×24 mm diagonal.
-DEFAULT_DIAGONAL_FOV_DEG = math.degrees(2.0 * math.atan(math.hypot(36.0, 24.0) / 2.0 / 26.0))
+# The unknown camera: a phone's main camera, 26 mm full-frame-equivalent on its 4:3 photo frame (the 43.27 mm
+# diagonal of 36×24 mm film), whose width is 4/5 of that diagonal. Video keeps at most that width (16:9 crops the
+# height) and phones crop it further for electronic stabilisation: by 1.22× (iPhone 4, 2120 of 2592 px) and
+# 1.28× (iPhone 7, a measured 36 mm-equivalent), PHONE_VIDEO_CROP their mean. The field of view across the video
+# frame's long side is then 2·atan(0.8 · 43.27 / 2 / 26 / 1.25) = 56.1°; the former default, 26 mm across the video
+# frame's own diagonal (79.5°, 71.9° across a 16:9 frame's long side), placed people 21-26 % too close on the
+# Pose2Sim cameras after refinement, this one 2 % closer to 7 % further (docs/real_depth.md).
+PHONE_PHOTO_FOCAL_MM = 26.0
+PHONE_VIDEO_CROP = 1.25
+DEFAULT_LONG_SIDE_FOV_DEG = math.degrees(
+    2.0 * math.atan(0.8 * math.hypot(36.0, 24.0) / 2.0 / PHONE_PHOTO_FOCAL_MM / PHONE_VIDEO_CROP)
+)
 
 
 class KeypointSequence(LandmarkTrack, Protocol):
@@ -133,13 +143,18 @@ def contact_weights(options: LiftOptions) -> Path | None:
 
 
 def clip_intrinsics(width: int, height: int, options: LiftOptions) -> Intrinsics:
-    """The camera to assume for a clip: a given focal length, a given field of view, or the phone default."""
+    """The camera to assume for a clip of width × height pixels: a given focal length, a given field of view, or
+    the phone default, `DEFAULT_LONG_SIDE_FOV_DEG` across the long side (portrait clips: a phone held upright).
+    The focal length sets the person's depth (proportional to it): the default's depth error on a clip is its
+    focal length's."""
     if options.focal_px is not None:
         f = check_focal_px(options.focal_px, width)
         return Intrinsics(f, f, width / 2.0, height / 2.0, width, height)
     if options.fov_deg is not None:
         return Intrinsics.from_fov(width, height, options.fov_deg, axis=options.fov_axis)  # type: ignore[arg-type]
-    return Intrinsics.from_fov(width, height, DEFAULT_DIAGONAL_FOV_DEG, axis="diagonal")
+    return Intrinsics.from_fov(
+        width, height, DEFAULT_LONG_SIDE_FOV_DEG, axis="horizontal" if width >= height else "vertical"
+    )
 
 
 def resample(values: npt.ArrayLike, times: npt.ArrayLike, new_times: npt.ArrayLike) -> FloatArray:

@@ -2,8 +2,9 @@
 
     .venv/bin/python tests/data/make_reference.py
 
-It stores the excerpt's Keypoints2D (`lifting.app.api.detect`, no cache) and the Motion3D that `lifting.app.api.lift`
-makes from those keypoints on the CPU with the default options, beside the torch and numpy versions and the CPU
+It stores the excerpt's Keypoints2D as detected (`lifting.app.api.detect`, no cache, before left/right repair, as
+tests/app/test_reference.py compares them) and the Motion3D that `lifting.app.api.lift` makes from those keypoints
+on the CPU with the default options, beside the torch and numpy versions and the CPU
 capability that made them. tests/app/test_reference.py checks that today's code still gives the same numbers:
 bit for bit where the versions and CPU capability match (a refactor must not change behaviour), within float
 rounding elsewhere (other CPUs pick other vector kernels). Re-run it only when a change is meant to change the
@@ -36,7 +37,7 @@ def environment() -> dict[str, str]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        keypoints = api.detect(EXCERPT, cache_dir=tmp, use_cache=False, workers=1)
+        keypoints = api.detect(EXCERPT, cache_dir=tmp, use_cache=False, workers=1, repair_lr=False)
     motion = api.lift(keypoints, device="cpu")
     np.savez_compressed(
         REFERENCE,
