@@ -168,6 +168,10 @@ class RenderedRow:
     false_finds: int
     wrist_error_px: float
     missed_frames: list[int]
+    missed_pose_other: (
+        int  # missed where the pose's wrist of this side is nearer the other hand (arms confused)
+    )
+    missed_no_person: int  # missed where the subject was not found
     swapped_frames: list[int]
     false_frames: list[int]
 
@@ -202,6 +206,11 @@ def rendered_rows(kp: Keypoints2D, labels: dict[str, Any]) -> list[RenderedRow]:
         other = np.linalg.norm(at - wrist[:, 1 - s], axis=-1)
         swapped = found[:, s] & both & (other + SWAP_MARGIN * size.mean(axis=1) < own)
         seen = visible[:, s] & found[:, s]
+        missed = visible[:, s] & ~found[:, s]
+        pose_wrist = kp.keypoints[:, hand_joints(side)[0]].astype(np.float64)
+        pose_other = np.linalg.norm(pose_wrist - wrist[:, 1 - s], axis=-1) < np.linalg.norm(
+            pose_wrist - wrist[:, s], axis=-1
+        )
         rows.append(
             RenderedRow(
                 side,
@@ -212,7 +221,9 @@ def rendered_rows(kp: Keypoints2D, labels: dict[str, Any]) -> list[RenderedRow]:
                 int((~visible[:, s]).sum()),
                 int((found[:, s] & ~visible[:, s]).sum()),
                 float(np.median(own[seen])) if seen.any() else float("nan"),
-                np.flatnonzero(visible[:, s] & ~found[:, s]).tolist(),
+                np.flatnonzero(missed).tolist(),
+                int((missed & kp.detected & pose_other).sum()),
+                int((missed & ~kp.detected).sum()),
                 np.flatnonzero(swapped).tolist(),
                 np.flatnonzero(found[:, s] & ~visible[:, s]).tolist(),
             )
@@ -260,19 +271,33 @@ def rendered_markdown(rows: list[RenderedRow], labels: dict[str, Any], video: Pa
         "wrist (the hand bone's head, inside the wrist) on the frames found. Targets (issue 26): found ≥ 90 %, "
         "swaps 0.",
         "",
-        "| hand | visible frames | found | swaps (frames both visible) | false finds (frames not visible) | wrist error |",
-        "|---|---|---|---|---|---|",
+        "| hand | visible frames | found | missed: pose's wrist on the other hand / no person / none kept from "
+        "the crops | swaps (frames both visible) | false finds (frames not visible) | wrist error |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.side} | {r.visible} | {pct(r.found, r.visible)} | {r.swaps} ({r.both_visible}) | "
+            f"| {r.side} | {r.visible} | {pct(r.found, r.visible)} | {r.missed_pose_other} / "
+            f"{r.missed_no_person} / {len(r.missed_frames) - r.missed_pose_other - r.missed_no_person} | "
+            f"{r.swaps} ({r.both_visible}) | "
             f"{r.false_finds} ({r.hidden}) | {r.wrist_error_px:.1f} px |"
         )
     total = [sum(getattr(r, f) for r in rows) for f in ("visible", "found", "swaps", "false_finds", "hidden")]
     lines.append(
-        f"| both | {total[0]} | {pct(total[1], total[0])} | {total[2]} | {total[3]} ({total[4]}) | |"
+        f"| both | {total[0]} | {pct(total[1], total[0])} | | {total[2]} | {total[3]} ({total[4]}) | |"
     )
-    lines.append("")
+    missed = sum(len(r.missed_frames) for r in rows)
+    other = sum(r.missed_pose_other for r in rows)
+    nobody = sum(r.missed_no_person for r in rows)
+    lines += [
+        "",
+        f"Of the {missed} hand-frames missed, {other} are frames where the pose's wrist of that side lies nearer "
+        "the other hand's labelled wrist (the pose model confuses the arms while they cross: the crop placed from "
+        "it holds the other hand or none, and the rules that keep left and right apart drop what it finds), "
+        f"{nobody} frames without the person, and {missed - other - nobody} frames where the pose's wrist is at "
+        "the hand but no crop tried gave a hand that was kept.",
+        "",
+    ]
     for r in rows:
         lines.append(
             f"{r.side.capitalize()} hand, frames (0-based) missed where visible: {r.missed_frames or 'none'}; "
