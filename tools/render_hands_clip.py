@@ -25,7 +25,7 @@ Labels (`OUT.labels.json`), one entry per video frame t = 0 .. frames-1 (Blender
      "frames": 150, "command": "...", "rule": {...the thresholds below...},
      "visible_count": {"left": n, "right": n},
      "hands": {"left":  {"visible": [bool] * frames, "wrist": [[x, y]] * frames, "size": [px] * frames,
-                         "seen_points": [fraction] * frames},
+                         "seen_points": [fraction] * frames, "points": [[[x, y]] * 21] * frames},
                "right": {...}}}
 
 "left"/"right" are the person's (the character's) own hands. `wrist` is the hand's wrist (the head of the deform
@@ -34,7 +34,8 @@ top-left corner), also where it is outside the picture. The hand's points are it
 heads of its four deform bones (knuckle, the two middle joints, the tip: MediaPipe's 21 landmarks). A point is
 seen when it projects into the picture, in front of the camera, and is not occluded: a ray from the camera
 towards it (`scene.ray_cast`) first hits the surface within `NEAR_M` of the point or a face of the hand's own
-skin (its strongest bone is the hand or one of its fingers). `seen_points` is the fraction of the 21 points
+skin (its strongest bone is the hand or one of its fingers). `points` are the 21 points projected (px, MediaPipe's landmark
+order: wrist, then thumb, index, middle, ring, pinky from knuckle to tip), `seen_points` the fraction of them
 seen; `size` the larger side of the box around the 21 projected points (px). A hand is visible when
 `seen_points` >= `MIN_SEEN` and `size` >= `MIN_SIZE_PX`.
 """
@@ -413,6 +414,7 @@ def label_frame(bpy: Any, built: dict[str, Any], width: int, height: int) -> dic
             "wrist": [round(xy[0][0], 2), round(xy[0][1], 2)],
             "size": round(size, 2),
             "seen_points": round(fraction, 4),
+            "points": [[round(x, 2), round(y, 2)] for x, y in xy],
         }
     return out
 
@@ -477,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         frames = args.probe or args.frames
         only = {int(v) for v in args.only.split(",") if v}
         labels: dict[str, dict[str, list[Any]]] = {
-            s: {"visible": [], "wrist": [], "size": [], "seen_points": []} for s in SIDES
+            s: {"visible": [], "wrist": [], "size": [], "seen_points": [], "points": []} for s in SIDES
         }
         pngs = []
         start = time.perf_counter()
@@ -502,9 +504,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{side}: visible on {sum(labels[side]['visible'])} of {frames} frames")
             return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    command = " ".join(
-        ["nice -n 10 .venv/bin/python tools/render_hands_clip.py", *map(shlex.quote, argv or sys.argv[1:])]
-    )
+    # The command that renders this clip: the labels are the same with or without --labels-only.
+    given = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--labels-only"]
+    command = " ".join(["nice -n 10 .venv/bin/python tools/render_hands_clip.py", *map(shlex.quote, given)])
     doc = {
         "format": "video-mocap-rendered-hands",
         "version": 1,

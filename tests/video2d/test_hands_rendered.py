@@ -36,7 +36,13 @@ def test_the_labels_match_the_clip() -> None:
     assert info.fps == pytest.approx(LABELS["fps"]) and info.fps == pytest.approx(30.0)
     for side in ("left", "right"):
         hand = LABELS["hands"][side]
-        assert {len(hand[k]) for k in ("visible", "wrist", "size", "seen_points")} == {LABELS["frames"]}
+        assert {len(hand[k]) for k in ("visible", "wrist", "size", "seen_points", "points")} == {
+            LABELS["frames"]
+        }
+        points = np.array(hand["points"])  # (T, 21, 2): the wrist first, the size their box's larger side
+        assert points.shape == (LABELS["frames"], 21, 2)
+        assert points[:, 0] == pytest.approx(np.array(hand["wrist"]))
+        assert np.ptp(points, axis=1).max(axis=-1) == pytest.approx(np.array(hand["size"]), abs=0.02)
         assert int(visible(side).sum()) == LABELS["visible_count"][side]
         # visible is the documented rule of seen points and size
         rule = LABELS["rule"]
