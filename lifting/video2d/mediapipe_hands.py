@@ -13,11 +13,16 @@ from the previous frame's hand landmarks (`tracked_roi`, MediaPipe's HandLandmar
 the pose's wrist, index and pinky; when that crop finds nothing, the pose's crop is tried (`HandSearch`: for a
 small hand in the other order). The first crop whose hand is kept wins. A hand not found on the previous frame
 gets the pose's crop only. Each crop tried is one run of the model, the whole cost of hands: at most two per
-hand and frame, one where the hand is followed or long hidden.
+hand and frame, one where the hand is followed or long hidden. Two further rules are there to be asked for
+(`HandSearch`; off by default, where they cost more than they find): a widened pose crop for a hand lost in the
+last few frames, and keeping each hand's identity over time.
 
 A hand is kept only when the model finds it (hand presence ≥ `MIN_PRESENCE`), its wrist lies nearer the pose's
 wrist of its own side than the other's (otherwise the crop held the other hand) and within `MAX_WRIST_GAP`
-palm lengths of it, and, when both crops found the same hand, only for the side whose wrist it is nearer. The
+palm lengths of it, and, when both crops found the same hand, only for the side whose wrist it is nearer. With
+`HandSearch.memory`, a hand found for one side whose wrist lies on the other hand as last seen (within
+`HandSearch.margin` of its palm lengths, nearer it than this hand's own last wrist) is not kept either, whatever
+the pose says (the pose model confuses the arms while they cross, and its crop then holds the other hand). The
 model's handedness is recorded (the score) but does not drop a hand: on these crops it is unreliable (a fist seen
 from behind is called the other hand at 97 %), and the side is the pose's arm's, which the left/right repair
 moves the hand with. Hands whose pose landmarks are barely visible (`MIN_POSE_VISIBILITY`) or whose crop is too
@@ -28,6 +33,7 @@ to the image's orientation), and the handedness score (the model's probability t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,16 +87,41 @@ class HandSearch:
     Measured on the Pose2Sim take (found, as bench/hands_found.py counts) and in model runs per frame: one further
     retry of the pose's crop turned by -0.25, -0.5 or +0.25 rad found 1.3, 0.8 or 0.4 points more hands for 4-6 %
     more runs; searching for a hand missed 3-10 frames running only on every 2nd-4th frame saved 3-22 %
-    of the runs and lost 0.7-7 points."""
+    of the runs and lost 0.7-7 points.
+
+    With `wide_scale` > 0, a hand not found in those crops but found in the last `lost_frames` frames, its pose
+    crop at least `wide_min_px` wide, gets one more: the pose's crop × `wide_scale` / `ROI_SCALE` (the crop
+    MediaPipe Hands would track the rendered clip's missed hands with is about 2× the pose crop's side). With
+    `memory` > 0, a found hand lying on the other hand as last seen in the last `memory` frames (within `margin` of
+    its palm lengths of its wrist, nearer it than this hand's own last wrist) is not kept. Measured for issue 26
+    (bench/hands_found.py --rendered; the Pose2Sim take replayed over cached pose tracks; model runs per frame
+    from bench/detect_speed.py --hands-only): scale 2.2, lost frames 8, minimum 38 px, memory 10 found 90.9 % of
+    the rendered clip's visible hand-frames (left 90.1 %, right 91.9 %; 81.8 % without) with no swap (1 without);
+    scale 2.5, lost frames 5: 90.2 % (right 88.6 %). On the Pose2Sim take scale 2.2 with lost frames 5-10 found
+    75.3-75.9 % of the labelled hand-frames (74.1 % without), but the widened crop costs model runs: 2.49 per frame
+    on Pose2Sim's cam04 (2.23 without), 2.14 on the sample clip (1.73 without), which puts detection with hands
+    over 1.6× the time without on the sample clip (about 1.54× without the widened crop). Wider crops without the
+    identity rule swapped hands at the crossing (4-6 swaps); the identity rule alone removes the rendered
+    clip's one swap but loses one Pose2Sim hand-frame (534 of 722). The widened crop in place of the pose's crop
+    for a tracked hand (no more runs) lost 1-2 points on the Pose2Sim take (73.0 %). A real palm search (BlazePalm
+    from the 0.10.21 wheel, 2.5 pose boxes around a lost hand, then the landmark model on each palm found) found
+    as many (rendered 90.2-93.2 %, Pose2Sim 73.8-77.4 %) but takes two model runs and a second graph: 1.7-2.3×.
+    These are off by default."""
 
     retry_turns: tuple[float, ...] = (0.0,)
     track_min_px: float = 60.0
+    wide_scale: float = 0.0
+    wide_min_px: float = 38.0
+    lost_frames: int = 8
+    memory: int = 0
+    margin: float = 1.0
 
 
 SEARCH = HandSearch()
 # Which of MediaPipe's handedness labels is the subject's right hand in an unmirrored video (measured on the
 # Pose2Sim takes: the label "Right" went with the pose's right wrist).
 RIGHT_LABEL = "Right"
+NEVER = 1 << 30  # `FrameHands.last_age` of a hand never found
 
 FloatArray = npt.NDArray[np.float64]
 _POSE = [
@@ -188,12 +219,16 @@ class HandEstimator(Protocol):
 @dataclass
 class FrameHands:
     """One frame's hands, index 0 left, 1 right: pixels (2, 21, 2), found (2,), world (2, 21, 3) metres,
-    score (2,) the model's probability that each is its side's hand; zeros where not found."""
+    score (2,) the model's probability that each is its side's hand; zeros where not found. `last` (2, 21, 2) px:
+    each hand's landmarks where it was last found, `last_age` (2,) how many frames before this one (0: found on
+    it; a large number: never)."""
 
     pixels: FloatArray
     found: npt.NDArray[np.bool_]
     world: FloatArray
     score: FloatArray
+    last: FloatArray = dataclasses.field(default_factory=lambda: np.zeros((2, NUM_HAND_LANDMARKS, 2)))
+    last_age: npt.NDArray[np.int64] = dataclasses.field(default_factory=lambda: np.full(2, NEVER))
 
     @classmethod
     def none(cls) -> FrameHands:
@@ -219,6 +254,8 @@ def find_hands(
     search = SEARCH if search is None else search
     out = FrameHands.none()
     wrists = pose[[_POSE[0][0], _POSE[1][0]]]
+    # Frames since each hand was last found, before this one (0: on the frame before; a first frame counts as 0).
+    age = np.zeros(2) if previous is None else np.where(previous.found, 0, previous.last_age + 1)
     for side in (0, 1):
         joints = _POSE[side]
         if float(np.min(visibility[joints])) < MIN_POSE_VISIBILITY:
@@ -235,14 +272,22 @@ def find_hands(
                 ]
             else:
                 tries = [roi, tracked]
+        if search.wide_scale > 0 and age[side] < search.lost_frames and roi.size >= search.wide_min_px:
+            tries.append(HandRoi(roi.centre, roi.size * search.wide_scale / ROI_SCALE, roi.rotation))
         for attempt in tries:
-            if _try_crop(bgr, attempt, side, wrists, estimator, out):
+            if _try_crop(bgr, attempt, side, wrists, estimator, out, previous, search):
                 break
     if out.found.all() and _same_hand(out.pixels[0], out.pixels[1]):
         # Both crops found one hand: it stays with the side whose pose wrist it is nearer.
         gaps = [float(np.hypot(*(out.pixels[s, 0] - wrists[s]))) for s in (0, 1)]
         drop = int(np.argmax(gaps))
         out.pixels[drop], out.world[drop], out.score[drop], out.found[drop] = 0.0, 0.0, 0.0, False
+    if previous is not None:
+        out.last = np.where(previous.found[:, None, None], previous.pixels, previous.last)
+        out.last_age = np.where(previous.found, 0, previous.last_age) + 1
+    for side in (0, 1):
+        if out.found[side]:
+            out.last[side], out.last_age[side] = out.pixels[side], 0
     return out
 
 
@@ -253,9 +298,12 @@ def _try_crop(
     wrists: FloatArray,
     estimator: HandEstimator,
     out: FrameHands,
+    previous: FrameHands | None = None,
+    search: HandSearch | None = None,
 ) -> bool:
     """Run the model on one crop for hand `side` (0 left, 1 right; pose wrists (2, 2) px) and, when the hand it
-    finds is kept (see the module docstring), write it into `out`; whether it was kept."""
+    finds is kept (see the module docstring; `previous`: the frame before, for its hands' identity under `search`),
+    write it into `out`; whether it was kept."""
     if not roi.size >= MIN_ROI_PX:
         return False
     hand = estimator.landmarks(crop(bgr, roi))
@@ -267,12 +315,37 @@ def _try_crop(
     palm = max(float(np.hypot(*(xy[9] - xy[0]))), MIN_PALM_PX)
     if other < own or own > MAX_WRIST_GAP * palm:
         return False
+    if (
+        search is not None
+        and previous is not None
+        and _stolen(xy, side, previous, search.memory, search.margin)
+    ):
+        return False
     c, s = math.cos(roi.rotation), math.sin(roi.rotation)
     world = hand.world.copy()
     world[:, :2] = hand.world[:, :2] @ np.array([[c, s], [-s, c]])
     out.pixels[side], out.world[side], out.found[side] = xy, world, True
     out.score[side] = hand.right if side == 1 else 1.0 - hand.right
     return True
+
+
+def _stolen(xy: FloatArray, side: int, previous: FrameHands, memory: int, margin: float) -> bool:
+    """Whether a hand found for `side` at `xy` (21, 2) px is the other hand as last seen (`previous`: the frame
+    before): the other hand found fewer than `memory` frames before `previous`, this hand's wrist within `margin`
+    of its palm lengths (wrist to middle knuckle) of the other's last wrist and nearer it than this hand's own last
+    wrist (or this hand not seen in that time)."""
+    if memory <= 0:
+        return False
+    last = np.where(previous.found[:, None, None], previous.pixels, previous.last)
+    age = np.where(previous.found, 0, previous.last_age)
+    other = 1 - side
+    if age[other] >= memory:
+        return False
+    to_other = float(np.hypot(*(xy[0] - last[other, 0])))
+    palm = max(float(np.hypot(*(last[other, 9] - last[other, 0]))), MIN_PALM_PX)
+    if to_other >= margin * palm:
+        return False
+    return age[side] >= memory or to_other < float(np.hypot(*(xy[0] - last[side, 0])))
 
 
 def _same_hand(a: FloatArray, b: FloatArray, iou: float = 0.5) -> bool:

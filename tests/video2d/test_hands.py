@@ -193,6 +193,10 @@ def test_hidden_or_tiny_hands_are_not_run() -> None:
 
 
 # -- tracking and retries ---------------------------------------------------------------------------------------
+NARROW = mh.HandSearch(wide_scale=0.0)  # no widened crop for a lost hand: the tracked and pose crops alone
+WIDE = mh.HandSearch(wide_scale=2.5, lost_frames=5, memory=10)  # issue 26's widened crop and identity rule
+
+
 def flat_hand(wrist: tuple[float, float], length: float, angle_deg: float) -> np.ndarray:
     """(21, 2) px: a flat hand pointing along angle_deg (0: right, 90: down in the picture), fingers side by side,
     palm (wrist to knuckles) `length` px, fingers as long again."""
@@ -237,32 +241,34 @@ def test_a_hand_found_before_is_tracked_from_its_landmarks_then_the_pose() -> No
     tracked = mh.tracked_roi(before.pixels[0])
     # found on the tracked crop: one call, on exactly that crop
     fake = FakeHands([canvas_point(tracked, (204.0, 299.0))], [0.0])
-    hands = mh.find_hands(bgr, pose, vis, fake, previous=before)
+    hands = mh.find_hands(bgr, pose, vis, fake, before, NARROW)
     assert hands.found.tolist() == [True, False] and fake.calls == 1
     np.testing.assert_array_equal(fake.crops[0], mh.crop(bgr, tracked))
     assert hands.pixels[0, 0] == pytest.approx([204.0, 299.0])
     # nothing there: the pose's crop, which finds it
     assert left.size >= mh.SEARCH.track_min_px
     fake = FakeHands([None, canvas_point(left, (201.0, 301.0))], [0.0] * 2)
-    hands = mh.find_hands(bgr, pose, vis, fake, previous=before)
+    hands = mh.find_hands(bgr, pose, vis, fake, before, NARROW)
     assert fake.calls == 2 and hands.found.tolist() == [True, False]
     for got, roi in zip(fake.crops, [tracked, left], strict=True):
         np.testing.assert_array_equal(got, mh.crop(bgr, roi))
     assert hands.pixels[0, 0] == pytest.approx([201.0, 301.0])
     # found nowhere: two tries, no more; asked for, a turned retry after them
     fake = FakeHands([None] * 5, [0.0] * 5)
-    assert not mh.find_hands(bgr, pose, vis, fake, previous=before).found.any() and fake.calls == 2
+    assert not mh.find_hands(bgr, pose, vis, fake, before, NARROW).found.any() and fake.calls == 2
     turned = mh.HandRoi(left.centre, left.size, left.rotation - 0.5)
     fake = FakeHands([None, None, canvas_point(turned, (199.0, 302.0))], [0.0] * 3)
-    hands = mh.find_hands(bgr, pose, vis, fake, before, mh.HandSearch(retry_turns=(0.0, -0.5)))
+    hands = mh.find_hands(
+        bgr, pose, vis, fake, before, mh.HandSearch(retry_turns=(0.0, -0.5), wide_scale=0.0)
+    )
     assert fake.calls == 3 and hands.pixels[0, 0] == pytest.approx([199.0, 302.0])
     np.testing.assert_array_equal(fake.crops[2], mh.crop(bgr, turned))
     # without a hand on the frame before, the pose's crop only
     fake = FakeHands([canvas_point(left, (200.0, 300.0))], [0.0])
-    hands = mh.find_hands(bgr, pose, vis, fake)
+    hands = mh.find_hands(bgr, pose, vis, fake, None, NARROW)
     assert fake.calls == 1 and hands.found[0]
     fake = FakeHands([None, canvas_point(left, (200.0, 300.0))], [0.0] * 2)
-    assert not mh.find_hands(bgr, pose, vis, fake).found.any() and fake.calls == 1
+    assert not mh.find_hands(bgr, pose, vis, fake, None, NARROW).found.any() and fake.calls == 1
     np.testing.assert_array_equal(fake.crops[0], mh.crop(bgr, left))
 
 
@@ -280,15 +286,83 @@ def test_a_small_hand_found_before_gets_the_pose_crop_then_the_tracked_one() -> 
     tracked = mh.tracked_roi(before.pixels[0])
     # the pose's crop first: found there, one call
     fake = FakeHands([canvas_point(left, (200.0, 300.0))], [0.0])
-    assert mh.find_hands(bgr, pose, vis, fake, previous=before).found[0] and fake.calls == 1
+    assert mh.find_hands(bgr, pose, vis, fake, before, NARROW).found[0] and fake.calls == 1
     np.testing.assert_array_equal(fake.crops[0], mh.crop(bgr, left))
     # missed there: the tracked crop, and no turned tries after it
     fake = FakeHands([None, canvas_point(tracked, (202.0, 300.0))], [0.0] * 2)
-    hands = mh.find_hands(bgr, pose, vis, fake, previous=before)
+    hands = mh.find_hands(bgr, pose, vis, fake, before, NARROW)
     assert hands.found[0] and fake.calls == 2 and hands.pixels[0, 0] == pytest.approx([202.0, 300.0])
     np.testing.assert_array_equal(fake.crops[1], mh.crop(bgr, tracked))
     fake = FakeHands([None] * 4, [0.0] * 4)
-    assert not mh.find_hands(bgr, pose, vis, fake, previous=before).found.any() and fake.calls == 2
+    assert not mh.find_hands(bgr, pose, vis, fake, before, NARROW).found.any() and fake.calls == 2
+
+
+def test_a_hand_lost_lately_gets_a_widened_pose_crop() -> None:
+    rng = np.random.default_rng(5)
+    bgr = rng.integers(0, 255, (600, 800, 3), dtype=np.uint8)
+    pose, vis = person()
+    vis[IDX["right_wrist"]] = 0.1
+    left = rois(pose)[0]
+    wide = mh.HandRoi(left.centre, left.size * WIDE.wide_scale / mh.ROI_SCALE, left.rotation)
+    assert wide.size == pytest.approx(left.size * 2.5 / 1.6)
+    before = mh.FrameHands.none()
+    before.found[0] = True
+    before.pixels[0] = flat_hand((205.0, 298.0), 30.0, -80.0)
+    # tracked and pose crops miss: the widened crop, third, finds it
+    fake = FakeHands([None, None, canvas_point(wide, (203.0, 297.0))], [0.0] * 3)
+    hands = mh.find_hands(bgr, pose, vis, fake, previous=before, search=WIDE)
+    assert fake.calls == 3 and hands.found[0] and hands.pixels[0, 0] == pytest.approx([203.0, 297.0])
+    np.testing.assert_array_equal(fake.crops[2], mh.crop(bgr, wide))
+    assert hands.last_age[0] == 0 and hands.last[0, 0] == pytest.approx([203.0, 297.0])
+    # lost on the 4 frames since: still tried (lost_frames 5); lost on 5: the pose's crop only
+    lost = mh.FrameHands.none()
+    lost.last[0], lost.last_age[0] = before.pixels[0], 3  # found 4 frames before this one
+    fake = FakeHands([None, canvas_point(wide, (203.0, 297.0))], [0.0] * 2)
+    hands = mh.find_hands(bgr, pose, vis, fake, previous=lost, search=WIDE)
+    assert fake.calls == 2 and hands.found[0]
+    lost.last_age[0] = 4
+    fake = FakeHands([None, canvas_point(wide, (203.0, 297.0))], [0.0] * 2)
+    hands = mh.find_hands(bgr, pose, vis, fake, previous=lost, search=WIDE)
+    assert fake.calls == 1 and not hands.found[0] and hands.last_age[0] == 5
+    # a pose crop under wide_min_px: no widened crop
+    small, small_vis = person()
+    small[IDX["left_index"]] = small[IDX["left_pinky"]] = (200.0, 290.0)  # box 20 px, crop 32 px
+    small_vis[IDX["right_wrist"]] = 0.1
+    assert rois(small)[0].size < WIDE.wide_min_px
+    fake = FakeHands([None] * 4, [0.0] * 4)
+    assert (
+        not mh.find_hands(bgr, small, small_vis, fake, previous=before, search=WIDE).found[0]
+        and fake.calls == 2
+    )
+
+
+def test_a_hand_found_on_the_other_hand_as_last_seen_is_not_kept() -> None:
+    # the arms cross: the pose's left wrist lies on the right hand, which was found 2 frames ago at (600, 300)
+    bgr = np.zeros((600, 800, 3), np.uint8)
+    pose, vis = person(left_wrist=(596.0, 304.0), right_wrist=(200.0, 300.0))
+    vis[IDX["right_wrist"]] = 0.1  # the right hand's crop is not run
+    left = rois(pose)[0]
+    before = mh.FrameHands.none()
+    before.last[1], before.last_age[1] = flat_hand((600.0, 300.0), 30.0, -90.0), 1
+    before.last[0], before.last_age[0] = flat_hand((450.0, 300.0), 30.0, -90.0), 1  # the left hand, farther
+    fake = FakeHands([canvas_point(left, (598.0, 302.0))] * 3, [0.0] * 3)
+    hands = mh.find_hands(bgr, pose, vis, fake, previous=before, search=WIDE)
+    assert (
+        not hands.found[0] and fake.calls == 2
+    )  # the pose's crop and the widened one: both found it, not kept
+    # without the rule (the default) it is kept; and the rule forgets after `memory` frames
+    fake = FakeHands([canvas_point(left, (598.0, 302.0))], [0.0])
+    assert mh.find_hands(bgr, pose, vis, fake, before).found[0] and mh.SEARCH.memory == 0
+    before.last_age[1] = WIDE.memory
+    fake = FakeHands([canvas_point(left, (598.0, 302.0))], [0.0])
+    assert mh.find_hands(bgr, pose, vis, fake, previous=before, search=WIDE).found[0]
+    # a hand beside the other's last wrist but more than a palm length from it is kept
+    before.last_age[1] = 1
+    pose2, vis2 = person(left_wrist=(540.0, 300.0), right_wrist=(200.0, 300.0))
+    vis2[IDX["right_wrist"]] = 0.1
+    left2 = rois(pose2)[0]
+    fake = FakeHands([canvas_point(left2, (540.0, 300.0))], [0.0])
+    assert mh.find_hands(bgr, pose2, vis2, fake, previous=before, search=WIDE).found[0]
 
 
 def test_raw_hands_clip_onto_the_picture() -> None:
