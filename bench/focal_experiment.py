@@ -22,7 +22,6 @@ cameras. Each fit lifts and refines a clip 13 times: about a minute per 10-secon
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import shlex
 import sys
@@ -137,25 +136,12 @@ def add_ratios(out: dict[str, list[float]], track: Keypoints2D, true: float) -> 
         out.setdefault(name, []).append(f / true)
 
 
-def first_frames(track: Keypoints2D, frames: int) -> Keypoints2D:
-    """The track's first `frames` frames (all of them when it is shorter)."""
-    return dataclasses.replace(
-        track,
-        keypoints=track.keypoints[:frames],
-        visibility=track.visibility[:frames],
-        detected=track.detected[:frames],
-        interpolated=track.interpolated[:frames],
-        frame_index=track.frame_index[:frames],
-        timestamps=track.timestamps[:frames],
-    )
-
-
 def validation_ratios(shared: Path, clips: int, frames: int) -> Ratios:
     """Ratios on an evenly spaced `clips` of the validation split, each cut to its first `frames` frames."""
     views, _ = test_views(evenly_spaced(load_split(shared, "validation"), clips), EVAL_SEED)
     out: dict[str, list[float]] = {}
     for n, view in enumerate(views):
-        add_ratios(out, first_frames(view.keypoints2d(), frames), view.intrinsics.fx)
+        add_ratios(out, view.keypoints2d().frames(0, frames), view.intrinsics.fx)
         line = ", ".join(f"{k} {v[-1]:.2f}" for k, v in out.items())
         print(f"{n + 1}/{len(views)} {view.clip_name}: {line}", flush=True)
     return Ratios(out)

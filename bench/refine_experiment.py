@@ -166,15 +166,7 @@ def time_30s(view: View, config: RefineConfig, repeats: int = 3) -> tuple[float,
     motion = api.lift(noisy, focal_px=view.intrinsics.fx, device="cpu", constant_bones=False)
     frames = min(motion.num_frames, int(SECONDS_30 * motion.fps))
     cut = motion.frames(0, frames)
-    kp = dataclasses.replace(
-        noisy,
-        keypoints=noisy.keypoints[:frames],
-        visibility=noisy.visibility[:frames],
-        detected=noisy.detected[:frames],
-        interpolated=noisy.interpolated[:frames],
-        frame_index=noisy.frame_index[:frames],
-        timestamps=noisy.timestamps[:frames],
-    )
+    kp = noisy.frames(0, frames)
     cpu, wall = [], []
     for _ in range(repeats):
         c0, w0 = time.process_time(), time.perf_counter()

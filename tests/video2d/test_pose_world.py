@@ -19,25 +19,9 @@ from lifting.video2d.swaps import repair_swaps
 from lifting.video2d.track import RawTrack
 from lifting.video2d.tracking import TrackingSettings
 from tests.support.paths import EXCERPT, POSE2SIM_CALIBRATION, POSE2SIM_SINGLE
-from tests.video2d.test_swaps import walking
+from tests.video2d.test_swaps import keypoints_of, walking
 
 GROUPS = list(BLAZEPOSE_SWAP_GROUPS.values())
-
-
-def track(pixels: np.ndarray, world: np.ndarray | None) -> Keypoints2D:
-    n = len(pixels)
-    return Keypoints2D(
-        keypoints=pixels.astype(np.float32),
-        visibility=np.full((n, 33), 0.9, np.float32),
-        detected=np.ones(n, bool),
-        interpolated=np.zeros(n, bool),
-        frame_index=np.arange(n),
-        timestamps=np.arange(n) / 30.0,
-        fps=30.0,
-        image_size=(1280, 720),
-        meta={"detector": {"name": "x"}},
-        pose_world=None if world is None else world.astype(np.float32),
-    )
 
 
 def world_of(pixels: np.ndarray) -> np.ndarray:
@@ -54,11 +38,11 @@ def world_of(pixels: np.ndarray) -> np.ndarray:
 
 def test_the_file_keeps_the_world_landmarks_or_does_without(tmp_path: Path) -> None:
     pixels = walking(12)
-    with_world = track(pixels, world_of(pixels))
+    with_world = keypoints_of(pixels, world_of(pixels))
     back = Keypoints2D.load(with_world.save(tmp_path / "w.keypoints.npz"))
     assert back.pose_world is not None and back.pose_world.dtype == np.float32
     np.testing.assert_array_equal(back.pose_world, with_world.pose_world)
-    plain = track(pixels, None)
+    plain = keypoints_of(pixels, None)
     plain_back = Keypoints2D.load(plain.save(tmp_path / "p.keypoints.npz"))
     assert plain_back.pose_world is None
     with np.load(tmp_path / "p.keypoints.npz") as data:
@@ -67,7 +51,7 @@ def test_the_file_keeps_the_world_landmarks_or_does_without(tmp_path: Path) -> N
     # Slicing frames slices them too.
     assert back.frames(3, 7).pose_world.shape == (4, 33, 3)  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="pose_world"):
-        track(pixels, world_of(pixels)[:, :17])
+        keypoints_of(pixels, world_of(pixels)[:, :17])
 
 
 def test_the_repair_exchanges_the_world_landmarks_with_the_2d() -> None:
@@ -77,13 +61,13 @@ def test_the_repair_exchanges_the_world_landmarks_with_the_2d() -> None:
     for pairs in GROUPS:  # the whole body exchanged on frames 20-39, in 2D and in 3D alike
         seen[20:40] = swap_pairs(seen[20:40], pairs)
         seen_world[20:40] = swap_pairs(seen_world[20:40], pairs)
-    fixed, exchanged = repair_swaps(track(seen, seen_world))
+    fixed, exchanged = repair_swaps(keypoints_of(seen, seen_world))
     assert exchanged[20:40].all() and not exchanged[:20].any() and not exchanged[40:].any()
     np.testing.assert_allclose(fixed.keypoints, truth, atol=1e-4)
     assert fixed.pose_world is not None
     np.testing.assert_allclose(fixed.pose_world, world, atol=1e-6)
     # Without world landmarks the repair still works and adds none.
-    assert repair_swaps(track(seen, None))[0].pose_world is None
+    assert repair_swaps(keypoints_of(seen, None))[0].pose_world is None
 
 
 def test_the_cache_key_names_the_pose_version() -> None:

@@ -29,7 +29,8 @@ def walking(frames: int) -> np.ndarray:
     return pose
 
 
-def keypoints_of(pixels: np.ndarray) -> Keypoints2D:
+def keypoints_of(pixels: np.ndarray, world: np.ndarray | None = None) -> Keypoints2D:
+    """A detected track of `pixels` (T, 33, 2), with MediaPipe world landmarks `world` (T, 33, 3) when given."""
     n = len(pixels)
     return Keypoints2D(
         keypoints=pixels.astype(np.float32),
@@ -40,7 +41,8 @@ def keypoints_of(pixels: np.ndarray) -> Keypoints2D:
         timestamps=np.arange(n) / 30.0,
         fps=30.0,
         image_size=(1280, 720),
-        meta={},
+        meta={"detector": {"name": "x"}},
+        pose_world=None if world is None else world.astype(np.float32),
     )
 
 
