@@ -44,7 +44,15 @@ sys.path.insert(0, str(ROOT))
 from lifting.app import api  # noqa: E402
 from lifting.app.finetune import Measured, measure_clip, quality_rows  # noqa: E402
 from lifting.app.pseudo_truth import score_cameras  # noqa: E402
-from lifting.learn.finetune import ClipTrack, FinetuneConfig, TableRow, finetune  # noqa: E402
+from lifting.learn.finetune import (  # noqa: E402
+    BACKPROJECTION_SCALES,
+    BONE_REFERENCES,
+    ClipTrack,
+    FinetuneConfig,
+    TableRow,
+    finetune,
+)
+from lifting.learn.losses import BONE_LOSS_KINDS  # noqa: E402
 from lifting.lift.lift import default_weights  # noqa: E402
 from lifting.multiview import read_calibration  # noqa: E402
 from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
@@ -170,7 +178,8 @@ def run_split(takes: list[Take], split: str, args: argparse.Namespace) -> tuple[
         out=args.work / split, name=f"pose2sim-{split}", device=args.device, seed=args.seed,
         epochs=args.epochs, max_batches_per_epoch=args.batches, lr=args.lr, batch_size=args.batch_size,
         warmup_epochs=args.warmup_epochs, lr_warmup_steps=args.lr_warmup_steps, min_seconds=1.0,
-        backprojection=args.backprojection,
+        backprojection=args.backprojection, backprojection_weight=args.backprojection_weight,
+        backprojection_scale=args.backprojection_scale, bone_loss=args.bone_loss, bone_reference=args.bone_reference,
     )  # fmt: skip
     start = time.perf_counter()
     result = finetune(cfg, evaluate=evaluate, report=lambda s, f, m: print(f"  {s} {f:.3f} {m}", flush=True))
@@ -266,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backprojection", default=FinetuneConfig.backprojection, choices=["joint", "aligned"]
     )
+    parser.add_argument("--backprojection-weight", type=float, default=FinetuneConfig.backprojection_weight)
+    parser.add_argument(
+        "--backprojection-scale", default=FinetuneConfig.backprojection_scale, choices=BACKPROJECTION_SCALES
+    )
+    parser.add_argument("--bone-loss", default=FinetuneConfig.bone_loss, choices=BONE_LOSS_KINDS)
+    parser.add_argument("--bone-reference", default=FinetuneConfig.bone_reference, choices=BONE_REFERENCES)
     parser.add_argument(
         "--timing",
         action="store_true",

@@ -23,7 +23,8 @@ The protocol: fine-tune on some clips of one setting (same person, camera, kind 
 4. Early stopping (`HeldOutTrainer`): after each epoch the held-out clips' 2D reprojection error (network alone)
    is measured; the best epoch is kept, and training stops after `--patience` epochs without a better one.
 5. The best epoch's weights are kept only when their held-out reprojection error is lower than the base
-   weights' by `--min-gain` (1 %): written as `WEIGHTS_DIR/NAME.safetensors` + `.json` with NAME
+   weights' by `--min-gain` (1 %) and no gate row of the table got worse (`TableRow.gate`: with
+   `lifting.app.finetune`, the held-out clips' reprojection as users lift them, refined): written as `WEIGHTS_DIR/NAME.safetensors` + `.json` with NAME
    `finetuned-DATE-TIME-CLIPS` (`weights_name`, or `--name`), loadable by `--weights` in the command line and by
    the add-on, recording the base checkpoint (to switch back to), the clips tuned on and held out, the settings
    and the table. Otherwise nothing is written and the base stays.
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import re
 import shutil
 import sys
@@ -583,11 +585,24 @@ class ClipTrack:
 
 @dataclass(frozen=True)
 class TableRow:
-    """One line of the before/after table on the held-out clips: the base weights' value and the new weights'."""
+    """One line of the before/after table on the held-out clips: the base weights' value and the new weights'.
+    gate: the new weights are kept only if this number does not rise (lower is better): what users get, where
+    the held-out reprojection that training stops on is the network's alone."""
 
     label: str
     before: float
     after: float
+    gate: bool = False
+
+    @property
+    def worse(self) -> bool:
+        """A gate row whose number rose with the new weights."""
+        return (
+            self.gate
+            and math.isfinite(self.before)
+            and math.isfinite(self.after)
+            and self.after > self.before
+        )
 
     def change_pct(self) -> float:
         """Relative change, % (negative: the new weights give a lower number)."""
@@ -818,6 +833,9 @@ class FinetuneConfig:
     bone_weight: float = 10.0
     bone_consistency_weight: float = 100.0
     backprojection: str = "joint"
+    backprojection_scale: str = "rays"
+    bone_loss: str = "squared"
+    bone_reference: str = "batch"
     validation_clips: int = 20
     min_detection_rate: float = 0.5
     min_seconds: float = 1.0
@@ -827,6 +845,21 @@ class FinetuneConfig:
     events: bool = False
     workers: int | None = None
     refine: bool = True
+
+
+def semi_supervised_config(cfg: FinetuneConfig) -> SemiSupervisedConfig:
+    """The semi-supervised terms of a fine-tuning run, from its command-line settings."""
+    return SemiSupervisedConfig(
+        cfg.warmup_epochs,
+        cfg.backprojection_weight,
+        cfg.bone_weight,
+        cfg.bone_consistency_weight,
+        lr_warmup_steps=cfg.lr_warmup_steps,
+        backprojection=cfg.backprojection,
+        backprojection_scale=cfg.backprojection_scale,
+        bone_loss=cfg.bone_loss,
+        bone_reference=cfg.bone_reference,
+    )
 
 
 def parse_args(argv: Sequence[str]) -> FinetuneConfig:
@@ -882,6 +915,25 @@ def parse_args(argv: Sequence[str]) -> FinetuneConfig:
         help="joint: the paper's back-projection (default); aligned: the pose learns the 2D shape only, the "
         "trajectory the placement (see SemiSupervisedConfig)",
     )
+    p.add_argument(
+        "--backprojection-scale",
+        choices=BACKPROJECTION_SCALES,
+        default=d.backprojection_scale,
+        help="rays: the 2D error in camera-ray units (default); depth: times the predicted root depth (about "
+        "metres at the subject; see SemiSupervisedConfig)",
+    )
+    p.add_argument(
+        "--bone-loss",
+        choices=BONE_LOSS_KINDS,
+        default=d.bone_loss,
+        help="the bone-length terms: squared (m², default) or abs (the paper's code, m; see SemiSupervisedConfig)",
+    )
+    p.add_argument(
+        "--bone-reference",
+        choices=BONE_REFERENCES,
+        default=d.bone_reference,
+        help="the mean bone lengths compared with the labeled ones: the unlabeled batch's (default) or each chunk's",
+    )
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
     p.add_argument("--workers", type=int, help="processes for detection (default: one per core)")
     p.add_argument("--resume", action="store_true", help="continue a stopped run in the same --out")
@@ -902,6 +954,7 @@ def parse_args(argv: Sequence[str]) -> FinetuneConfig:
         max_batches_per_epoch=ns.max_batches_per_epoch, lr=ns.lr, lr_decay=ns.lr_decay, lr_warmup_steps=ns.lr_warmup_steps,
         backprojection_weight=ns.backprojection_weight, bone_weight=ns.bone_weight,
         bone_consistency_weight=ns.bone_consistency_weight, backprojection=ns.backprojection,
+        backprojection_scale=ns.backprojection_scale, bone_loss=ns.bone_loss, bone_reference=ns.bone_reference,
         validation_clips=ns.validation_clips,
         min_detection_rate=ns.min_detection_rate, min_seconds=ns.min_seconds,
         seed=ns.seed, device=ns.device,
@@ -936,6 +989,12 @@ class FinetuneResult:
 
     def verdict(self) -> str:
         """One sentence: what was kept, and how to switch."""
+        worse = next((r for r in self.rows if r.worse), None)
+        if self.weights is None and worse is not None:
+            return (
+                f"The held-out clips got worse as they are lifted ({worse.label} {worse.before:.1f} → "
+                f"{worse.after:.1f}); no new weights were kept, the base weights {self.base.name} stay."
+            )
         first = self.rows[0] if self.rows else None
         change = f" ({first.label} {first.before:.1f} → {first.after:.1f})" if first is not None else ""
         if self.weights is not None:
@@ -1049,14 +1108,7 @@ def finetune(
         device=cfg.device, resume=cfg.resume, max_batches_per_epoch=cfg.max_batches_per_epoch,
         clips_per_epoch=cfg.clips_per_epoch, bn_recalibration_batches=0,  # statistics frozen: nothing to redo
     )  # fmt: skip
-    semi = SemiSupervisedConfig(
-        cfg.warmup_epochs,
-        cfg.backprojection_weight,
-        cfg.bone_weight,
-        cfg.bone_consistency_weight,
-        lr_warmup_steps=cfg.lr_warmup_steps,
-        backprojection=cfg.backprojection,
-    )
+    semi = semi_supervised_config(cfg)
     trainer = HeldOutTrainer(
         train_cfg, source, clips, semi, base=base, argv=argv,
         holdout=holdout, best_stem=best_stem, baseline=float("inf"), patience=cfg.patience,
@@ -1100,6 +1152,7 @@ def finetune(
         say("evaluate", 0.0, f"the quality report on {len(held)} held-out clips, before and after")
         rows += evaluate(base, candidate, held, cfg.refine)
         say("evaluate", 1.0, "done")
+    improved = improved and not any(r.worse for r in rows)
     kept: Path | None = None
     if trainer.dist.is_main:
         if improved:

@@ -3,6 +3,7 @@ the new weights' name and what their JSON records, the before/after table, the a
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import datetime
@@ -26,6 +27,7 @@ from lifting.learn.finetune import (
     format_table,
     main,
     parse_args,
+    semi_supervised_config,
     split_clips,
     split_track,
     weights_name,
@@ -73,6 +75,21 @@ def test_focal_lengths_are_one_for_all_or_one_per_clip() -> None:
         ["--clips", "a.mp4", "b.mp4", "--holdout", "c.mp4", "--out", "o", "--focal", "1", "2", "3"]
     )
     assert cfg.focal_px == (1.0, 2.0, 3.0) and cfg.holdout == (Path("c.mp4"),)
+
+
+def test_the_semi_supervised_terms_come_from_the_command_line() -> None:
+    plain = semi_supervised_config(parse_args(["--clips", "a.mp4", "--out", "o"]))
+    assert (plain.bone_loss, plain.bone_reference, plain.backprojection_scale) == ("squared", "batch", "rays")
+    flags = "--bone-loss abs --bone-reference chunk --backprojection-scale depth --backprojection-weight 3"
+    paper = semi_supervised_config(
+        parse_args(["--clips", "a.mp4", "--out", "o", *flags.split(), "--warmup-epochs", "2"])
+    )
+    assert (paper.bone_loss, paper.bone_reference, paper.backprojection_scale) == ("abs", "chunk", "depth")
+    assert (paper.backprojection_weight, paper.warmup_epochs, paper.bone_weight) == (3.0, 2, 10.0)
+    with pytest.raises(MocapError, match="bone-length loss"):
+        semi_supervised_config(
+            dataclasses.replace(parse_args(["--clips", "a.mp4", "--out", "o"]), bone_loss="x")
+        )
 
 
 def test_the_weights_are_named_by_date_and_clips() -> None:
@@ -173,6 +190,22 @@ def test_weights_better_on_the_held_out_clips_are_kept_under_their_name(
     assert summary["kept"] and summary["weights"] == str(tmp_path / "mine")
     assert {s for s, _ in seen} == {"detect", "train", "evaluate"} and ("train", 1.0) in seen
     assert "Kept the fine-tuned weights mine" in result.verdict()
+
+
+def test_weights_whose_clips_get_worse_as_lifted_are_not_kept(pack_clips: list[Path], tmp_path: Path) -> None:
+    """The network's own held-out reprojection may fall while the clips as users lift them get worse: a gate row
+    that rises keeps the base weights, whatever the network's reprojection did."""
+
+    def evaluate(before: Path, after: Path, clips: object, refine: bool) -> list[TableRow]:
+        return [TableRow("reprojection, px", 16.3, 18.6, gate=True), TableRow("skate", 3.0, 1.0)]
+
+    result = finetune(
+        _tiny(pack_clips, tmp_path, name="mine", min_gain=-1.0, refine=False), evaluate=evaluate
+    )
+    assert not result.kept and not list(tmp_path.rglob("*.safetensors"))
+    assert "got worse as they are lifted (reprojection, px 16.3 → 18.6)" in result.verdict()
+    assert TableRow("r", 2.0, 2.0, gate=True).worse is False and TableRow("r", 2.0, 2.1).worse is False
+    assert TableRow("r", float("nan"), 2.1, gate=True).worse is False
 
 
 def test_weights_not_better_on_the_held_out_clips_are_not_kept(
