@@ -179,6 +179,7 @@ def run_split(takes: list[Take], split: str, args: argparse.Namespace) -> tuple[
         epochs=args.epochs, max_batches_per_epoch=args.batches, lr=args.lr, batch_size=args.batch_size,
         warmup_epochs=args.warmup_epochs, lr_warmup_steps=args.lr_warmup_steps, min_seconds=1.0,
         backprojection=args.backprojection, backprojection_weight=args.backprojection_weight,
+        bone_weight=args.bone_weight, bone_consistency_weight=args.bone_consistency_weight,
         backprojection_scale=args.backprojection_scale, bone_loss=args.bone_loss, bone_reference=args.bone_reference,
     )  # fmt: skip
     start = time.perf_counter()
@@ -188,9 +189,8 @@ def run_split(takes: list[Take], split: str, args: argparse.Namespace) -> tuple[
     head = (
         f'## Split "{split}": {SPLITS[split]}\n\n'
         f"Tuned on: {', '.join(result.clips)}. Held out: {', '.join(result.holdout)}.\n"
-        f"Best epoch {result.best_epoch} of {result.epochs_run} run; weights "
-        f"{'kept' if result.kept else 'not kept (held-out reprojection not lower)'}; {minutes:.1f} min on "
-        f"{args.device}.\n\n"
+        f"Best epoch {result.best_epoch} of {result.epochs_run} run; {minutes:.1f} min on {args.device}. "
+        f"{result.verdict().replace(str(ROOT) + '/', '')}\n\n"
     )
     body = "\n".join(table[2:]) + "\n"
     clips = (
@@ -276,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         "--backprojection", default=FinetuneConfig.backprojection, choices=["joint", "aligned"]
     )
     parser.add_argument("--backprojection-weight", type=float, default=FinetuneConfig.backprojection_weight)
+    parser.add_argument("--bone-weight", type=float, default=FinetuneConfig.bone_weight)
+    parser.add_argument(
+        "--bone-consistency-weight", type=float, default=FinetuneConfig.bone_consistency_weight
+    )
     parser.add_argument(
         "--backprojection-scale", default=FinetuneConfig.backprojection_scale, choices=BACKPROJECTION_SCALES
     )
