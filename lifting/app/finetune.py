@@ -76,9 +76,9 @@ def _value(m: Measured, field: str) -> float:
 
 def quality_rows(before: Sequence[Measured], after: Sequence[Measured], suffix: str = "") -> list[TableRow]:
     """The table's quality rows: the mean over the clips of each measure, base then new weights; the
-    reprojection, as the clips are lifted, gates keeping the new weights (`TableRow.gate`): on the Pose2Sim takes
-    the network's own held-out reprojection fell 25-43 % in runs whose refined pose got worse (P-MPJPE +3 %,
-    +20 %), while the refined reprojection rose there (+13 %, +14 %; `bench/finetune_real.py`)."""
+    reprojection, as the clips are lifted, gates keeping the new weights (`TableRow.gate`): tuned on Pose2Sim's
+    cameras 1-2, the network's own held-out reprojection fell 25-29 % in runs whose refined P-MPJPE rose 2-3 %,
+    while the refined reprojection rose 13-21 % (docs/finetune_real.md, docs/finetune_real_paper.md)."""
     rows = []
     for label, field in ROWS:
         b = [_value(m, field) for m in before]
