@@ -3,8 +3,8 @@ views into 3D, with the left/right labels made consistent across the views first
 
 This is the pseudo-ground truth that real-footage evaluations score a monocular result against (the quality
 report's multi-camera mode, the real-footage benchmark): MediaPipe's 2D seen from the other cameras, triangulated.
-MediaPipe swaps left and right on some views (on Pose2Sim's takes, a front view), so a plain triangulation would mix the two legs;
-`consistent_labels` picks, per frame, body part and camera, the labelling that makes the views agree.
+MediaPipe swaps left and right on some views (on Pose2Sim's takes, a front view), so a plain triangulation would
+mix the two legs; `consistent_labels` picks, per frame, body part and camera, the labelling that makes the views agree.
 
 World coordinates are the calibration's (metres); camera coordinates are OpenCV's (`lifting.camera`). numpy only.
 """

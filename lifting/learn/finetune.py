@@ -24,9 +24,9 @@ The protocol: fine-tune on some clips of one setting (same person, camera, kind 
    is measured; the best epoch is kept, and training stops after `--patience` epochs without a better one.
 5. The best epoch's weights are kept only when their held-out reprojection error is lower than the base
    weights' by `--min-gain` (1 %) and no gate row of the table got worse (`TableRow.gate`: with
-   `lifting.app.finetune`, the held-out clips' reprojection as users lift them, refined): written as `WEIGHTS_DIR/NAME.safetensors` + `.json` with NAME
-   `finetuned-DATE-TIME-CLIPS` (`weights_name`, or `--name`), loadable by `--weights` in the command line and by
-   the add-on, recording the base checkpoint (to switch back to), the clips tuned on and held out, the settings
+   `lifting.app.finetune`, the held-out clips' reprojection as users lift them, refined): written as
+   `WEIGHTS_DIR/NAME.safetensors` + `.json` with NAME `finetuned-DATE-TIME-CLIPS` (`weights_name`, or
+   `--name`), loadable by `--weights` in the command line and by the add-on, recording the base checkpoint (to switch back to), the clips tuned on and held out, the settings
    and the table. Otherwise nothing is written and the base stays.
 6. The run ends with a before/after table on the held-out clips (`format_table`): the network's reprojection
    and bone-length spread here, and the quality report's reprojection, 3D jitter, left/right flips and foot skate
@@ -365,10 +365,10 @@ class FinetuneTrainer(Trainer):
         if not self.semi_supervised_active():
             return super().batch_loss(batch)
         terms = self.loss_terms(batch, self._next_unlabeled())
+        weights = self.term_weights()
         loss = terms["pose"] + terms["trajectory"]
-        loss = loss + self.semi.backprojection_weight * terms["backprojection"]
-        loss = loss + self.semi.bone_weight * terms["bone"]
-        loss = loss + self.semi.bone_consistency_weight * terms["bone_consistency"]
+        for name in ("backprojection", "bone", "bone_consistency"):
+            loss = loss + weights[name] * terms[name]
         self._sums["backprojection"] += float(terms["backprojection"].detach())
         self._sums["bone"] += float(terms["bone"].detach())
         self._sums["steps"] += 1
@@ -433,6 +433,16 @@ class FinetuneTrainer(Trainer):
             "bone_consistency": consistency,
         }
 
+    def term_weights(self) -> dict[str, float]:
+        """Each `loss_terms` term's weight in a step's loss."""
+        return {
+            "pose": 1.0,
+            "trajectory": 1.0,
+            "backprojection": self.semi.backprojection_weight,
+            "bone": self.semi.bone_weight,
+            "bone_consistency": self.semi.bone_consistency_weight,
+        }
+
     def gradient_norms(self, batches: int = 6) -> dict[str, float]:
         """Mean over `batches` steps (labeled batches of epoch 0, the next unlabeled ones; no update) of the norm
         of each weighted term's gradient on the pose model's weights: which term steers the pose model."""
@@ -443,13 +453,7 @@ class FinetuneTrainer(Trainer):
             batch_size=self.cfg.batch_size, chunk_length=self.cfg.chunk_length, pad=self.pad,
             mirror=self.cfg.mirror, seed=self.cfg.seed,
         )  # fmt: skip
-        weights = {
-            "pose": 1.0,
-            "trajectory": 1.0,
-            "backprojection": self.semi.backprojection_weight,
-            "bone": self.semi.bone_weight,
-            "bone_consistency": self.semi.bone_consistency_weight,
-        }
+        weights = self.term_weights()
         params = list(self.models["pose"].parameters())
         sums = dict.fromkeys(weights, 0.0)
         if self._unlabeled_gen is not None:  # the same unlabeled batches on every call

@@ -70,6 +70,7 @@ from lifting.lift.constant_bones import bone_pairs, clip_bone_lengths
 from lifting.progress import Cancel, Cancelled, Progress, as_cancel
 from lifting.skeleton import BLAZEPOSE, MODEL_FPS
 from retarget.motion3d import Motion3D
+from retarget.rotations import orthonormalize  # Kabsch: the rotation nearest Σ srcᵀ dst
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -318,15 +319,6 @@ class WorldCue:
     weights: FloatArray
 
 
-def _kabsch(h: FloatArray) -> FloatArray:
-    """Rotations R (..., 3, 3) with src @ R nearest dst, from h = Σ srcᵀ dst (..., 3, 3); never a reflection."""
-    u, _, vt = np.linalg.svd(h)
-    d = np.ones(h.shape[:-1])
-    d[..., -1] = np.where(np.linalg.det(u @ vt) < 0, -1.0, 1.0)
-    out: FloatArray = (u * d[..., None, :]) @ vt
-    return out
-
-
 def world_cue(
     motion: Motion3D,
     keypoints: LandmarkTrack,
@@ -394,7 +386,7 @@ def world_cue(
     src = centred(mp, weight)
     if image is None or config.world_axes == "network":
         net = network[:, [motion.index[n] for n in names]]
-        rot = _kabsch(windowed(np.einsum("tk,tki,tkj->tij", weight, src, centred(net, weight))))
+        rot = orthonormalize(windowed(np.einsum("tk,tki,tkj->tij", weight, src, centred(net, weight))))
     else:
         # Weak perspective: the rotation and scale whose projection of MediaPipe's pose best fits the image
         # points (x, y metres at the subject's depth), by alternating the depths (from the current rotation)
@@ -408,7 +400,7 @@ def world_cue(
             depth = scale[:, None] * np.einsum("tki,ti->tk", src, rot[:, :, 2])
             dst = centred(np.concatenate([xy, depth[..., None]], axis=-1), w)
             h = windowed(np.einsum("tk,tki,tkj->tij", w, src, dst))
-            rot = _kabsch(h)
+            rot = orthonormalize(h)
             scale = np.einsum("tij,tij->t", h, rot) / np.maximum(norm2, 1e-9)
     pos = {n: i for i, n in enumerate(names)}
     a = [pos[x] for x, _ in bones]

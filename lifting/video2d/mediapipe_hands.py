@@ -230,6 +230,13 @@ class FrameHands:
     last: FloatArray = dataclasses.field(default_factory=lambda: np.zeros((2, NUM_HAND_LANDMARKS, 2)))
     last_age: npt.NDArray[np.int64] = dataclasses.field(default_factory=lambda: np.full(2, NEVER))
 
+    def last_seen(self) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """Where each hand was last found as of this frame, (2, 21, 2) px, and how many frames before this one
+        (2,) (0: found on it)."""
+        last = np.where(self.found[:, None, None], self.pixels, self.last)
+        age: npt.NDArray[np.int64] = np.where(self.found, 0, self.last_age)
+        return last, age
+
     @classmethod
     def none(cls) -> FrameHands:
         return cls(
@@ -283,8 +290,8 @@ def find_hands(
         drop = int(np.argmax(gaps))
         out.pixels[drop], out.world[drop], out.score[drop], out.found[drop] = 0.0, 0.0, 0.0, False
     if previous is not None:
-        out.last = np.where(previous.found[:, None, None], previous.pixels, previous.last)
-        out.last_age = np.where(previous.found, 0, previous.last_age) + 1
+        out.last, age_before = previous.last_seen()
+        out.last_age = age_before + 1
     for side in (0, 1):
         if out.found[side]:
             out.last[side], out.last_age[side] = out.pixels[side], 0
@@ -336,8 +343,7 @@ def _stolen(xy: FloatArray, side: int, previous: FrameHands, memory: int, margin
     wrist (or this hand not seen in that time)."""
     if memory <= 0:
         return False
-    last = np.where(previous.found[:, None, None], previous.pixels, previous.last)
-    age = np.where(previous.found, 0, previous.last_age)
+    last, age = previous.last_seen()
     other = 1 - side
     if age[other] >= memory:
         return False

@@ -2,8 +2,8 @@
 whole arm, leg or the face, and exchange them back.
 
 MediaPipe sometimes labels a person's left limbs as right (on Pose2Sim's takes, on 22-25 % of the frames of
-camera 2, which sees the person from the front; none on the two cameras that see him from behind). The exchange starts and ends with a jump: in one frame the left wrist
-lands where the right wrist was, and the other way round. For each group of `BLAZEPOSE_SWAP_GROUPS` a dynamic
+camera 2, which sees the person from the front; none on the two cameras that see him from behind). The exchange
+starts and ends with a jump: in one frame the left wrist lands where the right wrist was, and the other way round. For each group of `BLAZEPOSE_SWAP_GROUPS` a dynamic
 programme over the frames chooses, per frame, the labels as detected or exchanged, so that the group's landmarks
 move as little as possible from frame to frame (a real motion is continuous; an exchange is not), with a small
 price for each exchanged frame so that the detector's labels stand wherever continuity cannot tell (a person
