@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lifting.app import api  # noqa: E402
+from bench.real_footage import take_tracks  # noqa: E402
 from lifting.app.finetune import Measured, measure_clip, quality_rows  # noqa: E402
 from lifting.app.pseudo_truth import score_cameras  # noqa: E402
 from lifting.learn.finetune import (  # noqa: E402
@@ -56,8 +56,7 @@ from lifting.learn.losses import BONE_LOSS_KINDS  # noqa: E402
 from lifting.lift.lift import default_weights  # noqa: E402
 from lifting.multiview import read_calibration  # noqa: E402
 from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
-from lifting.video2d.swaps import repair_swaps  # noqa: E402
-from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES, SAMPLE  # noqa: E402
+from tests.support.paths import POSE2SIM_CALIBRATION, POSE2SIM_TAKES, SAMPLE  # noqa: E402
 
 WORK = ROOT / "out" / "finetune_real"
 SPLITS = {
@@ -83,9 +82,7 @@ def load_takes(work: Path) -> list[Take]:
     cameras = read_calibration(POSE2SIM_CALIBRATION)
     takes = []
     for label, (folder, subjects) in POSE2SIM_TAKES.items():
-        videos = [POSE2SIM / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
-        raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
-        repaired = [repair_swaps(k)[0] for k in raw]
+        raw, repaired = take_tracks(folder, subjects)
         take = Take(label, folder, raw, repaired, [c.intrinsics.fx for c in cameras])
         for c, track in enumerate(repaired):
             take.files.append(track.save(work / "keypoints" / f"{folder}-cam0{c + 1}.keypoints.npz"))

@@ -35,7 +35,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.real_depth import FORMER_DEFAULT_DIAGONAL_FOV_DEG, take_tracks  # noqa: E402
+from bench.real_depth import FORMER_DEFAULT_DIAGONAL_FOV_DEG  # noqa: E402
+from bench.real_footage import take_tracks  # noqa: E402
 from lifting.app import api  # noqa: E402
 from lifting.camera import Intrinsics  # noqa: E402
 from lifting.learn.datasets.dataset import evenly_spaced, load_split  # noqa: E402

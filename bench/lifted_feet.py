@@ -35,15 +35,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.feet import toe_clearance  # noqa: E402
+from bench.real_footage import take_tracks  # noqa: E402
 from lifting.app import api  # noqa: E402
 from lifting.app.options import ConvertOptions  # noqa: E402
 from lifting.app.pseudo_truth import references  # noqa: E402
 from lifting.multiview import read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE  # noqa: E402
-from lifting.video2d.swaps import repair_swaps  # noqa: E402
 from retarget.pipeline import retarget_onto_ours  # noqa: E402
 from retarget.rotations import normalize  # noqa: E402
-from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
+from tests.support.paths import POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
 
 TAKES = dict(POSE2SIM_TAKES.values())  # folder -> the subject per camera
 HEELS = BLAZEPOSE.indices(["left_heel", "right_heel"])
@@ -67,13 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join(lines), flush=True)
     for take, subjects in TAKES.items():
-        videos = [POSE2SIM / take / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
-        raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
+        raw, repaired = take_tracks(take, subjects)
         _, worlds = references(cameras, raw)
         for c, camera in enumerate(cameras):
             low = np.minimum(worlds[c][:, HEELS, 2], worlds[c][:, TOES, 2])  # (T, 2), world Z up
             ref = low - np.nanpercentile(low, 5)
-            motion = api.lift(repair_swaps(raw[c])[0], focal_px=camera.intrinsics.fx, refine=refine)
+            motion = api.lift(repaired[c], focal_px=camera.intrinsics.fx, refine=refine)
             rest, result = retarget_onto_ours(motion)
             toes = motion.require(["l_toe", "r_toe"])
             ankles = motion.require(["l_ankle", "r_ankle"])

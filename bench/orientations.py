@@ -48,6 +48,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.real_footage import take_tracks  # noqa: E402
 from lifting.app import api  # noqa: E402
 from lifting.app.pseudo_truth import references  # noqa: E402
 from lifting.lift.orientations import (  # noqa: E402
@@ -63,7 +64,6 @@ from lifting.lift.orientations import (  # noqa: E402
 from lifting.multiview import CalibratedCamera, read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE  # noqa: E402
 from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
-from lifting.video2d.swaps import repair_swaps  # noqa: E402
 from retarget.animation import pose_matrices  # noqa: E402
 from retarget.mapping import body_axes  # noqa: E402
 from retarget.motion3d import Motion3D  # noqa: E402
@@ -71,7 +71,7 @@ from retarget.pipeline import RetargetConfig, retarget, retarget_onto_ours  # no
 from retarget.quaternions import quat_to_matrix  # noqa: E402
 from retarget.rest_skeleton import RestSkeleton  # noqa: E402
 from retarget.solve import build_plan  # noqa: E402
-from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
+from tests.support.paths import POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
 SAMPLE = ROOT.parent / "shared" / "data" / "video" / "sports2d_demo.mp4"
@@ -135,9 +135,7 @@ class CameraCase:
 def camera_cases(folder: str, subjects: list[tuple[float, float] | None]) -> list[CameraCase]:
     """Every camera of a take (folder under tests/data/pose2sim), with the other cameras' reference."""
     cameras = read_calibration(POSE2SIM_CALIBRATION)
-    videos = [POSE2SIM / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
-    raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
-    repaired = [repair_swaps(k)[0] for k in raw]
+    raw, repaired = take_tracks(folder, subjects)
     _, worlds = references(cameras, raw)
     out = []
     for c, camera in enumerate(cameras):

@@ -35,17 +35,15 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.real_footage import SINGLE_FRAME  # noqa: E402
+from bench.real_footage import SINGLE_FRAME, take_tracks  # noqa: E402
 from lifting.app import api  # noqa: E402
 from lifting.app.pseudo_truth import references  # noqa: E402
 from lifting.landmarks import HIP_OFFSET  # noqa: E402
 from lifting.metrics import root_trajectory_error  # noqa: E402
 from lifting.multiview import read_calibration  # noqa: E402
 from lifting.skeleton import BLAZEPOSE  # noqa: E402
-from lifting.video2d.keypoints2d import Keypoints2D  # noqa: E402
-from lifting.video2d.swaps import repair_swaps  # noqa: E402
 from retarget.motion3d import Motion3D  # noqa: E402
-from tests.support.paths import POSE2SIM, POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
+from tests.support.paths import POSE2SIM_CALIBRATION, POSE2SIM_TAKES  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
 HIPS = BLAZEPOSE.indices(["left_hip", "right_hip"])
@@ -121,15 +119,6 @@ def root_score(pred: FloatArray, ref: FloatArray, focal_px: float) -> RootScore:
         focal_px=focal_px,
         frames=len(pred),
     )
-
-
-def take_tracks(
-    folder: str, subjects: list[tuple[float, float] | None]
-) -> tuple[list[Keypoints2D], list[Keypoints2D]]:
-    """(raw, repaired) tracks of each camera of one take, as `bench/real_footage.py` detects them (cached)."""
-    videos = [POSE2SIM / folder / f"cam0{c + 1}.mp4" for c in range(len(subjects))]
-    raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
-    return raw, [repair_swaps(k)[0] for k in raw]
 
 
 def run_take(

@@ -150,11 +150,25 @@ class Take:
     references: list[FloatArray]
 
 
+def take_videos(folder: str, cameras: int) -> list[Path]:
+    """The videos of a Pose2Sim take (folder under tests/data/pose2sim), camera 1 first."""
+    return [POSE2SIM / folder / f"cam0{c + 1}.mp4" for c in range(cameras)]
+
+
+def take_tracks(
+    folder: str, subjects: list[tuple[float, float] | None]
+) -> tuple[list[Keypoints2D], list[Keypoints2D]]:
+    """(raw, repaired) tracks of each camera of a take: detected (cached) following `subjects` (one frame-0 point
+    or None per camera), as detected and with left/right swaps repaired (what `api.detect` returns by default)."""
+    videos = take_videos(folder, len(subjects))
+    raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
+    return raw, [repair_swaps(k)[0] for k in raw]
+
+
 def load_take(folder: str, subjects: list[tuple[float, float] | None]) -> Take:
     cameras: list[CalibratedCamera] = read_calibration(POSE2SIM_CALIBRATION)
-    videos = [POSE2SIM / folder / f"cam0{c + 1}.mp4" for c in range(len(cameras))]
-    raw = [api.detect(v, subject=s, repair_lr=False) for v, s in zip(videos, subjects, strict=True)]
-    repaired = [repair_swaps(k)[0] for k in raw]  # what `api.detect` returns by default
+    videos = take_videos(folder, len(cameras))
+    raw, repaired = take_tracks(folder, subjects)
     _, worlds = references(cameras, raw)
     _, matrix = observation_matrix(BLAZEPOSE, OUTPUT)
     refs = [
