@@ -217,10 +217,8 @@ def true_crop_found(
             found = estimator.landmarks(mh.crop(frame.image, roi))
             if found is None:
                 continue
-            m = roi.to_image()
-            xy = found.pixels @ m[:, :2].T + m[:, 2]
-            palm = max(float(np.hypot(*(xy[9] - xy[0]))), mh.MIN_PALM_PX)
-            out[t, s] = float(np.hypot(*(xy[0] - points[0]))) <= mh.MAX_WRIST_GAP * palm
+            xy = roi.image_points(found.pixels)
+            out[t, s] = float(np.hypot(*(xy[0] - points[0]))) <= mh.MAX_WRIST_GAP * mh.palm_length(xy)
     return out
 
 

@@ -146,6 +146,18 @@ class HandRoi:
         m[:, 2] = np.asarray(self.centre) - m[:, :2] @ np.array([CANVAS / 2, CANVAS / 2])
         return m
 
+    def image_points(self, pixels: npt.ArrayLike) -> FloatArray:
+        """Points (..., 2) in the crop's CANVAS pixels → the frame's pixels."""
+        m = self.to_image()
+        out: FloatArray = np.asarray(pixels, dtype=np.float64) @ m[:, :2].T + m[:, 2]
+        return out
+
+
+def palm_length(pixels: npt.ArrayLike) -> float:
+    """A hand's palm length, wrist to middle knuckle, px, from its 21 landmarks (21, 2); at least MIN_PALM_PX."""
+    p = np.asarray(pixels, dtype=np.float64)
+    return max(float(np.hypot(*(p[9] - p[0]))), MIN_PALM_PX)
+
 
 def hand_roi(
     wrist: npt.ArrayLike,
@@ -316,11 +328,9 @@ def _try_crop(
     hand = estimator.landmarks(crop(bgr, roi))
     if hand is None:
         return False
-    m = roi.to_image()
-    xy = hand.pixels @ m[:, :2].T + m[:, 2]
+    xy = roi.image_points(hand.pixels)
     own, other = (float(np.hypot(*(xy[0] - wrists[s]))) for s in (side, 1 - side))
-    palm = max(float(np.hypot(*(xy[9] - xy[0]))), MIN_PALM_PX)
-    if other < own or own > MAX_WRIST_GAP * palm:
+    if other < own or own > MAX_WRIST_GAP * palm_length(xy):
         return False
     if (
         search is not None
@@ -348,8 +358,7 @@ def _stolen(xy: FloatArray, side: int, previous: FrameHands, memory: int, margin
     if age[other] >= memory:
         return False
     to_other = float(np.hypot(*(xy[0] - last[other, 0])))
-    palm = max(float(np.hypot(*(last[other, 9] - last[other, 0]))), MIN_PALM_PX)
-    if to_other >= margin * palm:
+    if to_other >= margin * palm_length(last[other]):
         return False
     return age[side] >= memory or to_other < float(np.hypot(*(xy[0] - last[side, 0])))
 
